@@ -1,0 +1,98 @@
+#pragma once
+/// A small fork-join pool. The calling thread takes part in every job, so a pool of
+/// T threads starts T-1 workers. Workers sleep on a condition variable between jobs
+/// (no busy-waiting between layers), and kernels never start threads of their own:
+/// a forward pass uses exactly the threads of the pool it was given.
+///
+/// A pool belongs to one caller at a time (it lives in a Workspace); two host threads
+/// that each own a workspace each own a pool, and choose its size.
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace resnet {
+
+class ThreadPool {
+ public:
+  /// threads <= 0 means one per hardware core.
+  explicit ThreadPool(int threads = 0) {
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    size_ = threads;
+    workers_.reserve(static_cast<std::size_t>(threads - 1));
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  }
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+  ~ThreadPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  int size() const noexcept { return size_; }
+
+  /// Runs body(begin, end) over [0, count) split into at most size() contiguous
+  /// chunks, one per thread, and returns when all are done.
+  template <class Body>
+  void parallel_for(std::ptrdiff_t count, Body&& body) {
+    if (count <= 0) return;
+    const int parts = static_cast<int>(std::min<std::ptrdiff_t>(size_, count));
+    if (parts == 1) {
+      body(std::ptrdiff_t{0}, count);
+      return;
+    }
+    auto chunk = [count, parts](int i) { return count * i / parts; };
+    std::function<void(int)> task = [&](int i) { body(chunk(i), chunk(i + 1)); };
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      task_ = &task;
+      parts_ = parts;
+      pending_ = parts - 1;
+      ++generation_;
+    }
+    wake_.notify_all();
+    task(0);
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    task_ = nullptr;
+  }
+
+ private:
+  void worker_loop(int index) {
+    unsigned long long seen = 0;
+    for (;;) {
+      std::function<void(int)>* task = nullptr;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+        if (index >= parts_) continue;  // this job has fewer chunks than threads
+        task = task_;
+      }
+      (*task)(index);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  int size_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::function<void(int)>* task_ = nullptr;
+  int parts_ = 0;
+  int pending_ = 0;
+  unsigned long long generation_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace resnet

@@ -1,0 +1,30 @@
+#pragma once
+/// What every convolution kernel agrees on: the geometry of one conv layer and the
+/// epilogue applied while the output tile is still in cache.
+///
+/// Conventions shared by all kernels:
+///   activations  NHWC, dense;
+///   weights      OHWI  [out_c][kernel][kernel][in_c]  (BN already folded in);
+///   padding      symmetric, zeros; output side = (side + 2*pad - kernel) / stride + 1.
+
+#include <cstddef>
+
+namespace resnet::kernels {
+
+struct ConvShape {
+  int in_c = 0, out_c = 0, kernel = 1, stride = 1, pad = 0;
+
+  constexpr int out_side(int side) const noexcept { return (side + 2 * pad - kernel) / stride + 1; }
+  constexpr long long weight_count() const noexcept {
+    return 1LL * out_c * kernel * kernel * in_c;
+  }
+};
+
+/// out = act(conv + bias + residual). Null pointers mean "absent".
+struct Epilogue {
+  const float* bias = nullptr;      ///< [out_c]
+  const float* residual = nullptr;  ///< NHWC, same shape as the output
+  bool relu = false;
+};
+
+}  // namespace resnet::kernels
