@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -49,17 +48,26 @@ class ThreadPool {
       body(std::ptrdiff_t{0}, count);
       return;
     }
-    auto chunk = [count, parts](int i) { return count * i / parts; };
-    std::function<void(int)> task = [&](int i) { body(chunk(i), chunk(i + 1)); };
+    // A plain function pointer plus context: no std::function, so no heap allocation.
+    struct Job {
+      Body* body;
+      std::ptrdiff_t count;
+      int parts;
+      static void run(void* self, int i) {
+        auto& job = *static_cast<Job*>(self);
+        (*job.body)(job.count * i / job.parts, job.count * (i + 1) / job.parts);
+      }
+    } job{&body, count, parts};
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      task_ = &task;
+      task_ = &Job::run;
+      context_ = &job;
       parts_ = parts;
       pending_ = parts - 1;
       ++generation_;
     }
     wake_.notify_all();
-    task(0);
+    Job::run(&job, 0);
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return pending_ == 0; });
     task_ = nullptr;
@@ -69,7 +77,8 @@ class ThreadPool {
   void worker_loop(int index) {
     unsigned long long seen = 0;
     for (;;) {
-      std::function<void(int)>* task = nullptr;
+      void (*task)(void*, int) = nullptr;
+      void* context = nullptr;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -77,8 +86,9 @@ class ThreadPool {
         seen = generation_;
         if (index >= parts_) continue;  // this job has fewer chunks than threads
         task = task_;
+        context = context_;
       }
-      (*task)(index);
+      task(context, index);
       std::lock_guard<std::mutex> lock(mutex_);
       if (--pending_ == 0) done_.notify_one();
     }
@@ -88,7 +98,8 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  std::function<void(int)>* task_ = nullptr;
+  void (*task_)(void*, int) = nullptr;
+  void* context_ = nullptr;
   int parts_ = 0;
   int pending_ = 0;
   unsigned long long generation_ = 0;
