@@ -1,0 +1,100 @@
+"""Keras ResNet layer lists (KV1 ResNet50/101/152, KV2 ResNet50V2/101V2/152V2), spec 4.2 and
+Appendix C: every layer in creation order with the weights it owns, Keras shapes (HWIO
+kernels, [in, out] dense kernel), weights in Keras order (trainable, then non-trainable).
+"""
+
+from collections import OrderedDict
+
+STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+VARIANTS = ("resnet50", "resnet101", "resnet152", "resnet50v2", "resnet101v2", "resnet152v2")
+BN_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
+BN_EPSILON = 1.001e-5  # spec 1.9, KV1 and KV2
+
+
+def parse_variant(name):
+    """'resnet101v2' -> (101, True)."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown Keras ResNet variant {name!r}; expected one of {VARIANTS}")
+    v2 = name.endswith("v2")
+    return int(name[len("resnet"):len(name) - (2 if v2 else 0)]), v2
+
+
+def _conv(name, k, cin, cout, bias):
+    weights = [("kernel", (k, k, cin, cout))]
+    if bias:
+        weights.append(("bias", (cout,)))
+    return (name, weights)
+
+
+def _bn(name, c):
+    return (name, [(w, (c,)) for w in BN_WEIGHTS])
+
+
+def _none(name):
+    return (name, [])
+
+
+def block_plan(name):
+    """[(block name, filters, stride, has_projection, C_in)] in order (spec 1.4-1.6)."""
+    depth, v2 = parse_variant(name)
+    plan = []
+    cin = 64
+    for s, blocks in enumerate(STAGE_BLOCKS[depth]):
+        f = 64 << s
+        for b in range(1, blocks + 1):
+            if v2:
+                # Stride on the 3x3 of the last block of conv2..conv4; projection stride 1.
+                stride = 2 if (b == blocks and s < 3) else 1
+            else:
+                stride = 2 if (b == 1 and s > 0) else 1
+            plan.append((f"conv{s + 2}_block{b}", f, stride, b == 1, cin))
+            cin = 4 * f
+    return plan
+
+
+def keras_layers(name, include_top=True, classes=1000):
+    """Every layer of the model as (layer name, [(weight name, shape)]), creation order."""
+    depth, v2 = parse_variant(name)
+    layers = [_none("input_1"), _none("conv1_pad"), _conv("conv1_conv", 7, 3, 64, True)]
+    if not v2:
+        layers += [_bn("conv1_bn", 64), _none("conv1_relu")]
+    layers += [_none("pool1_pad"), _none("pool1_pool")]
+    pool_index = 0
+    for p, f, stride, proj, cin in block_plan(name):
+        if not v2:
+            if proj:
+                layers += [_conv(f"{p}_0_conv", 1, cin, 4 * f, True), _bn(f"{p}_0_bn", 4 * f)]
+            layers += [_conv(f"{p}_1_conv", 1, cin, f, True), _bn(f"{p}_1_bn", f),
+                       _none(f"{p}_1_relu"),
+                       _conv(f"{p}_2_conv", 3, f, f, True), _bn(f"{p}_2_bn", f),
+                       _none(f"{p}_2_relu"),
+                       _conv(f"{p}_3_conv", 1, f, 4 * f, True), _bn(f"{p}_3_bn", 4 * f),
+                       _none(f"{p}_add"), _none(f"{p}_out")]
+        else:
+            layers += [_bn(f"{p}_preact_bn", cin), _none(f"{p}_preact_relu")]
+            if proj:
+                layers.append(_conv(f"{p}_0_conv", 1, cin, 4 * f, True))
+            elif stride > 1:
+                # Unnamed MaxPooling2D(1, strides) shortcut: Keras auto-names it.
+                layers.append(_none("max_pooling2d" + (f"_{pool_index}" if pool_index else "")))
+                pool_index += 1
+            layers += [_conv(f"{p}_1_conv", 1, cin, f, False), _bn(f"{p}_1_bn", f),
+                       _none(f"{p}_1_relu"), _none(f"{p}_2_pad"),
+                       _conv(f"{p}_2_conv", 3, f, f, False), _bn(f"{p}_2_bn", f),
+                       _none(f"{p}_2_relu"),
+                       _conv(f"{p}_3_conv", 1, f, 4 * f, True), _none(f"{p}_out")]
+    if v2:
+        layers += [_bn("post_bn", 2048), _none("post_relu")]
+    if include_top:
+        layers += [_none("avg_pool"), ("predictions", [("kernel", (2048, classes)),
+                                                       ("bias", (classes,))])]
+    return layers
+
+
+def keras_weights(name, include_top=True, classes=1000):
+    """OrderedDict key `<layer>/<weight>` -> shape, in Keras weight order."""
+    out = OrderedDict()
+    for layer, weights in keras_layers(name, include_top, classes):
+        for w, shape in weights:
+            out[f"{layer}/{w}"] = shape
+    return out
