@@ -1,0 +1,93 @@
+#pragma once
+/// A stage: a first block (which may change width and resolution), then repeated
+/// identical blocks, and optionally a distinct last block (Keras V2 strides in its
+/// last block). Depth comes from Count, not from nesting, so ResNet-152's 36-block
+/// stage is one type and a vector.
+
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "resnet/core/workspace.hpp"
+#include "resnet/io/weights.hpp"
+#include "resnet/layers/common.hpp"
+
+namespace resnet {
+
+struct NoBlock {};
+
+template <class First, class Repeated, int Count, class Last = NoBlock>
+class Stage {
+  static constexpr bool has_last = !std::is_same_v<Last, NoBlock>;
+
+ public:
+  static constexpr int block_count = Count;
+  static constexpr int repeated_count = Count - 1 - (has_last ? 1 : 0);
+  static_assert(repeated_count >= 0, "Stage: Count is too small for the first and last blocks given");
+  static_assert(repeated_count == 0 || First::out_channels == Repeated::in_channels,
+                "Stage: the repeated block's in_channels must equal the first block's out_channels");
+  static_assert(repeated_count == 0 || Repeated::in_channels == Repeated::out_channels,
+                "Stage: a repeated block must keep its channel count");
+
+  static constexpr int in_channels = First::in_channels;
+  static constexpr int out_channels = First::out_channels;
+
+  static constexpr Extent output_extent(Extent in) noexcept {
+    in = First::output_extent(in);
+    if constexpr (has_last) in = Last::output_extent(in);
+    return in;
+  }
+  static constexpr long long parameter_count() noexcept {
+    long long total = First::parameter_count() + 1LL * repeated_count * Repeated::parameter_count();
+    if constexpr (has_last) total += Last::parameter_count();
+    return total;
+  }
+  static constexpr long long non_trainable_count() noexcept {
+    long long total = First::non_trainable_count() + 1LL * repeated_count * Repeated::non_trainable_count();
+    if constexpr (has_last) total += Last::non_trainable_count();
+    return total;
+  }
+  static constexpr long long macs(Extent in) noexcept {
+    long long total = First::macs(in);
+    const Extent e = First::output_extent(in);
+    total += 1LL * repeated_count * Repeated::macs(e);
+    if constexpr (has_last) total += Last::macs(e);
+    return total;
+  }
+
+  Stage() : repeated_(static_cast<std::size_t>(repeated_count)) {}
+
+  /// stage: 0-based index, mapped to names by the reader's scheme.
+  void load(WeightReader& reader, int stage) {
+    int b = 0;
+    first_.load(reader, reader.block_prefix(stage, b++));
+    for (auto& block : repeated_) block.load(reader, reader.block_prefix(stage, b++));
+    if constexpr (has_last) last_.load(reader, reader.block_prefix(stage, b++));
+  }
+  void init_random(RandomWeights& rng) {
+    first_.init_random(rng);
+    for (auto& block : repeated_) block.init_random(rng);
+    if constexpr (has_last) last_.init_random(rng);
+  }
+
+  Shape plan(Shape in, MemoryPlan& plan, int threads) const {
+    in = first_.plan(in, plan, threads);
+    if (!repeated_.empty()) repeated_.front().plan(in, plan, threads);  // all repeated blocks alike
+    if constexpr (has_last) in = last_.plan(in, plan, threads);
+    return in;
+  }
+
+  FeatureMap forward(FeatureMap x, Workspace& ws) const {
+    x = first_.forward(x, ws);
+    for (const auto& block : repeated_) x = block.forward(x, ws);
+    if constexpr (has_last) x = last_.forward(x, ws);
+    return x;
+  }
+
+ private:
+  First first_;
+  std::vector<Repeated> repeated_;
+  std::conditional_t<has_last, Last, NoBlock> last_;
+};
+
+}  // namespace resnet

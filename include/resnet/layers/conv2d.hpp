@@ -1,0 +1,129 @@
+#pragma once
+/// Convolution as a compile-time description (Conv2d) and as the unit that runs it
+/// (ConvUnit): a conv, the batch norm folded into it at load time and the activation
+/// applied in the kernel's epilogue. Padding is always symmetric K/2, which equals both
+/// PyTorch's `padding=K//2` and Keras' ZeroPadding + 'valid' for every ResNet conv
+/// (spec 1.7).
+
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "resnet/core/workspace.hpp"
+#include "resnet/io/weights.hpp"
+#include "resnet/kernels/conv2d.hpp"
+#include "resnet/layers/batch_norm.hpp"
+#include "resnet/layers/common.hpp"
+
+namespace resnet {
+
+template <int InC, int OutC, int K, int Stride = 1, Bias B = Bias::none>
+struct Conv2d {
+  static_assert(InC > 0 && OutC > 0, "Conv2d: channel counts must be positive");
+  static_assert(K > 0 && K % 2 == 1, "Conv2d: the kernel size must be odd (symmetric K/2 padding)");
+  static_assert(Stride > 0, "Conv2d: the stride must be positive");
+
+  static constexpr int in_channels = InC;
+  static constexpr int out_channels = OutC;
+  static constexpr int kernel = K;
+  static constexpr int stride = Stride;
+  static constexpr int pad = K / 2;
+  static constexpr bool has_bias = B == Bias::with;
+  static constexpr kernels::ConvShape shape{InC, OutC, K, Stride, K / 2};
+
+  static constexpr Extent output_extent(Extent in) noexcept {
+    return {(in.h + 2 * pad - K) / Stride + 1, (in.w + 2 * pad - K) / Stride + 1};
+  }
+  static constexpr long long parameter_count() noexcept {
+    return 1LL * OutC * K * K * InC + (has_bias ? OutC : 0);
+  }
+  static constexpr long long macs(Extent in) noexcept {
+    const Extent out = output_extent(in);
+    return 1LL * out.h * out.w * OutC * K * K * InC;
+  }
+};
+
+template <class Conv, class Norm = NoNorm, Act A = Act::linear>
+class ConvUnit {
+  static constexpr bool normalised = !std::is_same_v<Norm, NoNorm>;
+  static_assert(!normalised || Norm::channels == Conv::out_channels,
+                "ConvUnit: the BatchNorm's channel count differs from the conv's out_channels; "
+                "declare BatchNorm<OutC, Eps> with the conv's OutC");
+
+ public:
+  using conv_type = Conv;
+  static constexpr int in_channels = Conv::in_channels;
+  static constexpr int out_channels = Conv::out_channels;
+  static constexpr Act activation = A;
+
+  static constexpr Extent output_extent(Extent in) noexcept { return Conv::output_extent(in); }
+  static constexpr long long parameter_count() noexcept {
+    return Conv::parameter_count() + Norm::parameter_count();
+  }
+  static constexpr long long non_trainable_count() noexcept { return Norm::non_trainable_count(); }
+  static constexpr long long macs(Extent in) noexcept { return Conv::macs(in); }
+
+  /// Reads the conv at `conv_site` and, when normalised, folds the BN at `bn_site` into it.
+  void load(WeightReader& reader, const std::string& conv_site, const std::string& bn_site) {
+    constexpr int k = Conv::kernel;
+    std::vector<float> weight = reader.conv_kernel(conv_site, out_channels, in_channels, k);
+    std::vector<float> bias;
+    if constexpr (Conv::has_bias) bias = reader.bias(conv_site, out_channels);
+    BatchNormParams bn;
+    if constexpr (normalised) bn = reader.batch_norm(bn_site, out_channels);
+    build(std::move(weight), std::move(bias), bn);
+  }
+
+  void init_random(RandomWeights& rng) {
+    constexpr int fan_in = in_channels * Conv::kernel * Conv::kernel;
+    auto weight = rng.normal(static_cast<std::size_t>(Conv::shape.weight_count()), std::sqrt(2.0f / fan_in));
+    std::vector<float> bias;
+    if constexpr (Conv::has_bias) bias = rng.uniform(out_channels, -0.1f, 0.1f);
+    BatchNormParams bn;
+    if constexpr (normalised) bn = Norm::random_params(rng);
+    build(std::move(weight), std::move(bias), bn);
+  }
+
+  Shape plan(const Shape& in, MemoryPlan& plan, int threads) const {
+    const Extent e = output_extent({in.h, in.w});
+    const Shape out{in.n, e.h, e.w, out_channels};
+    plan.need_activation(out);
+    plan.need_scratch(kernel_.scratch_floats(in.n, in.h, in.w, threads));
+    return out;
+  }
+
+  /// out = act(conv(in) + residual); act is ReLU when the unit says so or when the
+  /// enclosing residual block wants its ReLU after the addition.
+  FeatureMap forward(const FeatureMap& in, float* out, Workspace& ws, const float* residual = nullptr,
+                     bool relu_after_residual = false) const {
+    const Extent e = output_extent({in.shape.h, in.shape.w});
+    kernels::Epilogue epi;
+    epi.bias = kernel_.bias();
+    epi.residual = residual;
+    epi.relu = A == Act::relu || relu_after_residual;
+    kernel_.run(in.data, in.shape.n, in.shape.h, in.shape.w, out, epi, ws.scratch(), ws.pool());
+    return {out, Shape{in.shape.n, e.h, e.w, out_channels}};
+  }
+
+ private:
+  // W' = W * a per output channel, b' = (b - mean) * a + beta (spec 1.12).
+  void build(std::vector<float> weight, std::vector<float> bias, const BatchNormParams& bn) {
+    if constexpr (normalised) {
+      std::vector<float> scale, shift;
+      Norm::affine(bn, scale, shift);
+      const std::size_t per_out = weight.size() / out_channels;
+      std::vector<float> folded_bias(out_channels);
+      for (int o = 0; o < out_channels; ++o) {
+        for (std::size_t i = 0; i < per_out; ++i) weight[o * per_out + i] *= scale[o];
+        const float b = bias.empty() ? 0.0f : bias[o];
+        folded_bias[o] = b * scale[o] + shift[o];  // (b - mean) * a + beta
+      }
+      bias = std::move(folded_bias);
+    }
+    kernel_ = kernels::ConvKernel(Conv::shape, std::move(weight), std::move(bias));
+  }
+
+  kernels::ConvKernel kernel_;
+};
+
+}  // namespace resnet

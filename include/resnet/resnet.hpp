@@ -1,0 +1,19 @@
+#pragma once
+/// resnet: header-only residual networks for C++17, on Eigen.
+///
+///   #include <resnet/resnet.hpp>
+///   resnet::ResNet50 model;                    // torchvision layout, 1000 classes
+///   model.load_weights("resnet50.safetensors");
+///   resnet::Workspace ws(2);                   // one per calling thread; 2 threads
+///   resnet::Tensor logits = model.forward(input_nchw, ws);
+///
+/// Image decoding (needs Debian's libstb-dev) lives in <resnet/vision.hpp>.
+
+#include "resnet/core/error.hpp"
+#include "resnet/core/tensor.hpp"
+#include "resnet/core/thread_pool.hpp"
+#include "resnet/core/workspace.hpp"
+#include "resnet/io/safetensors.hpp"
+#include "resnet/io/weights.hpp"
+#include "resnet/models/cifar.hpp"
+#include "resnet/models/resnet.hpp"
