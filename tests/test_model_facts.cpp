@@ -90,3 +90,22 @@ TEST_CASE("a custom class count changes only the head", "[model][options]") {
   options.classes = -3;
   CHECK_THROWS_AS(ResNet50(options), Error);
 }
+
+TEST_CASE("a summary's rows add up to the compile-time totals", "[model][summary]") {
+  auto totals = [](const std::vector<LayerSummary>& rows) {
+    long long p = 0, nt = 0, m = 0;
+    for (const auto& r : rows) p += r.parameters, nt += r.non_trainable, m += r.macs;
+    return std::array<long long, 3>{p, nt, m};
+  };
+  const auto tv = ResNet50().summary(224, 224);
+  CHECK(totals(tv) == std::array<long long, 3>{25'557'032, 53'120, 4'089'184'256});
+  CHECK(tv[1].name == "layer1.0");
+  CHECK(tv[1].output == Shape{1, 56, 56, 256});
+  const auto v2 = ResNet50V2().summary(224, 224);
+  CHECK(totals(v2)[0] + totals(v2)[1] == 25'613'800);
+  CHECK(v2[1].name == "conv2_block1");
+  ModelOptions notop;
+  notop.include_top = false;
+  const auto c = CifarResNet56(notop).summary(32, 32);
+  CHECK(totals(c)[2] == 125'485'696 - 640);
+}

@@ -16,6 +16,11 @@ namespace resnet {
 
 struct NoBlock {};
 
+template <class T>
+struct type_tag {
+  using type = T;
+};
+
 template <class First, class Repeated, int Count, class Last = NoBlock>
 class Stage {
   static constexpr bool has_last = !std::is_same_v<Last, NoBlock>;
@@ -53,6 +58,23 @@ class Stage {
     total += 1LL * repeated_count * Repeated::macs(e);
     if constexpr (has_last) total += Last::macs(e);
     return total;
+  }
+
+  /// Calls visit(block_index, in_extent, out_extent, out_channels, params, non_trainable, macs)
+  /// for every block, in order; a static walk used by model summaries.
+  template <class Visitor>
+  static Extent describe(Extent in, Visitor&& visit) {
+    int b = 0;
+    auto one = [&](auto tag) {
+      using Block = typename decltype(tag)::type;
+      const Extent out = Block::output_extent(in);
+      visit(b++, in, out, Block::out_channels, Block::parameter_count(), Block::non_trainable_count(), Block::macs(in));
+      in = out;
+    };
+    one(type_tag<First>{});
+    for (int i = 0; i < repeated_count; ++i) one(type_tag<Repeated>{});
+    if constexpr (has_last) one(type_tag<Last>{});
+    return in;
   }
 
   Stage() : repeated_(static_cast<std::size_t>(repeated_count)) {}

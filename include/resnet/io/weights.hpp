@@ -22,6 +22,12 @@ enum class Naming {
 };
 
 /// Batch-norm statistics as stored; folded or applied by the layer that owns them.
+/// A block's name as the naming scheme writes it: `layer1.0` or `conv2_block1`.
+inline std::string block_name(Naming naming, int stage, int block) {
+  if (naming == Naming::keras) return "conv" + std::to_string(stage + 2) + "_block" + std::to_string(block + 1);
+  return "layer" + std::to_string(stage + 1) + "." + std::to_string(block);
+}
+
 struct BatchNormParams {
   std::vector<float> gamma, beta, mean, var;
 };
@@ -42,9 +48,7 @@ class WeightReader {
 
   /// Prefix of block `block` (0-based) of stage `stage` (0-based).
   std::string block_prefix(int stage, int block) const {
-    if (naming_ == Naming::keras)
-      return "conv" + std::to_string(stage + 2) + "_block" + std::to_string(block + 1);
-    return "layer" + std::to_string(stage + 1) + "." + std::to_string(block) + ".";
+    return block_name(naming_, stage, block) + (naming_ == Naming::keras ? "" : ".");
   }
   /// Conv number `index` inside a block; index 0 is the projection shortcut.
   std::string block_conv(const std::string& prefix, int index) const {

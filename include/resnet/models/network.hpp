@@ -44,6 +44,19 @@ struct ModelOptions {
   long long max_batch_pixels = 1LL << 26; ///< cap on batch x height x width of an input
 };
 
+/// One row of a model summary (Keras' model.summary()): a stem, block or head layer.
+struct LayerSummary {
+  std::string name;   ///< in the family's weight naming: `layer1.0`, `conv2_block1`, ...
+  std::string kind;   ///< stem, block, norm, pool, dense, softmax
+  Shape output;       ///< for a batch of one
+  long long parameters = 0;     ///< trainable
+  long long non_trainable = 0;  ///< BN running statistics
+  long long macs = 0;
+};
+
+/// Which part of a weight file load_weights() takes.
+enum class WeightParts { all, backbone };
+
 /// A stem: one conv unit, then an optional pool.
 struct NoPool {};
 
@@ -159,17 +172,68 @@ class Network {
     return e;
   }
 
+  /// The model layer by layer for an input of height x width, with this instance's
+  /// head options. Totals equal parameter_count(), non_trainable_count() and macs().
+  std::vector<LayerSummary> summary(int height, int width) const {
+    std::vector<LayerSummary> rows;
+    Extent e = StemT::output_extent({height, width});
+    rows.push_back({Family::naming == Naming::keras ? "conv1" : "stem", "stem", {1, e.h, e.w, StemT::out_channels},
+                    StemT::parameter_count(), StemT::non_trainable_count(), StemT::macs({height, width})});
+    int stage = 0;
+    auto add_stage = [&](auto tag) {
+      using S = typename decltype(tag)::type;
+      e = S::describe(e, [&](int b, Extent, Extent out, int channels, long long p, long long nt, long long m) {
+        rows.push_back({block_name(Family::naming, stage, b), "block", {1, out.h, out.w, channels}, p, nt, m});
+      });
+      ++stage;
+    };
+    (add_stage(type_tag<Stages>{}), ...);
+    if constexpr (post_normalised)
+      rows.push_back({"post_bn", "norm", {1, e.h, e.w, feature_channels}, PostNorm::parameter_count(),
+                      PostNorm::non_trainable_count(), 0});
+    if (options_.include_top) {
+      rows.push_back({"avg_pool", "pool", {1, 1, 1, feature_channels}, 0, 0, 0});
+      rows.push_back({Family::naming == Naming::keras ? "predictions" : Family::naming == Naming::cifar ? "linear" : "fc",
+                      "dense", {1, 1, 1, options_.classes}, Dense<feature_channels>::parameter_count(options_.classes), 0,
+                      1LL * feature_channels * options_.classes});
+      if (*options_.classifier == Classifier::softmax) rows.push_back({"softmax", "softmax", {1, 1, 1, options_.classes}, 0, 0, 0});
+    } else if (options_.pooling != Pooling::none) {
+      rows.push_back({options_.pooling == Pooling::avg ? "avg_pool" : "max_pool", "pool", {1, 1, 1, feature_channels}, 0, 0, 0});
+    }
+    return rows;
+  }
+
   // ---- weights ----
 
   /// Loads every tensor the model needs; a missing, extra or misshapen tensor is an
   /// error naming file, tensor and shapes. On error the model is left unchanged.
-  void load_weights(const std::string& path) { load_weights(io::SafeTensors::open(path)); }
-  void load_weights(const io::SafeTensors& file) {
+  /// With WeightParts::backbone the file's classifier (if any) is ignored and the head
+  /// comes from load_head() — a custom class count on a pretrained backbone.
+  void load_weights(const std::string& path, WeightParts parts = WeightParts::all) {
+    load_weights(io::SafeTensors::open(path), parts);
+  }
+  void load_weights(const io::SafeTensors& file, WeightParts parts = WeightParts::all) {
     Network fresh(options_);
+    fresh.head_ = head_;
+    fresh.head_ready_ = head_ready_;
     WeightReader reader(file, Family::naming);
-    fresh.load_from(reader);
+    fresh.load_from(reader, parts == WeightParts::all && options_.include_top);
     reader.finish();
     *this = std::move(fresh);
+  }
+
+  /// Loads only the classifier (`fc`, `linear` or `predictions`, as the family names
+  /// it) with this model's class count, from a file holding nothing else.
+  void load_head(const std::string& path) { load_head(io::SafeTensors::open(path)); }
+  void load_head(const io::SafeTensors& file) {
+    if (!options_.include_top)
+      throw Error(ErrorKind::invalid_argument, "load_head: the model was built without its top (include_top = false)");
+    Dense<feature_channels> head(options_.classes);
+    WeightReader reader(file, Family::naming);
+    head.load(reader, reader.classifier());
+    reader.finish();
+    head_ = std::move(head);
+    head_ready_ = true;
   }
 
   /// Seeded random weights, for benchmarks and demos without a weight file.
@@ -179,10 +243,11 @@ class Network {
     std::apply([&](auto&... stage) { (stage.init_random(rng), ...); }, stages_);
     if constexpr (post_normalised) post_.init_random(rng);
     head_.init_random(rng);
-    ready_ = true;
+    backbone_ready_ = head_ready_ = true;
   }
 
-  bool has_weights() const noexcept { return ready_; }
+  /// True once forward() can run: backbone loaded, and the head too if there is one.
+  bool has_weights() const noexcept { return backbone_ready_ && (head_ready_ || !options_.include_top); }
 
   // ---- inference ----
 
@@ -237,21 +302,26 @@ class Network {
     return o.classes == 0 ? Family::default_classes : o.classes;
   }
 
-  void load_from(WeightReader& reader) {
+  void load_from(WeightReader& reader, bool with_head) {
     stem_.load(reader);
     int index = 0;
     std::apply([&](auto&... stage) { (stage.load(reader, index++), ...); }, stages_);
     if constexpr (post_normalised) post_.load(reader, reader.post_bn());
-    if (options_.include_top)
+    if (with_head) {
       head_.load(reader, reader.classifier());
-    else
+      head_ready_ = true;
+    } else {
       reader.ignore_site(reader.classifier());
-    ready_ = true;
+    }
+    backbone_ready_ = true;
   }
 
   void check_input(const float* data, std::size_t size, const Shape& s) const {
-    if (!ready_)
+    if (!backbone_ready_)
       throw Error(ErrorKind::invalid_argument, "forward: the model has no weights; call load_weights() or init_random()");
+    if (options_.include_top && !head_ready_)
+      throw Error(ErrorKind::invalid_argument,
+                  "forward: the classifier has no weights; call load_head() after loading a backbone");
     if (s.n < 1 || s.h < 1 || s.w < 1 || s.c < 1)
       throw Error(ErrorKind::invalid_argument, "forward: input shape " + s.str() + " has a zero or negative size");
     if (s.c != 3)
@@ -338,7 +408,8 @@ class Network {
   StageTuple stages_;
   PostNorm post_;
   Dense<feature_channels> head_;
-  bool ready_ = false;
+  bool backbone_ready_ = false;
+  bool head_ready_ = false;
 };
 
 }  // namespace resnet
