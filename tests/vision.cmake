@@ -12,3 +12,9 @@ foreach(name test_preprocess test_image)
     set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED preprocess_data)
   endif()
 endforeach()
+
+# test_image links a second translation unit that includes <resnet/vision.hpp> too: the
+# stb decoder compiled into both must not clash at link time.
+if(TARGET test_image)
+  target_sources(test_image PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/vision_second_tu.cpp)
+endif()

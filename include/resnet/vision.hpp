@@ -1,0 +1,9 @@
+#pragma once
+/// The vision part of the library: image decoding (needs stb_image, Debian's
+/// libstb-dev), torchvision/Keras preprocessing, class labels and decode_predictions.
+/// <resnet/resnet.hpp> includes only the codec-free parts (preprocess.hpp, labels.hpp);
+/// include this header where images are read from files.
+
+#include "resnet/vision/image.hpp"
+#include "resnet/vision/labels.hpp"
+#include "resnet/vision/preprocess.hpp"

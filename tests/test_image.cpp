@@ -1,0 +1,290 @@
+// Image decoding: exact PNG round trips, colour conversions, JPEG against PIL, and the
+// refusal of broken or hostile files.
+#include <catch2/catch.hpp>
+
+#if !__has_include(<stb/stb_image.h>)
+TEST_CASE("image decoding needs stb_image", "[image]") {
+  WARN("<stb/stb_image.h> not found (Debian: libstb-dev); image decoding not tested");
+}
+#else
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "resnet/io/safetensors.hpp"
+#include "resnet/vision.hpp"
+
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#endif
+#include <stb/stb_image_write.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace vision_test {
+resnet::Image decode_in_second_unit(const std::uint8_t* bytes, std::size_t size);
+}
+
+using resnet::Error;
+using resnet::ErrorKind;
+using resnet::Image;
+using Bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+void append(void* context, void* data, int size) {
+  auto* out = static_cast<Bytes*>(context);
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  out->insert(out->end(), p, p + size);
+}
+
+Bytes encode_png(int w, int h, int channels, const Bytes& pixels) {
+  Bytes out;
+  REQUIRE(stbi_write_png_to_func(append, &out, w, h, channels, pixels.data(), w * channels) != 0);
+  return out;
+}
+
+Bytes encode_jpeg(int w, int h, const Bytes& rgb) {
+  Bytes out;
+  REQUIRE(stbi_write_jpg_to_func(append, &out, w, h, 3, rgb.data(), 90) != 0);
+  return out;
+}
+
+Bytes pattern(int w, int h, int channels) {
+  Bytes p(static_cast<std::size_t>(w) * h * channels);
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<std::uint8_t>((i * 37 + i / 7) & 0xFF);
+  return p;
+}
+
+std::string temp_path(const std::string& name) {
+  std::filesystem::create_directories(RESNET_TEST_DATA);
+  return std::string(RESNET_TEST_DATA) + "/image_" + name;
+}
+
+std::string write_file(const std::string& name, const Bytes& bytes) {
+  const std::string path = temp_path(name);
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
+                                              static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
+Bytes read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+template <class F>
+ErrorKind error_kind(F&& f, std::string* message = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.kind();
+  }
+  FAIL("no resnet::Error thrown");
+  return ErrorKind::io;
+}
+
+std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
+  std::uint32_t crc = 0xFFFFFFFFu;
+  for (std::size_t i = 0; i < size; ++i) {
+    crc ^= data[i];
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+
+void put_be32(Bytes& out, std::uint32_t v) {
+  for (int s = 24; s >= 0; s -= 8) out.push_back(static_cast<std::uint8_t>(v >> s));
+}
+
+/// A PNG made of a signature and an IHDR chunk only: a header claiming any size.
+Bytes png_header_only(std::uint32_t w, std::uint32_t h, std::uint8_t colour_type) {
+  Bytes out = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  Bytes chunk = {'I', 'H', 'D', 'R'};
+  put_be32(chunk, w);
+  put_be32(chunk, h);
+  chunk.insert(chunk.end(), {8, colour_type, 0, 0, 0});
+  put_be32(out, 13);
+  out.insert(out.end(), chunk.begin(), chunk.end());
+  put_be32(out, crc32(chunk.data(), chunk.size()));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("an RGB PNG decodes exactly, from memory and from a file", "[image]") {
+  const Bytes pixels = pattern(13, 7, 3);
+  const Bytes png = encode_png(13, 7, 3, pixels);
+  const Image image = resnet::decode_image(png.data(), png.size(), "memory.png");
+  CHECK(image.width == 13);
+  CHECK(image.height == 7);
+  CHECK(image.rgb == pixels);
+
+  const std::string path = write_file("rgb.png", png);
+  CHECK(resnet::load_image(path).rgb == pixels);
+  CHECK(vision_test::decode_in_second_unit(png.data(), png.size()).rgb == pixels);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("grey, grey+alpha and RGBA PNGs become RGB", "[image]") {
+  const int w = 5, h = 3;
+  SECTION("grey is replicated") {
+    const Bytes grey = pattern(w, h, 1);
+    const Bytes png = encode_png(w, h, 1, grey);
+    const Image image = resnet::decode_image(png.data(), png.size(), "grey.png");
+    REQUIRE(image.rgb.size() == grey.size() * 3);
+    for (std::size_t i = 0; i < grey.size(); ++i)
+      for (int c = 0; c < 3; ++c) CHECK(image.rgb[i * 3 + c] == grey[i]);
+  }
+  SECTION("grey+alpha drops alpha") {
+    const Bytes ga = pattern(w, h, 2);
+    const Bytes png = encode_png(w, h, 2, ga);
+    const Image image = resnet::decode_image(png.data(), png.size(), "ga.png");
+    for (std::size_t i = 0; i < static_cast<std::size_t>(w * h); ++i)
+      for (int c = 0; c < 3; ++c) CHECK(image.rgb[i * 3 + c] == ga[i * 2]);
+  }
+  SECTION("RGBA drops alpha") {
+    const Bytes rgba = pattern(w, h, 4);
+    const Bytes png = encode_png(w, h, 4, rgba);
+    const Image image = resnet::decode_image(png.data(), png.size(), "rgba.png");
+    for (std::size_t i = 0; i < static_cast<std::size_t>(w * h); ++i)
+      for (int c = 0; c < 3; ++c) CHECK(image.rgb[i * 3 + c] == rgba[i * 4 + c]);
+  }
+}
+
+TEST_CASE("CIFAR JPEGs decode like PIL", "[image][jpeg]") {
+  const std::string root = std::string(RESNET_SHARED_DATA) + "/cifar10/test";
+  const std::string ref_path = std::string(RESNET_TEST_DATA) + "/image_ref.safetensors";
+  if (!std::filesystem::is_directory(root) || !std::filesystem::exists(ref_path)) {
+    WARN(root << " or " << ref_path << " absent: JPEG decoding not compared with PIL");
+    return;
+  }
+  const auto ref = resnet::io::SafeTensors::open(ref_path);
+  REQUIRE(!ref.tensors().empty());
+  int worst = 0;
+  double sum = 0.0;
+  long long count = 0, over_two = 0;
+  for (const auto& t : ref.tensors()) {
+    INFO("file " << t.name);
+    const Image image = resnet::load_image(root + "/" + t.name);
+    REQUIRE(image.height == t.shape[0]);
+    REQUIRE(image.width == t.shape[1]);
+    const std::vector<float> pil = ref.read_f32(t);
+    int file_worst = 0;
+    for (std::size_t i = 0; i < pil.size(); ++i) {
+      const int d = std::abs(static_cast<int>(image.rgb[i]) - static_cast<int>(pil[i]));
+      file_worst = std::max(file_worst, d);
+      sum += d;
+      over_two += d > 2;
+    }
+    count += static_cast<long long>(pil.size());
+    // stb and libjpeg(-turbo) use different IDCT and chroma upsampling rounding.
+    CHECK(file_worst <= 4);  // observed: 3
+    worst = std::max(worst, file_worst);
+  }
+  CHECK(sum / count < 0.25);  // observed: 0.09
+  WARN("stb vs PIL on " << ref.tensors().size() << " CIFAR JPEGs: max |diff| " << worst << ", mean |diff| "
+                        << sum / count << ", " << over_two << " of " << count << " values differ by more than 2");
+}
+
+TEST_CASE("truncated JPEGs are refused", "[image][jpeg][errors]") {
+  const Bytes jpeg = encode_jpeg(40, 24, pattern(40, 24, 3));
+  REQUIRE_NOTHROW(resnet::decode_image(jpeg.data(), jpeg.size(), "whole.jpg"));
+  for (std::size_t keep : {jpeg.size() - 2, jpeg.size() / 2, std::size_t(300), std::size_t(20), std::size_t(3)}) {
+    INFO("kept " << keep << " of " << jpeg.size() << " bytes");
+    std::string message;
+    CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), keep, "cut.jpg"); }, &message) == ErrorKind::image);
+    CHECK(message.find("cut.jpg") == 0);
+  }
+  std::string message;
+  error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size() / 2, "cut.jpg"); }, &message);
+  CHECK(message.find("truncated") != std::string::npos);
+
+  const std::string cifar = std::string(RESNET_SHARED_DATA) + "/cifar10/test/cat/0000.jpg";
+  if (std::filesystem::exists(cifar)) {
+    const Bytes real = read_file(cifar);
+    const std::string path = write_file("cut_cifar.jpg", Bytes(real.begin(), real.begin() + real.size() * 2 / 3));
+    CHECK(error_kind([&] { resnet::load_image(path); }, &message) == ErrorKind::image);
+    CHECK(message.find(path) == 0);
+    CHECK(message.find("truncated") != std::string::npos);
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("missing, empty, non-image and corrupt files are refused", "[image][errors]") {
+  std::string message;
+  const std::string missing = temp_path("does_not_exist.png");
+  CHECK(error_kind([&] { resnet::load_image(missing); }, &message) == ErrorKind::io);
+  CHECK(message.find(missing) == 0);
+  CHECK(error_kind([&] { resnet::load_image(RESNET_TEST_DATA); }) == ErrorKind::io);  // a directory
+
+  const std::string empty = write_file("empty.jpg", {});
+  CHECK(error_kind([&] { resnet::load_image(empty); }, &message) == ErrorKind::image);
+  CHECK(message.find("empty") != std::string::npos);
+  CHECK(error_kind([&] { resnet::decode_image(nullptr, 0, "nothing"); }) == ErrorKind::image);
+
+  const std::string text = "this is not an image\n";
+  const std::string text_path = write_file("text.jpg", Bytes(text.begin(), text.end()));
+  CHECK(error_kind([&] { resnet::load_image(text_path); }, &message) == ErrorKind::image);
+  CHECK(message.find(text_path) == 0);
+  CHECK(message.find("not a JPEG or PNG") != std::string::npos);
+
+  Bytes png = encode_png(16, 16, 3, pattern(16, 16, 3));
+  Bytes corrupt = png;
+  for (std::size_t i = 40; i < corrupt.size() - 12; ++i) corrupt[i] ^= 0x5A;  // scramble IDAT
+  CHECK(error_kind([&] { resnet::decode_image(corrupt.data(), corrupt.size(), "corrupt.png"); }) == ErrorKind::image);
+  CHECK(error_kind([&] { resnet::decode_image(png.data(), png.size() / 2, "cut.png"); }) == ErrorKind::image);
+
+  const Bytes zero = png_header_only(0, 10, 2);
+  CHECK(error_kind([&] { resnet::decode_image(zero.data(), zero.size(), "zero.png"); }, &message) ==
+        ErrorKind::image);
+  CHECK(message.find("zero") != std::string::npos);
+  std::remove(empty.c_str());
+  std::remove(text_path.c_str());
+}
+
+TEST_CASE("the pixel cap refuses huge headers before decoding", "[image][errors]") {
+  std::string message;
+  // 10^10 pixels: 30 GB if anything tried to allocate it.
+  const Bytes huge = png_header_only(100000, 100000, 2);
+  CHECK(error_kind([&] { resnet::decode_image(huge.data(), huge.size(), "huge.png"); }, &message) ==
+        ErrorKind::too_large);
+  CHECK(message.find("huge.png") == 0);
+  CHECK(message.find("100000x100000") != std::string::npos);
+  // 400 megapixels of grey: small enough for stb to accept, over our default cap.
+  const Bytes big = png_header_only(20000, 20000, 0);
+  CHECK(error_kind([&] { resnet::decode_image(big.data(), big.size(), "big.png"); }) == ErrorKind::too_large);
+
+  const Bytes png = encode_png(32, 32, 3, pattern(32, 32, 3));
+  resnet::ImageLimits limits;
+  limits.max_pixels = 1023;
+  CHECK(error_kind([&] { resnet::decode_image(png.data(), png.size(), "capped.png", limits); }, &message) ==
+        ErrorKind::too_large);
+  CHECK(message.find("1023") != std::string::npos);
+  limits.max_pixels = 1024;
+  CHECK(resnet::decode_image(png.data(), png.size(), "capped.png", limits).width == 32);
+
+  const Bytes jpeg = encode_jpeg(32, 32, pattern(32, 32, 3));
+  limits.max_pixels = 1000;
+  CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "capped.jpg", limits); }) ==
+        ErrorKind::too_large);
+
+  const std::string path = write_file("small.png", png);
+  limits.max_file_bytes = 10;
+  CHECK(error_kind([&] { resnet::load_image(path, limits); }) == ErrorKind::too_large);
+  std::remove(path.c_str());
+}
+
+#endif
