@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the seed corpus in fuzz/corpus/ (run: /usr/bin/python3 fuzz/make_corpus.py).
+"""Writes the seed corpus in fuzz/corpus/ (run: python3 fuzz/make_corpus.py; --check compares).
 
 An encoder independent of include/resnet/io/safetensors.hpp: only struct and json. The
 valid files follow the reference writer's layout (spec 6.5: compact JSON, __metadata__
@@ -12,6 +12,7 @@ invalid_* must raise resnet::Error.
 import json
 import os
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus")
@@ -175,6 +176,19 @@ FILES["invalid_literal"] = raw('{"t":true}')
 
 
 def main():
+    if "--check" in sys.argv[1:]:
+        # ctest: the committed seeds must be exactly what this encoder writes.
+        stale = [n for n, data in sorted(FILES.items())
+                 if not os.path.exists(os.path.join(OUT, n + ".safetensors"))
+                 or open(os.path.join(OUT, n + ".safetensors"), "rb").read() != data]
+        extra = sorted(set(n[:-len(".safetensors")] for n in os.listdir(OUT)
+                           if n.endswith(".safetensors")) - set(FILES))
+        for n in stale:
+            print(f"differs from the encoder: {n}.safetensors")
+        for n in extra:
+            print(f"not written by the encoder: {n}.safetensors")
+        print(f"{len(FILES) - len(stale)} passed, {len(stale) + len(extra)} failed")
+        sys.exit(1 if stale or extra else 0)
     os.makedirs(OUT, exist_ok=True)
     for name in os.listdir(OUT):
         if name.endswith(".safetensors"):
