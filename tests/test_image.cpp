@@ -281,6 +281,18 @@ TEST_CASE("the pixel cap refuses huge headers before decoding", "[image][errors]
   CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "capped.jpg", limits); }) ==
         ErrorKind::too_large);
 
+  // A JPEG whose frame header claims 60000x60000 (3.6 gigapixels).
+  Bytes huge_jpeg = encode_jpeg(32, 32, pattern(32, 32, 3));
+  const std::uint8_t sof0[2] = {0xFF, 0xC0};
+  const auto sof = std::search(huge_jpeg.begin(), huge_jpeg.end(), std::begin(sof0), std::end(sof0));
+  REQUIRE(sof != huge_jpeg.end());
+  const std::size_t at = static_cast<std::size_t>(sof - huge_jpeg.begin()) + 5;  // marker, length, precision
+  huge_jpeg[at] = huge_jpeg[at + 2] = 0xEA;                                     // 60000 = 0xEA60
+  huge_jpeg[at + 1] = huge_jpeg[at + 3] = 0x60;
+  CHECK(error_kind([&] { resnet::decode_image(huge_jpeg.data(), huge_jpeg.size(), "huge.jpg"); }, &message) ==
+        ErrorKind::too_large);
+  CHECK(message.find("huge.jpg") == 0);
+
   const std::string path = write_file("small.png", png);
   limits.max_file_bytes = 10;
   CHECK(error_kind([&] { resnet::load_image(path, limits); }) == ErrorKind::too_large);

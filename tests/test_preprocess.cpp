@@ -193,6 +193,28 @@ TEST_CASE("resize matches torchvision's antialiased bilinear resize", "[preproce
                                                             << " uint8 values differ");
 }
 
+TEST_CASE("resize to an explicit size matches torchvision", "[preprocess][torchvision]") {
+  const int sizes[][4] = {{61, 83, 61, 40}, {61, 83, 17, 83}, {61, 83, 150, 29}};
+  for (const auto& s : sizes) {
+    const std::string name = "explicit_h" + std::to_string(s[0]) + "_w" + std::to_string(s[1]) + "_to_h" +
+                             std::to_string(s[2]) + "_w" + std::to_string(s[3]);
+    INFO(name);
+    const RefTensor expected = reference_tensor(name);
+    const Image input = synthetic(s[0], s[1]);
+    const std::vector<float> ours = resnet::detail::resample_antialias(input, s[2], s[3]);
+    const Image rounded = resnet::resize_bilinear(input, s[2], s[3]);
+    REQUIRE(ours.size() == expected.values.size());
+    float worst = 0.0f;
+    bool rounds_within_half = true;
+    for (std::size_t i = 0; i < ours.size(); ++i) {
+      worst = std::max(worst, std::fabs(ours[i] - expected.values[i]));
+      rounds_within_half = rounds_within_half && std::fabs(rounded.rgb[i] - expected.values[i]) <= 0.5f + 2e-3f;
+    }
+    CHECK(worst < 2e-3f);
+    CHECK(rounds_within_half);
+  }
+}
+
 TEST_CASE("center crop and normalisation match torchvision exactly", "[preprocess][torchvision]") {
   for (const Case& c : kCases) {
     INFO("case " << c.name());

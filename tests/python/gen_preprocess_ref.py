@@ -11,6 +11,7 @@ Writes OUT_DIR/preprocess_ref.safetensors: for each synthetic image case "h{H}_w
   .resize_u8   the same on the uint8 tensor (torchvision rounds back to uint8)
   .crop_u8     CenterCrop(224) of resize_u8
   .normalized  ConvertImageDtype(float) + Normalize(ImageNet mean/std) of crop_u8
+and "explicit_h{H}_w{W}_to_h{h}_w{w}": resize(float tensor, [h, w], antialias=True), HWC;
 and OUT_DIR/image_ref.safetensors: PIL's RGB decode of a few CIFAR-10 test JPEGs from
 SHARED_DATA_DIR/cifar10/test, one tensor per file named by its path under that folder
 (absent when the folder is).
@@ -57,6 +58,8 @@ except ImportError:  # the shared writer is not there yet: plain F32 only
 CASES = [(375, 500, 256), (333, 500, 256), (37, 91, 256), (1000, 1001, 256), (225, 224, 256),
          (300, 257, 256), (500, 375, 256), (256, 300, 256), (375, 500, 232)]
 CROP = 224
+# resize to an explicit (h, w): one axis only, and up in one axis while down in the other.
+EXPLICIT = [((61, 83), (61, 40)), ((61, 83), (17, 83)), ((61, 83), (150, 29))]
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 
@@ -95,6 +98,10 @@ def preprocess_cases():
         pil = np.asarray(F.resize(Image.fromarray(synthetic(h, w)), [r], InterpolationMode.BILINEAR))
         diff = np.abs(pil.astype(np.int32) - hwc(resized_u8).astype(np.int32)).max()
         print(f"{name}: {h}x{w} -> {tuple(resized_u8.shape[1:])}, PIL vs tensor max |diff| {diff}")
+    for (h, w), (oh, ow) in EXPLICIT:
+        chw = torch.from_numpy(synthetic(h, w)).permute(2, 0, 1).contiguous()
+        resized = F.resize(chw.float(), [oh, ow], InterpolationMode.BILINEAR, antialias=True)
+        out[f"explicit_h{h}_w{w}_to_h{oh}_w{ow}"] = hwc(resized)
     return out
 
 

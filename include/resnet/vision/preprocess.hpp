@@ -163,46 +163,59 @@ inline ImageSize resized_shorter_side_size(int height, int width, int size) {
 
 namespace detail {
 
-/// The resampled image as unrounded floats (HWC). The image must already be checked.
+/// One separable pass over interleaved RGB rows. `src` holds `rows` rows of `in_w`
+/// pixels when filtering along x, or `in_h` rows of `width` pixels along y.
+template <class Src>
+void resample_rows(const Src* src, int rows, int in_w, int out_w, float* dst) {
+  const ResampleTaps taps = antialias_taps(in_w, out_w);
+  for (int y = 0; y < rows; ++y) {
+    const Src* row = src + static_cast<std::size_t>(y) * in_w * 3;
+    float* out = dst + static_cast<std::size_t>(y) * out_w * 3;
+    for (int x = 0; x < out_w; ++x) {
+      const float* w = taps.weights.data() + taps.offset[x];
+      const Src* s = row + static_cast<std::size_t>(taps.first[x]) * 3;
+      for (int c = 0; c < 3; ++c) {
+        float acc = 0.0f;
+        for (int j = 0; j < taps.count[x]; ++j) acc += static_cast<float>(s[j * 3 + c]) * w[j];
+        out[x * 3 + c] = acc;
+      }
+    }
+  }
+}
+
+template <class Src>
+void resample_columns(const Src* src, int in_h, int out_h, int width, float* dst) {
+  const ResampleTaps taps = antialias_taps(in_h, out_h);
+  const std::size_t row = static_cast<std::size_t>(width) * 3;
+  for (int y = 0; y < out_h; ++y) {
+    const float* w = taps.weights.data() + taps.offset[y];
+    float* acc = dst + static_cast<std::size_t>(y) * row;
+    std::fill(acc, acc + row, 0.0f);
+    for (int j = 0; j < taps.count[y]; ++j) {
+      const Src* s = src + static_cast<std::size_t>(taps.first[y] + j) * row;
+      const float wj = w[j];
+      for (std::size_t i = 0; i < row; ++i) acc[i] += static_cast<float>(s[i]) * wj;
+    }
+  }
+}
+
+/// The resampled image as unrounded floats (HWC); the image must already be checked.
+/// Width first, then height, as PyTorch does; an unchanged axis is not filtered.
 inline std::vector<float> resample_antialias(const Image& image, int out_height, int out_width) {
   const int in_h = image.height, in_w = image.width;
-  std::vector<float> pixels(image.rgb.begin(), image.rgb.end());
-  int cur_w = in_w;
-  if (out_width != in_w) {  // width first, as PyTorch does; an unchanged axis is skipped
-    const ResampleTaps taps = antialias_taps(in_w, out_width);
-    std::vector<float> next(static_cast<std::size_t>(in_h) * out_width * 3);
-    for (int y = 0; y < in_h; ++y) {
-      const float* src = pixels.data() + static_cast<std::size_t>(y) * in_w * 3;
-      float* dst = next.data() + static_cast<std::size_t>(y) * out_width * 3;
-      for (int x = 0; x < out_width; ++x) {
-        const float* w = taps.weights.data() + taps.offset[x];
-        const float* s = src + static_cast<std::size_t>(taps.first[x]) * 3;
-        for (int c = 0; c < 3; ++c) {
-          float acc = 0.0f;
-          for (int j = 0; j < taps.count[x]; ++j) acc += s[j * 3 + c] * w[j];
-          dst[x * 3 + c] = acc;
-        }
-      }
-    }
-    pixels.swap(next);
-    cur_w = out_width;
+  const std::size_t out_size = static_cast<std::size_t>(out_height) * out_width * 3;
+  if (out_width == in_w && out_height == in_h) return std::vector<float>(image.rgb.begin(), image.rgb.end());
+  if (out_width == in_w) {
+    std::vector<float> out(out_size);
+    resample_columns(image.rgb.data(), in_h, out_height, in_w, out.data());
+    return out;
   }
-  if (out_height != in_h) {
-    const ResampleTaps taps = antialias_taps(in_h, out_height);
-    const std::size_t row = static_cast<std::size_t>(cur_w) * 3;
-    std::vector<float> next(static_cast<std::size_t>(out_height) * row, 0.0f);
-    for (int y = 0; y < out_height; ++y) {
-      const float* w = taps.weights.data() + taps.offset[y];
-      float* acc = next.data() + static_cast<std::size_t>(y) * row;
-      for (int j = 0; j < taps.count[y]; ++j) {
-        const float* src = pixels.data() + static_cast<std::size_t>(taps.first[y] + j) * row;
-        const float wj = w[j];
-        for (std::size_t i = 0; i < row; ++i) acc[i] += src[i] * wj;
-      }
-    }
-    pixels.swap(next);
-  }
-  return pixels;
+  std::vector<float> horizontal(static_cast<std::size_t>(in_h) * out_width * 3);
+  resample_rows(image.rgb.data(), in_h, in_w, out_width, horizontal.data());
+  if (out_height == in_h) return horizontal;
+  std::vector<float> out(out_size);
+  resample_columns(horizontal.data(), in_h, out_height, out_width, out.data());
+  return out;
 }
 
 }  // namespace detail
