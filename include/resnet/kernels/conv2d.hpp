@@ -1,0 +1,204 @@
+#pragma once
+/// ConvKernel: one convolution layer's fast kernel. Weights are packed (or Winograd-
+/// transformed) once in the constructor; run() allocates nothing, touches only in, out,
+/// residual and the caller's scratch, and splits its work over the given ThreadPool.
+///
+/// Algorithm by shape:
+///   1x1 stride 1      GEMM straight over the NHWC input (no copy);
+///   1x1 stride > 1    GEMM whose packer gathers the strided pixels;
+///   3x3 stride 1      Winograd (see winograd.hpp for the F(2x2)/F(4x4) choice);
+///   anything else     GEMM whose packer builds im2col columns in cache-sized slices.
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "resnet/core/error.hpp"
+#include "resnet/core/thread_pool.hpp"
+#include "resnet/kernels/conv_params.hpp"
+#include "resnet/kernels/gemm.hpp"
+#include "resnet/kernels/im2col.hpp"
+#include "resnet/kernels/reference.hpp"
+#include "resnet/kernels/winograd.hpp"
+
+namespace resnet::kernels {
+
+/// Which algorithm a ConvKernel uses. `automatic` picks from the shape (the normal
+/// choice); the others exist so benchmarks and tests can compare the paths.
+enum class ConvAlgorithm { automatic, gemm, winograd_2x2, winograd_4x4 };
+
+class ConvKernel {
+ public:
+  ConvKernel() = default;
+
+  /// weight_ohwi: out_c * k * k * in_c floats (BN folded); bias: empty or out_c floats.
+  ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias,
+             ConvAlgorithm algorithm = ConvAlgorithm::automatic)
+      : shape_(s), bias_(std::move(bias)) {
+    if (s.in_c <= 0 || s.out_c <= 0 || s.kernel <= 0 || s.stride <= 0 || s.pad < 0 || s.pad >= s.kernel)
+      throw Error(ErrorKind::invalid_argument,
+                  "ConvKernel: invalid shape in_c=" + std::to_string(s.in_c) + " out_c=" +
+                      std::to_string(s.out_c) + " kernel=" + std::to_string(s.kernel) + " stride=" +
+                      std::to_string(s.stride) + " pad=" + std::to_string(s.pad));
+    if (static_cast<long long>(weight_ohwi.size()) != s.weight_count())
+      throw Error(ErrorKind::shape_mismatch, "ConvKernel: weight has " + std::to_string(weight_ohwi.size()) +
+                                                 " values, expected " + std::to_string(s.weight_count()) +
+                                                 " (out_c * k * k * in_c)");
+    if (!bias_.empty() && static_cast<int>(bias_.size()) != s.out_c)
+      throw Error(ErrorKind::shape_mismatch, "ConvKernel: bias has " + std::to_string(bias_.size()) +
+                                                 " values, expected " + std::to_string(s.out_c));
+    const bool winograd_shape = s.kernel == 3 && s.stride == 1 && s.pad <= 2;
+    if (algorithm == ConvAlgorithm::automatic)
+      algorithm = winograd_shape ? (detail::winograd_prefers_2x2(s) ? ConvAlgorithm::winograd_2x2
+                                                                    : ConvAlgorithm::winograd_4x4)
+                                 : ConvAlgorithm::gemm;
+    if (algorithm != ConvAlgorithm::gemm && !winograd_shape)
+      throw Error(ErrorKind::invalid_argument, "ConvKernel: Winograd needs a 3x3 stride-1 convolution");
+    if (algorithm == ConvAlgorithm::gemm) {
+      path_ = s.kernel == 1 && s.pad == 0 ? (s.stride == 1 ? Path::pointwise : Path::pointwise_strided)
+                                          : Path::patch;
+      const detail::Index depth = detail::Index(s.kernel) * s.kernel * s.in_c;
+      kc_ = choose_kc(s, depth);
+      lhs_ = detail::PackedLhs(weight_ohwi.data(), s.out_c, depth, depth, kc_, kMc);
+    } else {
+      path_ = Path::winograd;
+      winograd_ = detail::WinogradConv(s, weight_ohwi.data(),
+                                       algorithm == ConvAlgorithm::winograd_4x4 ? 4 : 2);
+    }
+  }
+
+  const ConvShape& shape() const { return shape_; }
+  const float* bias() const { return bias_.empty() ? nullptr : bias_.data(); }
+  /// Short name of the chosen algorithm ("gemm_1x1", "gemm_1x1_strided", "im2col_gemm",
+  /// "winograd_2x2", "winograd_4x4"), for logs and benchmarks.
+  const char* algorithm_name() const {
+    switch (path_) {
+      case Path::pointwise: return "gemm_1x1";
+      case Path::pointwise_strided: return "gemm_1x1_strided";
+      case Path::patch: return "im2col_gemm";
+      case Path::winograd: return winograd_.tile() == 4 ? "winograd_4x4" : "winograd_2x2";
+    }
+    return "?";
+  }
+
+  /// Scratch floats run() needs for an n x h x w input with a pool of up to `threads` threads.
+  std::size_t scratch_floats(int n, int h, int w, int threads) const {
+    threads = std::max(threads, 1);
+    if (path_ == Path::winograd) return winograd_.scratch_floats(n, h, w, threads);
+    return static_cast<std::size_t>(threads) * static_cast<std::size_t>(detail::rhs_scratch_floats(kc_, kNc));
+  }
+
+  /// out = act(conv(in) + bias() + epi.residual); epi.bias is ignored (the kernel's own bias
+  /// is used). scratch: scratch_floats(n, h, w, t) floats with t >= pool.size().
+  void run(const float* in, int n, int h, int w, float* out, const Epilogue& epi, float* scratch,
+           ThreadPool& pool) const {
+    const ConvShape& s = shape_;
+    if (n <= 0 || h <= 0 || w <= 0 || h + 2 * s.pad < s.kernel || w + 2 * s.pad < s.kernel)
+      throw Error(ErrorKind::shape_mismatch,
+                  "ConvKernel::run: input " + std::to_string(n) + "x" + std::to_string(h) + "x" +
+                      std::to_string(w) + " too small for a " + std::to_string(s.kernel) + "x" +
+                      std::to_string(s.kernel) + " window with padding " + std::to_string(s.pad));
+    Epilogue e = epi;
+    e.bias = bias();
+    if (path_ == Path::winograd) {
+      winograd_.run(in, n, h, w, out, e, scratch, pool);
+      return;
+    }
+    const detail::Index oh = s.out_side(h), ow = s.out_side(w);
+    switch (path_) {
+      case Path::pointwise:
+        run_gemm(detail::DenseColumns{in, s.in_c}, n * oh * ow, out, e, scratch, pool);
+        break;
+      case Path::pointwise_strided:
+        run_gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}, n * oh * ow, out, e, scratch, pool);
+        break;
+      default:
+        run_gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}, n * oh * ow, out, e,
+                 scratch, pool);
+        break;
+    }
+  }
+
+ private:
+  enum class Path { pointwise, pointwise_strided, patch, winograd };
+  static constexpr detail::Index kMc = 192;  // rows per epilogue block: 192 x kNc floats stay in L2
+  static constexpr detail::Index kNc = 256;  // columns per slice: a kc x kNc packed B block fits L2
+  static constexpr detail::Index kKc = 256;  // depth per block: a 48 x kc A panel stays near L1
+
+  // Depth blocks that end on window-row boundaries let the packer read interior pixels in place.
+  static detail::Index choose_kc(const ConvShape& s, detail::Index depth) {
+    const detail::Index row = detail::Index(s.kernel) * s.in_c;
+    if (s.kernel > 1) {
+      if (row <= kKc) return std::min(depth, row * (kKc / row));
+      for (detail::Index parts = 2; parts <= 16; ++parts)
+        if (row % parts == 0 && row / parts <= kKc && (row / parts) % 8 == 0) return row / parts;
+    }
+    return detail::even_block(depth, kKc, 8);
+  }
+
+  template <class Source>
+  void run_gemm(const Source& src, detail::Index columns, float* out, const Epilogue& e, float* scratch,
+                ThreadPool& pool) const {
+    using detail::Index;
+    const Index threads = pool.size();
+    const Index m = shape_.out_c;
+    // Column slices, a multiple of the thread count when there are enough; otherwise also
+    // split the output channels so every thread has work (7x7 maps at batch 1).
+    Index slices = detail::ceil_div(columns, kNc);
+    Index row_parts = 1;
+    if (slices >= threads) {
+      slices = detail::round_up(slices, threads);
+    } else {
+      row_parts = std::min<Index>(lhs_.m_blocks(), detail::ceil_div(threads, slices));
+    }
+    const Index nc = std::min(detail::round_up(detail::ceil_div(columns, slices), detail::kNr), kNc);
+    slices = detail::ceil_div(columns, nc);
+    const Index tasks = slices * row_parts;
+    const Index per_thread = detail::rhs_scratch_floats(kc_, kNc);
+    pool.parallel_for(threads, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
+      for (std::ptrdiff_t t = t0; t < t1; ++t) {
+        float* buf = scratch + t * per_thread;
+        for (Index task = tasks * t / threads; task < tasks * (t + 1) / threads; ++task) {
+          const Index slice = task / row_parts, part = task % row_parts;
+          const Index col0 = slice * nc, ncols = std::min(nc, columns - col0);
+          const Index mb0 = lhs_.m_blocks() * part / row_parts, mb1 = lhs_.m_blocks() * (part + 1) / row_parts;
+          float* c = out + col0 * m;
+          auto init = [&](Index m0, Index mm, float* cb) {
+            for (Index j = 0; j < ncols; ++j) {
+              float* d = cb + j * m;
+              if (e.residual) {
+                const float* r = e.residual + (col0 + j) * m + m0;
+                if (e.bias)
+                  for (Index i = 0; i < mm; ++i) d[i] = e.bias[m0 + i] + r[i];
+                else
+                  std::copy(r, r + mm, d);
+              } else if (e.bias) {
+                std::copy(e.bias + m0, e.bias + m0 + mm, d);
+              } else {
+                std::fill(d, d + mm, 0.0f);
+              }
+            }
+          };
+          auto finish = [&](Index, Index mm, float* cb) {
+            if (!e.relu) return;
+            for (Index j = 0; j < ncols; ++j) {
+              float* d = cb + j * m;
+              for (Index i = 0; i < mm; ++i) d[i] = std::max(d[i], 0.0f);
+            }
+          };
+          detail::gemm_columns(lhs_, mb0, mb1, src, col0, ncols, c, m, buf, init, finish);
+        }
+      }
+    });
+  }
+
+  ConvShape shape_{};
+  std::vector<float> bias_;
+  Path path_ = Path::pointwise;
+  detail::Index kc_ = 1;
+  detail::PackedLhs lhs_;
+  detail::WinogradConv winograd_;
+};
+
+}  // namespace resnet::kernels

@@ -1,0 +1,162 @@
+#pragma once
+/// GEMM for convolutions, built on Eigen's register-blocked kernel (gebp) with our own
+/// driver around it. Why not `noalias() = A * B` directly: Eigen's driver packs both
+/// operands on every call and takes its packing buffers from the heap for large sizes.
+/// Here the weights (A) are packed once, at construction, in Eigen's own blockA layout;
+/// the activations (B) are packed by the caller's column source straight from NHWC memory
+/// (fusing im2col / strided gathers / Winograd tiles into the packing), into a buffer
+/// that lives in the caller's scratch. No heap allocation happens at run time.
+///
+/// Orientation: C (M x N, column-major, ldc) = A (M x K) * B (K x N), with M = output
+/// channels, N = output pixels, K = in_c * k * k. A column of C is one NHWC output pixel.
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+namespace resnet::kernels::detail {
+
+using Index = Eigen::Index;
+using GebpTraits = Eigen::internal::gebp_traits<float, float>;
+constexpr int kMr = GebpTraits::mr;  // rows of the register tile (48 with AVX-512)
+constexpr int kNr = GebpTraits::nr;  // columns of the register tile (4)
+using ResMapper = Eigen::internal::blas_data_mapper<float, Index, Eigen::ColMajor>;
+using Gebp = Eigen::internal::gebp_kernel<float, float, Index, ResMapper, kMr, kNr, false, false>;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // PacketBlock<__m512, 4>: alignment attributes
+#endif
+using Packet = Eigen::internal::packet_traits<float>::type;
+using PacketBlock4 = Eigen::internal::PacketBlock<Packet, 4>;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+constexpr int kPacket = Eigen::internal::packet_traits<float>::size;
+
+using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
+
+inline Index round_up(Index v, Index m) { return (v + m - 1) / m * m; }
+inline Index ceil_div(Index a, Index b) { return (a + b - 1) / b; }
+
+/// Splits `total` into blocks of nearly equal size, each at most `target` (and a multiple
+/// of `multiple` except possibly the last), so no block is a tiny remainder.
+inline Index even_block(Index total, Index target, Index multiple) {
+  if (total <= target) return total;
+  const Index blocks = ceil_div(total, target);
+  return std::min(total, round_up(ceil_div(total, blocks), multiple));
+}
+
+/// A (M x K) packed once into Eigen's gebp layout, cut into kc-deep, mc-tall blocks.
+class PackedLhs {
+ public:
+  PackedLhs() = default;
+  /// a_row_major: M x K, row i at a + i * lda (OHWI weights: lda = K).
+  PackedLhs(const float* a_row_major, Index m, Index k, Index lda, Index kc, Index mc)
+      : rows_(m), depth_(k), kc_(std::min(kc, k)), mc_(std::min(round_up(mc, kMr), round_up(m, kMr))) {
+    k_blocks_ = ceil_div(depth_, kc_);
+    m_blocks_ = ceil_div(rows_, mc_);
+    // Eigen's packer stores aligned packets: every block starts on a 64-byte boundary.
+    data_.resize(static_cast<std::size_t>(rows_ * depth_ + k_blocks_ * m_blocks_ * 16));
+    using LhsMapper = Eigen::internal::const_blas_data_mapper<float, Index, Eigen::RowMajor>;
+    Eigen::internal::gemm_pack_lhs<float, Index, LhsMapper, GebpTraits::mr, GebpTraits::LhsProgress,
+                                   GebpTraits::LhsPacket4Packing, Eigen::RowMajor>
+        pack;
+    const LhsMapper mapper(a_row_major, lda);
+    std::size_t offset = 0;
+    offsets_.reserve(static_cast<std::size_t>(k_blocks_ * m_blocks_));
+    for (Index kb = 0; kb < k_blocks_; ++kb)
+      for (Index mb = 0; mb < m_blocks_; ++mb) {
+        offsets_.push_back(offset);
+        const Index k0 = kb * kc_, m0 = mb * mc_;
+        const Index kk = std::min(kc_, depth_ - k0), mm = std::min(mc_, rows_ - m0);
+        pack(data_.data() + offset, mapper.getSubMapper(m0, k0), kk, mm);
+        offset += static_cast<std::size_t>(round_up(kk * mm, 16));
+      }
+  }
+
+  Index rows() const { return rows_; }
+  Index depth() const { return depth_; }
+  Index kc() const { return kc_; }
+  Index mc() const { return mc_; }
+  Index k_blocks() const { return k_blocks_; }
+  Index m_blocks() const { return m_blocks_; }
+  const float* block(Index kb, Index mb) const { return data_.data() + offsets_[kb * m_blocks_ + mb]; }
+  std::size_t bytes() const { return data_.size() * sizeof(float); }
+
+ private:
+  Index rows_ = 0, depth_ = 0, kc_ = 1, mc_ = kMr, k_blocks_ = 0, m_blocks_ = 0;
+  AlignedFloats data_;
+  std::vector<std::size_t> offsets_;
+};
+
+/// Packs columns [0, ncols) of depth range [k0, k0 + kc) into Eigen's blockB layout
+/// (groups of nr columns interleaved per k, then single leftover columns).
+/// src.segment(col, k0, len, tmp) returns a pointer to `len` contiguous values of that
+/// column, either into the source itself or after filling tmp (len floats).
+template <class Source>
+void pack_rhs(float* dst, const Source& src, Index col0, Index ncols, Index k0, Index kc, float* tmp) {
+  static_assert(kNr == 4, "pack_rhs interleaves 4 columns, matching Eigen's float gebp on x86");
+  const Index c4 = ncols / 4 * 4;
+  const Index kv = kc / kPacket * kPacket;
+  for (Index j = 0; j < c4; j += 4) {
+    const float* p0 = src.segment(col0 + j + 0, k0, kc, tmp + 0 * kc);
+    const float* p1 = src.segment(col0 + j + 1, k0, kc, tmp + 1 * kc);
+    const float* p2 = src.segment(col0 + j + 2, k0, kc, tmp + 2 * kc);
+    const float* p3 = src.segment(col0 + j + 3, k0, kc, tmp + 3 * kc);
+    Index k = 0;
+    for (; k < kv; k += kPacket) {
+      PacketBlock4 b;
+      b.packet[0] = Eigen::internal::ploadu<Packet>(p0 + k);
+      b.packet[1] = Eigen::internal::ploadu<Packet>(p1 + k);
+      b.packet[2] = Eigen::internal::ploadu<Packet>(p2 + k);
+      b.packet[3] = Eigen::internal::ploadu<Packet>(p3 + k);
+      Eigen::internal::ptranspose(b);
+      for (int q = 0; q < 4; ++q) Eigen::internal::pstoreu(dst + q * kPacket, b.packet[q]);
+      dst += 4 * kPacket;
+    }
+    for (; k < kc; ++k) {
+      dst[0] = p0[k];
+      dst[1] = p1[k];
+      dst[2] = p2[k];
+      dst[3] = p3[k];
+      dst += 4;
+    }
+  }
+  for (Index j = c4; j < ncols; ++j) {
+    const float* p = src.segment(col0 + j, k0, kc, tmp);
+    std::copy(p, p + kc, dst);
+    dst += kc;
+  }
+}
+
+/// Floats of B-packing scratch one thread needs for slices of up to nc columns.
+inline Index rhs_scratch_floats(Index kc, Index nc) { return kc * round_up(nc, kNr) + 4 * kc + 2 * kPacket; }
+
+/// C[:, col0 : col0+ncols] for A rows of blocks [mb0, mb1):
+///   init(m0, mm, c_block) before the first depth block (C is accumulated into),
+///   finish(m0, mm, c_block) after the last, while the mm x ncols block is still in cache.
+/// c points at column col0 of C; scratch holds rhs_scratch_floats(kc, ncols) floats.
+template <class Source, class Init, class Finish>
+void gemm_columns(const PackedLhs& a, Index mb0, Index mb1, const Source& src, Index col0, Index ncols,
+                  float* c, Index ldc, float* scratch, Init&& init, Finish&& finish) {
+  float* block_b = reinterpret_cast<float*>(
+      (reinterpret_cast<std::uintptr_t>(scratch) + 63) & ~std::uintptr_t(63));
+  float* tmp = block_b + a.kc() * round_up(ncols, kNr);
+  const ResMapper res(c, ldc);
+  Gebp gebp;
+  for (Index kb = 0; kb < a.k_blocks(); ++kb) {
+    const Index k0 = kb * a.kc();
+    const Index kk = std::min(a.kc(), a.depth() - k0);
+    pack_rhs(block_b, src, col0, ncols, k0, kk, tmp);
+    for (Index mb = mb0; mb < mb1; ++mb) {
+      const Index m0 = mb * a.mc();
+      const Index mm = std::min(a.mc(), a.rows() - m0);
+      if (kb == 0) init(m0, mm, c + m0);
+      gebp(res.getSubMapper(m0, 0), a.block(kb, mb), block_b, mm, kk, ncols, 1.0f);
+      if (kb + 1 == a.k_blocks()) finish(m0, mm, c + m0);
+    }
+  }
+}
+
+}  // namespace resnet::kernels::detail

@@ -1,0 +1,41 @@
+#pragma once
+/// The plain direct convolution every fast path is tested against: seven nested loops,
+/// double accumulation, no blocking and no cleverness.
+
+#include <algorithm>
+
+#include "resnet/kernels/conv_params.hpp"
+
+namespace resnet::kernels {
+
+/// out[n][oy][ox][o] = act(sum_{ky,kx,c} in[n][oy*s+ky-pad][ox*s+kx-pad][c] * w[o][ky][kx][c]
+///                         + epi.bias[o] + epi.residual[n][oy][ox][o]).
+/// in is NHWC [n][h][w][in_c]; out is NHWC [n][out_h][out_w][out_c]; weight is OHWI.
+inline void conv2d_reference(const ConvShape& s, const float* weight_ohwi, const float* in, int n,
+                             int h, int w, float* out, const Epilogue& epi) {
+  const int oh = s.out_side(h), ow = s.out_side(w);
+  for (int b = 0; b < n; ++b)
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox) {
+        const long long pixel = (1LL * b * oh + oy) * ow + ox;
+        for (int o = 0; o < s.out_c; ++o) {
+          double acc = epi.bias ? epi.bias[o] : 0.0;
+          for (int ky = 0; ky < s.kernel; ++ky) {
+            const int iy = oy * s.stride + ky - s.pad;
+            if (iy < 0 || iy >= h) continue;
+            for (int kx = 0; kx < s.kernel; ++kx) {
+              const int ix = ox * s.stride + kx - s.pad;
+              if (ix < 0 || ix >= w) continue;
+              const float* x = in + ((1LL * b * h + iy) * w + ix) * s.in_c;
+              const float* k = weight_ohwi + ((1LL * o * s.kernel + ky) * s.kernel + kx) * s.in_c;
+              for (int c = 0; c < s.in_c; ++c) acc += double(x[c]) * double(k[c]);
+            }
+          }
+          if (epi.residual) acc += epi.residual[pixel * s.out_c + o];
+          if (epi.relu) acc = std::max(acc, 0.0);
+          out[pixel * s.out_c + o] = static_cast<float>(acc);
+        }
+      }
+}
+
+}  // namespace resnet::kernels

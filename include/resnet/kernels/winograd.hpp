@@ -1,0 +1,303 @@
+#pragma once
+/// Winograd convolution for 3x3 stride-1 layers (Lavin & Gray 2015), F(2x2,3x3) and
+/// F(4x4,3x3), over NHWC.
+///
+/// Per chunk of whole images:
+///   1. input transform: each (tile, channel) 4x4 / 6x6 patch d -> B^T d B, written as
+///      alpha^2 matrices V_xi (in_c x tiles, column-major: a tile's channels contiguous);
+///   2. alpha^2 GEMMs M_xi (out_c x tiles) = U_xi (out_c x in_c) * V_xi, with U = G g G^T
+///      transformed and packed once at construction;
+///   3. output transform A^T M A plus bias, residual and ReLU, written straight to NHWC.
+/// Transforms are vectorised over 16 channels (Eigen fixed-size arrays).
+///
+/// F(4x4) does 4x fewer multiplies than direct convolution, F(2x2) 2.25x fewer, but F(4x4)
+/// stores 36/9 = 4x the weights (F(2x2): 16/9). At batch 1 the widest ResNet layers
+/// (512 channels) run on 7x7 maps, where the GEMMs have only a few tile columns and
+/// streaming the transformed weights dominates; F(2x2) moves 2.25x fewer weight bytes
+/// there. So the tile is chosen from the channel counts (winograd_prefers_2x2).
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstring>
+
+#include "resnet/core/thread_pool.hpp"
+#include "resnet/kernels/conv_params.hpp"
+#include "resnet/kernels/gemm.hpp"
+#include "resnet/kernels/im2col.hpp"
+
+namespace resnet::kernels::detail {
+
+/// F(2x2) when in_c * out_c is above 256 * 256 (see the file comment), else F(4x4).
+inline bool winograd_prefers_2x2(const ConvShape& s) { return 1LL * s.in_c * s.out_c > 256LL * 256LL; }
+
+using Vec16 = Eigen::Array<float, 16, 1>;
+
+// 1-D transforms, applied to rows then columns. Hand-factored: the dense matrices
+// would spend most of their multiplies on zeros and ones.
+template <int M> struct WinogradTransforms;
+
+template <> struct WinogradTransforms<2> {
+  static constexpr int alpha = 4;
+  template <class T> static void input(const T* d, int sd, T* t, int st) {  // B^T d
+    t[0 * st] = d[0 * sd] - d[2 * sd];
+    t[1 * st] = d[1 * sd] + d[2 * sd];
+    t[2 * st] = d[2 * sd] - d[1 * sd];
+    t[3 * st] = d[1 * sd] - d[3 * sd];
+  }
+  template <class T> static void output(const T* m, int sm, T* o, int so) {  // A^T m
+    o[0 * so] = m[0 * sm] + m[1 * sm] + m[2 * sm];
+    o[1 * so] = m[1 * sm] - m[2 * sm] - m[3 * sm];
+  }
+  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+};
+
+template <> struct WinogradTransforms<4> {
+  static constexpr int alpha = 6;
+  template <class T> static void input(const T* d, int sd, T* t, int st) {
+    const T d0 = d[0 * sd], d1 = d[1 * sd], d2 = d[2 * sd], d3 = d[3 * sd], d4 = d[4 * sd], d5 = d[5 * sd];
+    const T a = d4 - 4.0f * d2, b = d3 - 4.0f * d1;
+    const T c = d4 - d2, e = 2.0f * (d3 - d1);
+    t[0 * st] = 4.0f * d0 - 5.0f * d2 + d4;
+    t[1 * st] = a + b;
+    t[2 * st] = a - b;
+    t[3 * st] = c + e;
+    t[4 * st] = c - e;
+    t[5 * st] = 4.0f * d1 - 5.0f * d3 + d5;
+  }
+  template <class T> static void output(const T* m, int sm, T* o, int so) {
+    const T s12 = m[1 * sm] + m[2 * sm], d12 = m[1 * sm] - m[2 * sm];
+    const T s34 = m[3 * sm] + m[4 * sm], d34 = m[3 * sm] - m[4 * sm];
+    o[0 * so] = m[0 * sm] + s12 + s34;
+    o[1 * so] = d12 + 2.0f * d34;
+    o[2 * so] = s12 + 4.0f * s34;
+    o[3 * so] = d12 + 8.0f * d34 + m[5 * sm];
+  }
+  static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                     {0, 0, 1}};
+};
+
+class WinogradConv {
+ public:
+  WinogradConv() = default;
+
+  /// weight_ohwi: out_c x 3 x 3 x in_c; tile: 2 for F(2x2,3x3), 4 for F(4x4,3x3).
+  WinogradConv(const ConvShape& s, const float* weight_ohwi, int tile) : s_(s), m_(tile) {
+    if (tile == 4)
+      transform_weights<4>(weight_ohwi);
+    else
+      transform_weights<2>(weight_ohwi);
+  }
+
+  int tile() const { return m_; }
+
+  std::size_t scratch_floats(int n, int h, int w, int threads) const {
+    const Plan p = plan(n, h, w);
+    const Index t = alpha() * alpha();
+    return static_cast<std::size_t>(t * (s_.in_c + s_.out_c) * p.chunk_tiles + 64 +
+                                    Index(std::max(threads, 1)) * rhs_scratch_floats(kc_, kNc));
+  }
+
+  void run(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
+           ThreadPool& pool) const {
+    if (m_ == 4)
+      run_tiled<4>(in, n, h, w, out, e, scratch, pool);
+    else
+      run_tiled<2>(in, n, h, w, out, e, scratch, pool);
+  }
+
+ private:
+  static constexpr Index kNc = 256;
+  static constexpr Index kKc = 256;
+  static constexpr Index kMc = 192;
+  static constexpr Index kChunkTiles = 256;  // V and M of a chunk stay in L2/L3
+
+  struct Plan {
+    Index oh, ow, th, tw, tiles_per_image, chunk_images, chunk_tiles;
+  };
+
+  Index alpha() const { return m_ + 2; }
+
+  Plan plan(int n, int h, int w) const {
+    Plan p;
+    p.oh = s_.out_side(h);
+    p.ow = s_.out_side(w);
+    p.th = ceil_div(p.oh, m_);
+    p.tw = ceil_div(p.ow, m_);
+    p.tiles_per_image = p.th * p.tw;
+    p.chunk_images = std::clamp<Index>(kChunkTiles / p.tiles_per_image, 1, n);
+    p.chunk_tiles = p.chunk_images * p.tiles_per_image;
+    return p;
+  }
+
+  template <int M> void transform_weights(const float* wt) {
+    using Tr = WinogradTransforms<M>;
+    constexpr int A = Tr::alpha;
+    const Index ic = s_.in_c, oc = s_.out_c;
+    kc_ = even_block(ic, kKc, 8);
+    std::vector<float> u(static_cast<std::size_t>(A * A * oc * ic));  // [xi][o][c], row-major per xi
+    for (Index o = 0; o < oc; ++o)
+      for (Index c = 0; c < ic; ++c) {
+        double g[3][3], tmp[A][3];
+        for (int y = 0; y < 3; ++y)
+          for (int x = 0; x < 3; ++x) g[y][x] = wt[((o * 3 + y) * 3 + x) * ic + c];
+        for (int i = 0; i < A; ++i)
+          for (int x = 0; x < 3; ++x) tmp[i][x] = Tr::G[i][0] * g[0][x] + Tr::G[i][1] * g[1][x] + Tr::G[i][2] * g[2][x];
+        for (int i = 0; i < A; ++i)
+          for (int j = 0; j < A; ++j)
+            u[((i * A + j) * oc + o) * ic + c] =
+                static_cast<float>(tmp[i][0] * Tr::G[j][0] + tmp[i][1] * Tr::G[j][1] + tmp[i][2] * Tr::G[j][2]);
+      }
+    packed_.clear();
+    packed_.reserve(A * A);
+    for (int xi = 0; xi < A * A; ++xi)
+      packed_.emplace_back(u.data() + static_cast<std::size_t>(xi) * oc * ic, oc, ic, ic, kc_, kMc);
+  }
+
+  template <int M>
+  void run_tiled(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
+                 ThreadPool& pool) const {
+    using Tr = WinogradTransforms<M>;
+    constexpr int A = Tr::alpha, T = A * A;
+    const Plan p = plan(n, h, w);
+    const Index ic = s_.in_c, oc = s_.out_c;
+    float* v = scratch;                                           // [xi][tile][ic]
+    float* mbuf = v + T * ic * p.chunk_tiles;                     // [xi][tile][oc]
+    float* gemm_scratch = mbuf + T * oc * p.chunk_tiles;
+    const Index per_thread = rhs_scratch_floats(kc_, kNc);
+    const Index threads = pool.size();
+
+    for (Index img0 = 0; img0 < n; img0 += p.chunk_images) {
+      const Index imgs = std::min<Index>(p.chunk_images, n - img0);
+      const Index tiles = imgs * p.tiles_per_image;
+      const float* chunk_in = in + img0 * h * w * ic;
+
+      pool.parallel_for(tiles, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
+        for (Index t = t0; t < t1; ++t) input_tile<M>(chunk_in, h, w, p, t, tiles, v);
+      });
+
+      const Index slices = ceil_div(tiles, kNc);
+      const Index nc = round_up(ceil_div(tiles, slices), kNr);
+      const Index jobs = T * slices;
+      pool.parallel_for(threads, [&](std::ptrdiff_t th0, std::ptrdiff_t th1) {
+        for (std::ptrdiff_t th = th0; th < th1; ++th) {
+          float* buf = gemm_scratch + th * per_thread;
+          for (Index job = jobs * th / threads; job < jobs * (th + 1) / threads; ++job) {
+            const Index xi = job / slices, slice = job % slices;
+            const Index col0 = slice * nc, ncols = std::min(nc, tiles - col0);
+            const DenseColumns src{v + xi * tiles * ic, ic};
+            float* c = mbuf + xi * tiles * oc + col0 * oc;
+            auto zero = [&](Index, Index mm, float* cb) {
+              for (Index j = 0; j < ncols; ++j) std::fill(cb + j * oc, cb + j * oc + mm, 0.0f);
+            };
+            auto none = [](Index, Index, float*) {};
+            const PackedLhs& u = packed_[static_cast<std::size_t>(xi)];
+            gemm_columns(u, 0, u.m_blocks(), src, col0, ncols, c, oc, buf, zero, none);
+          }
+        }
+      });
+
+      float* chunk_out = out + img0 * p.oh * p.ow * oc;
+      const float* chunk_res = e.residual ? e.residual + img0 * p.oh * p.ow * oc : nullptr;
+      pool.parallel_for(tiles, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
+        for (Index t = t0; t < t1; ++t) output_tile<M>(mbuf, p, t, tiles, e.bias, chunk_res, e.relu, chunk_out);
+      });
+    }
+  }
+
+  // One tile's input patch for all channels, 16 at a time (the tail via a padded copy).
+  template <int M>
+  void input_tile(const float* in, Index h, Index w, const Plan& p, Index tile, Index tiles, float* v) const {
+    using Tr = WinogradTransforms<M>;
+    constexpr int A = Tr::alpha;
+    const Index ic = s_.in_c;
+    const Index img = tile / p.tiles_per_image, r = tile % p.tiles_per_image;
+    const Index y0 = (r / p.tw) * M - s_.pad, x0 = (r % p.tw) * M - s_.pad;
+    const float* base = in + img * h * w * ic;
+    Vec16 d[A * A], t[A * A];
+    for (Index c = 0; c < ic; c += 16) {
+      const Index cn = std::min<Index>(16, ic - c);
+      for (int y = 0; y < A; ++y)
+        for (int x = 0; x < A; ++x) {
+          const Index iy = y0 + y, ix = x0 + x;
+          Vec16& dst = d[y * A + x];
+          if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+            dst.setZero();
+          } else if (cn == 16) {
+            dst = Eigen::Map<const Vec16>(base + (iy * w + ix) * ic + c);
+          } else {
+            dst.setZero();
+            std::memcpy(dst.data(), base + (iy * w + ix) * ic + c, sizeof(float) * static_cast<std::size_t>(cn));
+          }
+        }
+      for (int y = 0; y < A; ++y) Tr::input(d + y * A, 1, t + y * A, 1);  // rows
+      for (int x = 0; x < A; ++x) Tr::input(t + x, A, d + x, A);          // columns
+      for (int xi = 0; xi < A * A; ++xi) {
+        float* dst = v + (xi * tiles + tile) * ic + c;
+        if (cn == 16)
+          Eigen::Map<Vec16>{dst} = d[xi];
+        else
+          std::memcpy(dst, d[xi].data(), sizeof(float) * static_cast<std::size_t>(cn));
+      }
+    }
+  }
+
+  template <int M>
+  void output_tile(const float* mbuf, const Plan& p, Index tile, Index tiles, const float* bias,
+                   const float* residual, bool relu, float* out) const {
+    using Tr = WinogradTransforms<M>;
+    constexpr int A = Tr::alpha;
+    const Index oc = s_.out_c;
+    const Index img = tile / p.tiles_per_image, r = tile % p.tiles_per_image;
+    const Index y0 = (r / p.tw) * M, x0 = (r % p.tw) * M;
+    const Index rows = std::min<Index>(M, p.oh - y0), cols = std::min<Index>(M, p.ow - x0);
+    Vec16 m[A * A], t[M * A], o[M * M], extra;
+    for (Index c = 0; c < oc; c += 16) {
+      const Index cn = std::min<Index>(16, oc - c);
+      for (int xi = 0; xi < A * A; ++xi) {
+        const float* src = mbuf + (xi * tiles + tile) * oc + c;
+        if (cn == 16) {
+          m[xi] = Eigen::Map<const Vec16>(src);
+        } else {
+          m[xi].setZero();
+          std::memcpy(m[xi].data(), src, sizeof(float) * static_cast<std::size_t>(cn));
+        }
+      }
+      for (int y = 0; y < A; ++y) Tr::output(m + y * A, 1, t + y, A);  // t[x'][y] = (row y) A
+      for (int x = 0; x < M; ++x) Tr::output(t + x * A, 1, o + x, M);  // o[y'][x]
+      extra.setZero();
+      if (bias) {
+        if (cn == 16)
+          extra = Eigen::Map<const Vec16>(bias + c);
+        else
+          std::memcpy(extra.data(), bias + c, sizeof(float) * static_cast<std::size_t>(cn));
+      }
+      for (Index y = 0; y < rows; ++y)
+        for (Index x = 0; x < cols; ++x) {
+          const Index pixel = (img * p.oh + y0 + y) * p.ow + x0 + x;
+          Vec16 val = o[y * M + x] + extra;
+          float* dst = out + pixel * oc + c;
+          if (cn == 16) {
+            if (residual) val += Eigen::Map<const Vec16>(residual + pixel * oc + c);
+            if (relu) val = val.max(0.0f);
+            Eigen::Map<Vec16>{dst} = val;
+          } else {
+            for (Index i = 0; i < cn; ++i) {
+              float f = val[i] + (residual ? residual[pixel * oc + c + i] : 0.0f);
+              dst[i] = relu ? std::max(f, 0.0f) : f;
+            }
+          }
+        }
+    }
+  }
+
+  ConvShape s_{};
+  int m_ = 2;
+  Index kc_ = 1;
+  std::vector<PackedLhs> packed_;
+};
+
+}  // namespace resnet::kernels::detail

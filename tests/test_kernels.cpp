@@ -1,0 +1,268 @@
+// Every fast convolution path against conv2d_reference, on odd shapes that reach the
+// tails of the register tiles, the depth blocks and the Winograd tiles; plus the shapes
+// ResNet-50 really has, and a check that run() never touches the heap.
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "resnet/kernels/conv2d.hpp"
+#include "resnet/kernels/reference.hpp"
+
+// Counting global allocator: allocations are counted only while g_counting is set.
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size) { return operator new(size); }
+void* operator new(std::size_t size, std::align_val_t align) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t a = static_cast<std::size_t>(align);
+  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
+namespace {
+
+using resnet::ThreadPool;
+using resnet::kernels::ConvAlgorithm;
+using resnet::kernels::ConvKernel;
+using resnet::kernels::ConvShape;
+using resnet::kernels::Epilogue;
+
+std::vector<float> random_vector(std::size_t count, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(count);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+/// max |a - b| / max |b|: the error relative to the output's magnitude (elementwise
+/// relative error is meaningless for outputs that cancel to near zero).
+double max_relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
+    scale = std::max(scale, std::abs(double(b[i])));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+struct Case {
+  ConvShape shape;
+  int n, h, w;
+  bool bias, residual, relu;
+};
+
+std::string describe(const Case& c, int threads) {
+  return "in_c=" + std::to_string(c.shape.in_c) + " out_c=" + std::to_string(c.shape.out_c) +
+         " k=" + std::to_string(c.shape.kernel) + " s=" + std::to_string(c.shape.stride) +
+         " pad=" + std::to_string(c.shape.pad) + " n=" + std::to_string(c.n) + " h=" + std::to_string(c.h) +
+         " w=" + std::to_string(c.w) + " bias=" + std::to_string(c.bias) + " residual=" +
+         std::to_string(c.residual) + " relu=" + std::to_string(c.relu) + " threads=" + std::to_string(threads);
+}
+
+/// Runs ConvKernel(algorithm) and the reference on one random case; returns the error.
+double compare(const Case& c, ConvAlgorithm algorithm, int threads, std::string* name = nullptr) {
+  const ConvShape& s = c.shape;
+  const int oh = s.out_side(c.h), ow = s.out_side(c.w);
+  const auto weight = random_vector(static_cast<std::size_t>(s.weight_count()), 1);
+  const auto bias = c.bias ? random_vector(static_cast<std::size_t>(s.out_c), 2) : std::vector<float>{};
+  const auto in = random_vector(static_cast<std::size_t>(c.n) * c.h * c.w * s.in_c, 3);
+  const std::size_t out_size = static_cast<std::size_t>(c.n) * oh * ow * s.out_c;
+  const auto residual = c.residual ? random_vector(out_size, 4) : std::vector<float>{};
+
+  Epilogue epi;
+  epi.bias = c.bias ? bias.data() : nullptr;
+  epi.residual = c.residual ? residual.data() : nullptr;
+  epi.relu = c.relu;
+  std::vector<float> expected(out_size);
+  resnet::kernels::conv2d_reference(s, weight.data(), in.data(), c.n, c.h, c.w, expected.data(), epi);
+
+  ConvKernel kernel(s, weight, bias, algorithm);
+  if (name) *name = kernel.algorithm_name();
+  ThreadPool pool(threads);
+  std::vector<float> scratch(kernel.scratch_floats(c.n, c.h, c.w, threads), std::nanf(""));
+  std::vector<float> out(out_size, std::nanf(""));  // NaN: a missed output element shows up
+  Epilogue run_epi = epi;
+  run_epi.bias = nullptr;  // run() applies the kernel's own bias
+  kernel.run(in.data(), c.n, c.h, c.w, out.data(), run_epi, scratch.data(), pool);
+  for (float x : out)
+    if (std::isnan(x)) return 1e9;
+  return max_relative_error(out, expected);
+}
+
+std::vector<Case> odd_cases(int kernel, int stride) {
+  const int pad = kernel / 2;
+  std::vector<Case> cases;
+  const bool flags[4][3] = {{false, false, false}, {true, false, true}, {true, true, true}, {false, true, false}};
+  for (const auto& f : flags) cases.push_back({{13, 24, kernel, stride, pad}, 2, 7, 9, f[0], f[1], f[2]});
+  cases.push_back({{5, 3, kernel, stride, pad}, 1, 1, 9, true, true, true});    // h = 1
+  cases.push_back({{17, 50, kernel, stride, pad}, 1, 11, 1, true, false, true});  // w = 1
+  cases.push_back({{40, 70, kernel, stride, pad}, 2, 15, 13, true, true, true});  // tails of the 48-row tile
+  cases.push_back({{300, 37, kernel, stride, pad}, 1, 6, 5, true, true, false});  // several depth blocks
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("reference convolution matches hand-computed values", "[conv][reference]") {
+  // 1 channel 3x3 input 1..9, all-ones 3x3 kernel, pad 1: each output is the sum of its
+  // in-image neighbourhood.
+  const std::vector<float> in = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const std::vector<float> weight(9, 1.0f);
+  std::vector<float> out(9);
+  const float bias = 0.5f;
+  Epilogue epi;
+  epi.bias = &bias;
+  resnet::kernels::conv2d_reference({1, 1, 3, 1, 1}, weight.data(), in.data(), 1, 3, 3, out.data(), epi);
+  const std::vector<float> expected = {12.5f, 21.5f, 16.5f, 27.5f, 45.5f, 33.5f, 24.5f, 39.5f, 28.5f};
+  CHECK(out == expected);
+
+  // stride 2, 2 output channels (second one negated), ReLU, residual.
+  const std::vector<float> w2 = {1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  const std::vector<float> res = {1, 1, 2, 2, 3, 3, 4, 4};
+  std::vector<float> out2(8);
+  Epilogue e2;
+  e2.residual = res.data();
+  e2.relu = true;
+  resnet::kernels::conv2d_reference({1, 2, 3, 2, 1}, w2.data(), in.data(), 1, 3, 3, out2.data(), e2);
+  // Outputs at (0,0),(0,2),(2,0),(2,2): sums 12, 16, 24, 28.
+  CHECK(out2 == std::vector<float>{13, 0, 18, 0, 27, 0, 32, 0});
+}
+
+TEST_CASE("GEMM paths match the reference on odd shapes", "[conv][gemm]") {
+  const int configs[][2] = {{1, 1}, {1, 2}, {3, 1}, {3, 2}, {7, 2}, {7, 1}, {5, 3}};
+  for (const auto& kc : configs)
+    for (const Case& c : odd_cases(kc[0], kc[1]))
+      for (int threads : {1, 3}) {
+        std::string name;
+        const double err = compare(c, ConvAlgorithm::gemm, threads, &name);
+        INFO(name << " " << describe(c, threads));
+        CHECK(err < 1e-5);
+      }
+}
+
+// Winograd error bound: the transforms scale intermediate values by up to ~|B^T| |G| |A^T|
+// (about 100 for F(4x4), whose points are 0, +-1, +-2, +-1/2... here 0, +-1, +-2 and inf),
+// and the sums run in float32, so an error ~1e-4 of the output's magnitude is expected
+// for F(4x4) where direct convolution gives ~1e-6. F(2x2) uses only 0, +-1, +-1/2.
+TEST_CASE("Winograd F(2x2,3x3) matches the reference on odd shapes", "[conv][winograd]") {
+  for (const Case& c : odd_cases(3, 1))
+    for (int threads : {1, 3}) {
+      INFO(describe(c, threads));
+      CHECK(compare(c, ConvAlgorithm::winograd_2x2, threads) < 1e-5);
+    }
+}
+
+TEST_CASE("Winograd F(4x4,3x3) matches the reference on odd shapes", "[conv][winograd]") {
+  for (const Case& c : odd_cases(3, 1))
+    for (int threads : {1, 3}) {
+      INFO(describe(c, threads));
+      CHECK(compare(c, ConvAlgorithm::winograd_4x4, threads) < 1e-4);
+    }
+}
+
+TEST_CASE("Winograd with padding 0 and 2", "[conv][winograd]") {
+  for (int pad : {0, 2})
+    for (auto algo : {ConvAlgorithm::winograd_2x2, ConvAlgorithm::winograd_4x4}) {
+      const Case c{{13, 24, 3, 1, pad}, 2, 7, 9, true, true, true};
+      INFO(describe(c, 2));
+      CHECK(compare(c, algo, 2) < 1e-4);
+    }
+}
+
+TEST_CASE("ConvKernel on the shapes of ResNet-50 at batch 1", "[conv][resnet50]") {
+  // {in_c, out_c, kernel, stride, pad}, input side
+  struct Layer {
+    ConvShape s;
+    int side;
+  };
+  const Layer layers[] = {
+      {{3, 64, 7, 2, 3}, 224},    {{64, 64, 1, 1, 0}, 56},    {{64, 64, 3, 1, 1}, 56},
+      {{64, 256, 1, 1, 0}, 56},   {{256, 64, 1, 1, 0}, 56},   {{256, 128, 1, 1, 0}, 56},
+      {{128, 128, 3, 2, 1}, 56},  {{256, 512, 1, 2, 0}, 56},  {{128, 128, 3, 1, 1}, 28},
+      {{512, 128, 1, 1, 0}, 28},  {{256, 256, 3, 2, 1}, 28},  {{256, 256, 3, 1, 1}, 14},
+      {{1024, 256, 1, 1, 0}, 14}, {{1024, 2048, 1, 2, 0}, 14}, {{512, 512, 3, 2, 1}, 14},
+      {{512, 512, 3, 1, 1}, 7},   {{512, 2048, 1, 1, 0}, 7},  {{2048, 512, 1, 1, 0}, 7},
+  };
+  for (const Layer& l : layers) {
+    const Case c{l.s, 1, l.side, l.side, true, l.s.out_c == 256, true};
+    std::string name;
+    const double err = compare(c, ConvAlgorithm::automatic, 2, &name);
+    INFO(name << " " << describe(c, 2));
+    CHECK(err < (name == std::string("winograd_4x4") ? 1e-4 : 1e-5));
+  }
+}
+
+TEST_CASE("ConvKernel::run does not allocate", "[conv][alloc]") {
+  const ConvShape shapes[] = {{64, 256, 1, 1, 0}, {256, 512, 1, 2, 0}, {3, 64, 7, 2, 3},
+                              {64, 64, 3, 2, 1},  {64, 64, 3, 1, 1},   {512, 512, 3, 1, 1}};
+  ThreadPool pool(2);
+  for (const ConvShape& s : shapes)
+    for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::gemm}) {
+      const int h = 20, w = 17, n = 2;
+      ConvKernel kernel(s, random_vector(static_cast<std::size_t>(s.weight_count()), 5),
+                        random_vector(static_cast<std::size_t>(s.out_c), 6), algo);
+      const auto in = random_vector(static_cast<std::size_t>(n) * h * w * s.in_c, 7);
+      std::vector<float> out(static_cast<std::size_t>(n) * s.out_side(h) * s.out_side(w) * s.out_c);
+      const std::vector<float> residual = random_vector(out.size(), 8);
+      std::vector<float> scratch(kernel.scratch_floats(n, h, w, pool.size()));
+      Epilogue epi;
+      epi.residual = residual.data();
+      epi.relu = true;
+      kernel.run(in.data(), n, h, w, out.data(), epi, scratch.data(), pool);  // warm-up
+      g_allocations = 0;
+      g_counting = true;
+      kernel.run(in.data(), n, h, w, out.data(), epi, scratch.data(), pool);
+      g_counting = false;
+      INFO(kernel.algorithm_name() << " in_c=" << s.in_c << " out_c=" << s.out_c << " k=" << s.kernel);
+      CHECK(g_allocations.load() == 0);
+    }
+}
+
+TEST_CASE("ConvKernel rejects bad weights, bias and inputs", "[conv][errors]") {
+  const ConvShape s{4, 8, 3, 1, 1};
+  using resnet::Error;
+  using resnet::ErrorKind;
+  auto kind_of = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.kind();
+    }
+    return ErrorKind::io;  // "no error" sentinel for the checks below
+  };
+  CHECK(kind_of([&] { ConvKernel k(s, std::vector<float>(10), {}); }) == ErrorKind::shape_mismatch);
+  CHECK(kind_of([&] { ConvKernel k(s, std::vector<float>(288), std::vector<float>(3)); }) ==
+        ErrorKind::shape_mismatch);
+  CHECK(kind_of([&] { ConvKernel k({4, 8, 3, 2, 1}, std::vector<float>(288), {}, ConvAlgorithm::winograd_4x4); }) ==
+        ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { ConvKernel k({0, 8, 3, 1, 1}, {}, {}); }) == ErrorKind::invalid_argument);
+  ConvKernel k({4, 8, 3, 1, 0}, std::vector<float>(288), {});
+  ThreadPool pool(1);
+  std::vector<float> buf(64);
+  CHECK(kind_of([&] { k.run(buf.data(), 1, 2, 2, buf.data(), {}, buf.data(), pool); }) == ErrorKind::shape_mismatch);
+}
