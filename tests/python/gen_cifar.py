@@ -135,8 +135,7 @@ def main():
     if not os.path.isdir(folder):
         print(f"gen_cifar: {folder} not found; skipping the CIFAR checkpoints")
         return
-    torch = ref.setup_torch()
-    os.makedirs(args.outdir, exist_ok=True)
+    pending = []
     for depth in DEPTHS:
         found = sorted(glob.glob(os.path.join(folder, f"resnet{depth}-*.th")))
         if not found:
@@ -147,10 +146,16 @@ def main():
         sources = ref.sources_of(os.path.abspath(__file__), CONVERTER, found[0])
         if not args.force and ref.up_to_date(outputs, sources):
             print(f"cifar_resnet{depth}: up to date")
-            continue
+        else:
+            pending.append((depth, found[0]))
+    if not pending:
+        return
+    torch = ref.setup_torch()  # imported only when there is work: keeps re-runs fast
+    os.makedirs(args.outdir, exist_ok=True)
+    for depth, checkpoint in pending:
         print(f"cifar_resnet{depth}:", flush=True)
         with ref.Timer(f"cifar_resnet{depth} total"):
-            paths = generate(torch, args.outdir, depth, found[0])
+            paths = generate(torch, args.outdir, depth, checkpoint)
         print(f"  {ref.file_size_mb(paths):.2f} MB written", flush=True)
 
 

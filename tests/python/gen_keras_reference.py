@@ -186,6 +186,43 @@ def check_counts(name, weights):
     assert list(weights) == list(keras_arch.keras_weights(name)), name
 
 
+def torchvision_v1(torch, name, weights):
+    """KV1 built a second, independent way: torchvision's ResNet with the stride moved to
+    the first 1x1 (the paper's V1), biased convs and Keras' BN epsilon. Stem pools agree
+    because KV1 pools non-negative values (spec 1.7)."""
+    import torchvision
+    depth, _ = keras_arch.parse_variant(name)
+    model = getattr(torchvision.models, f"resnet{depth}")(weights=None).eval()
+    t = {k: torch.from_numpy(v) for k, v in weights.items()}
+
+    def conv(module, layer):
+        module.weight.copy_(t[f"{layer}/kernel"].permute(3, 2, 0, 1))
+        module.bias = torch.nn.Parameter(t[f"{layer}/bias"].clone())
+
+    def bn(module, layer):
+        module.eps = keras_arch.BN_EPSILON
+        module.weight.copy_(t[f"{layer}/gamma"])
+        module.bias.copy_(t[f"{layer}/beta"])
+        module.running_mean.copy_(t[f"{layer}/moving_mean"])
+        module.running_var.copy_(t[f"{layer}/moving_variance"])
+
+    conv(model.conv1, "conv1_conv")
+    bn(model.bn1, "conv1_bn")
+    for s in range(1, 5):
+        for b, block in enumerate(getattr(model, f"layer{s}")):
+            p = f"conv{s + 1}_block{b + 1}"
+            for k in (1, 2, 3):
+                conv(getattr(block, f"conv{k}"), f"{p}_{k}_conv")
+                bn(getattr(block, f"bn{k}"), f"{p}_{k}_bn")
+            if block.downsample is not None:
+                conv(block.downsample[0], f"{p}_0_conv")
+                bn(block.downsample[1], f"{p}_0_bn")
+                block.conv1.stride, block.conv2.stride = block.conv2.stride, (1, 1)
+    model.fc.weight.copy_(t["predictions/kernel"].t())
+    model.fc.bias.copy_(t["predictions/bias"])
+    return model
+
+
 def generate(outdir, name, torch):
     seed = SEED_BASE + keras_arch.VARIANTS.index(name)
     weights = random_weights(torch, name, seed)
@@ -214,6 +251,12 @@ def generate(outdir, name, torch):
               f"diff std {(logits[0] - logits[1]).std():.3f}, max prob {probs.max():.3f}",
               flush=True)
     assert model.used == set(weights), sorted(set(weights) - model.used)[:5]
+    if not model.v2:
+        x, logits = io["input_224x224"], io["logits_224x224"]
+        other = torchvision_v1(torch, name, weights)(x)
+        err = float(((other - logits).abs() / logits.abs().clamp(min=1)).max())
+        assert err < 1e-4, (name, "torchvision-based V1 disagrees", err)
+        print(f"  {name}: torchvision-based V1 agrees (max rel diff {err:.1e})")
     weights_path = os.path.join(outdir, f"keras_{name}.safetensors")
     io_path = os.path.join(outdir, f"keras_{name}_io.safetensors")
     ref.write_safetensors(weights_path, weights, OrderedDict(
@@ -230,17 +273,22 @@ def main():
     parser.add_argument("--variants", nargs="+", default=list(keras_arch.VARIANTS),
                         choices=keras_arch.VARIANTS)
     args = parser.parse_args()
-    torch = ref.setup_torch()
-    os.makedirs(args.outdir, exist_ok=True)
-    check_stem_pool_semantics(torch)
     sources = ref.sources_of(os.path.abspath(__file__),
                              os.path.join(ref.HERE, "keras_arch.py"))
+    pending = []
     for name in args.variants:
         outputs = [os.path.join(args.outdir, f"keras_{name}{s}.safetensors")
                    for s in ("", "_io")]
         if not args.force and ref.up_to_date(outputs, sources):
             print(f"{name}: up to date")
-            continue
+        else:
+            pending.append(name)
+    if not pending:
+        return
+    torch = ref.setup_torch()  # imported only when there is work: keeps re-runs fast
+    os.makedirs(args.outdir, exist_ok=True)
+    check_stem_pool_semantics(torch)
+    for name in pending:
         print(f"{name}:", flush=True)
         with ref.Timer(f"{name} total"):
             paths = generate(args.outdir, name, torch)

@@ -99,18 +99,23 @@ def main():
     parser.add_argument("--force", action="store_true", help="regenerate even if up to date")
     parser.add_argument("--depths", type=int, nargs="+", default=list(DEPTHS))
     args = parser.parse_args()
-    torch = ref.setup_torch()
-    os.makedirs(args.outdir, exist_ok=True)
     sources = ref.sources_of(os.path.abspath(__file__))
     # Spec 2.1 / 7.2: state_dict entries and trainable parameter counts.
     expected = {18: (122, 11_689_512), 34: (218, 21_797_672), 50: (320, 25_557_032),
                 101: (626, 44_549_160), 152: (932, 60_192_808)}
+    pending = []
     for depth in args.depths:
         outputs = [os.path.join(args.outdir, f"tv_resnet{depth}{s}.safetensors")
                    for s in ("", "_io")]
         if not args.force and ref.up_to_date(outputs, sources):
             print(f"resnet{depth}: up to date")
-            continue
+        else:
+            pending.append(depth)
+    if not pending:
+        return
+    torch = ref.setup_torch()  # imported only when there is work: keeps re-runs fast
+    os.makedirs(args.outdir, exist_ok=True)
+    for depth in pending:
         print(f"resnet{depth}:", flush=True)
         with ref.Timer(f"resnet{depth} total"):
             paths, entries, params = generate(args.outdir, depth, torch)
