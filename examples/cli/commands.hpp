@@ -1,0 +1,74 @@
+#pragma once
+// The subcommands see a model only through AnyNetwork, so each of them is written (and
+// compiled) once; NetworkOf<Model> is the one place a model's type is used. entry<Model>
+// binds a registry name to that type.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <resnet/resnet.hpp>
+#include <resnet/vision/labels.hpp>
+
+#include "options.hpp"
+
+namespace resnet_cli {
+
+/// A constructed model with its type erased.
+class AnyNetwork {
+ public:
+  virtual ~AnyNetwork() = default;
+  virtual const resnet::ModelOptions& options() const = 0;
+  virtual int min_side() const = 0;
+  /// Keras counts BN moving statistics as (non-trainable) parameters; PyTorch keeps them
+  /// as buffers outside its parameter count.
+  virtual bool keras_counting() const = 0;
+  virtual std::vector<resnet::LayerSummary> summary(int height, int width) const = 0;
+  virtual void load_weights(const std::string& path) = 0;
+  virtual void init_random(std::uint64_t seed) = 0;
+  virtual void forward(const resnet::Tensor& input, resnet::Tensor& output, resnet::Workspace& ws) const = 0;
+};
+
+template <class Model>
+class NetworkOf final : public AnyNetwork {
+ public:
+  explicit NetworkOf(const resnet::ModelOptions& options) : model_(options) {}
+  const resnet::ModelOptions& options() const override { return model_.options(); }
+  int min_side() const override { return Model::min_side; }
+  bool keras_counting() const override { return Model::family::naming == resnet::Naming::keras; }
+  std::vector<resnet::LayerSummary> summary(int height, int width) const override {
+    return model_.summary(height, width);
+  }
+  void load_weights(const std::string& path) override { model_.load_weights(path); }
+  void init_random(std::uint64_t seed) override { model_.init_random(seed); }
+  void forward(const resnet::Tensor& input, resnet::Tensor& output, resnet::Workspace& ws) const override {
+    model_.forward(input, output, ws);
+  }
+
+ private:
+  Model model_;
+};
+
+using NetworkFactory = std::unique_ptr<AnyNetwork> (*)(const resnet::ModelOptions&);
+
+/// Runs cmd.subcommand on a model made by `make` (commands.cpp).
+int run_command(const Command& cmd, const ModelInfo& info, NetworkFactory make);
+
+template <class Model>
+std::unique_ptr<AnyNetwork> make_network(const resnet::ModelOptions& options) {
+  return std::make_unique<NetworkOf<Model>>(options);
+}
+
+template <class Model>
+int run_model(const Command& cmd, const ModelInfo& info) {
+  return run_command(cmd, info, &make_network<Model>);
+}
+
+template <class Model>
+ModelInfo entry(const char* name, const char* description, resnet::Preprocess preprocess, int resize, int crop,
+                bool cifar_labels = false) {
+  return ModelInfo{name, description, preprocess, resize, crop, cifar_labels, &run_model<Model>};
+}
+
+}  // namespace resnet_cli

@@ -1,0 +1,64 @@
+#pragma once
+// The parsed command line of the `resnet` tool, shared by every subcommand.
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <resnet/resnet.hpp>
+#include <resnet/vision/preprocess.hpp>
+
+namespace resnet_cli {
+
+enum class Subcommand { summary, classify, eval, bench };
+
+/// A mistake on the command line (unknown option, bad value): exit status 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct InputSize {
+  int height = 0;
+  int width = 0;
+};
+
+struct Command {
+  Subcommand subcommand = Subcommand::summary;
+  std::string model;
+  std::vector<std::string> inputs;  ///< images (classify) or the ImageFolder root (eval)
+
+  std::optional<int> classes;
+  std::optional<InputSize> input;  ///< summary/bench: the network's input size
+  bool no_top = false;
+  resnet::Pooling pooling = resnet::Pooling::avg;
+
+  std::string weights;
+  std::optional<resnet::Preprocess> preprocess;
+  std::string labels;  ///< "", "imagenet", "cifar10" or a file with one label per line
+  std::optional<int> resize;  ///< classify/eval: shorter side before the centre crop
+  std::optional<int> crop;    ///< classify/eval: side of the square centre crop
+  int top = 5;
+
+  std::optional<int> batch;
+  int threads = 0;  ///< 0: one per core
+  int iters = 10;
+  int warmup = 2;
+  std::uint64_t seed = 0;
+};
+
+/// What the registry knows about a model name beyond its type: the conventions of the
+/// weights published for it.
+struct ModelInfo {
+  const char* name;
+  const char* description;
+  resnet::Preprocess preprocess;
+  int resize;  ///< shorter side before the centre crop
+  int crop;    ///< default input side
+  bool cifar_labels;
+  int (*run)(const Command&, const ModelInfo&);  ///< the subcommands, instantiated for this type
+};
+
+}  // namespace resnet_cli
