@@ -11,6 +11,9 @@
 /// channels, N = output pixels, K = in_c * k * k. A column of C is one NHWC output pixel.
 
 #include <Eigen/Core>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -33,6 +36,15 @@ using PacketBlock4 = Eigen::internal::PacketBlock<Packet, 4>;
 #pragma GCC diagnostic pop
 #endif
 constexpr int kPacket = Eigen::internal::packet_traits<float>::size;
+
+#ifndef RESNET_TUNE_MC
+#define RESNET_TUNE_MC 192
+#define RESNET_TUNE_NC 256
+#define RESNET_TUNE_KC 256
+#endif
+constexpr Index kBlockMc = RESNET_TUNE_MC;
+constexpr Index kBlockNc = RESNET_TUNE_NC;
+constexpr Index kBlockKc = RESNET_TUNE_KC;
 
 using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
@@ -130,6 +142,66 @@ void pack_rhs(float* dst, const Source& src, Index col0, Index ncols, Index k0, 
   }
 }
 
+#if defined(__AVX512F__)
+/// C (ldc) += A * B for whole 48-row panels and 8-column pairs of Eigen's packed layouts;
+/// Eigen's gebp (48 x 4 register tile, 12 accumulators) covers the rest. The 48 x 8 tile
+/// keeps 24 accumulators in flight: twice the FMAs per A load, which is what lifts a
+/// Zen 4 core from ~80 to ~100 GFLOP/s. A layout: per panel, k-major runs of 48 floats;
+/// B layout: per 4-column group, k-major runs of 4 floats (two groups feed one tile).
+inline void gebp_48x8(float* c, Index ldc, const float* a, const float* b, Index panels, Index pairs, Index kc) {
+  for (Index p = 0; p < panels; ++p) {
+    const float* ap = a + p * 48 * kc;
+    for (Index q = 0; q < pairs; ++q) {
+      const float* b0 = b + q * 8 * kc;
+      const float* b1 = b0 + 4 * kc;
+      __m512 acc[8][3];
+      for (int j = 0; j < 8; ++j)
+        for (int i = 0; i < 3; ++i) acc[j][i] = _mm512_setzero_ps();
+      const float* ak = ap;
+      for (Index k = 0; k < kc; ++k, ak += 48) {
+        const __m512 a0 = _mm512_load_ps(ak), a1 = _mm512_load_ps(ak + 16), a2 = _mm512_load_ps(ak + 32);
+        for (int j = 0; j < 4; ++j) {
+          const __m512 bj = _mm512_set1_ps(b0[4 * k + j]);
+          acc[j][0] = _mm512_fmadd_ps(a0, bj, acc[j][0]);
+          acc[j][1] = _mm512_fmadd_ps(a1, bj, acc[j][1]);
+          acc[j][2] = _mm512_fmadd_ps(a2, bj, acc[j][2]);
+        }
+        for (int j = 0; j < 4; ++j) {
+          const __m512 bj = _mm512_set1_ps(b1[4 * k + j]);
+          acc[4 + j][0] = _mm512_fmadd_ps(a0, bj, acc[4 + j][0]);
+          acc[4 + j][1] = _mm512_fmadd_ps(a1, bj, acc[4 + j][1]);
+          acc[4 + j][2] = _mm512_fmadd_ps(a2, bj, acc[4 + j][2]);
+        }
+      }
+      float* cp = c + p * 48 + q * 8 * ldc;
+      for (int j = 0; j < 8; ++j)
+        for (int i = 0; i < 3; ++i) {
+          float* d = cp + j * ldc + 16 * i;
+          _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[j][i]));
+        }
+    }
+  }
+}
+#endif
+
+/// C (m x n, ldc) += A (packed, m x kc) * B (packed, kc x n).
+inline void gebp_block(float* c, Index ldc, const float* a, const float* b, Index m, Index kc, Index n) {
+  Index m_done = 0, n_done = 0;
+#if defined(__AVX512F__)
+  if (kMr == 48) {
+    const Index panels = m / 48, pairs = n / 8;
+    gebp_48x8(c, ldc, a, b, panels, pairs, kc);
+    m_done = panels * 48;
+    n_done = pairs * 8;
+  }
+#endif
+  Gebp gebp;
+  if (n_done < n && m_done > 0)  // right-hand columns of the full panels
+    gebp(ResMapper(c + n_done * ldc, ldc), a, b + n_done * kc, m_done, kc, n - n_done, 1.0f);
+  if (m_done < m)  // bottom rows, all columns
+    gebp(ResMapper(c + m_done, ldc), a + m_done * kc, b, m - m_done, kc, n, 1.0f);
+}
+
 /// Floats of B-packing scratch one thread needs for slices of up to nc columns.
 inline Index rhs_scratch_floats(Index kc, Index nc) { return kc * round_up(nc, kNr) + 4 * kc + 2 * kPacket; }
 
@@ -143,8 +215,6 @@ void gemm_columns(const PackedLhs& a, Index mb0, Index mb1, const Source& src, I
   float* block_b = reinterpret_cast<float*>(
       (reinterpret_cast<std::uintptr_t>(scratch) + 63) & ~std::uintptr_t(63));
   float* tmp = block_b + a.kc() * round_up(ncols, kNr);
-  const ResMapper res(c, ldc);
-  Gebp gebp;
   for (Index kb = 0; kb < a.k_blocks(); ++kb) {
     const Index k0 = kb * a.kc();
     const Index kk = std::min(a.kc(), a.depth() - k0);
@@ -153,7 +223,7 @@ void gemm_columns(const PackedLhs& a, Index mb0, Index mb1, const Source& src, I
       const Index m0 = mb * a.mc();
       const Index mm = std::min(a.mc(), a.rows() - m0);
       if (kb == 0) init(m0, mm, c + m0);
-      gebp(res.getSubMapper(m0, 0), a.block(kb, mb), block_b, mm, kk, ncols, 1.0f);
+      gebp_block(c + m0, ldc, a.block(kb, mb), block_b, mm, kk, ncols);
       if (kb + 1 == a.k_blocks()) finish(m0, mm, c + m0);
     }
   }

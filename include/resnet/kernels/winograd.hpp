@@ -110,9 +110,9 @@ class WinogradConv {
   }
 
  private:
-  static constexpr Index kNc = 256;
-  static constexpr Index kKc = 256;
-  static constexpr Index kMc = 192;
+  static constexpr Index kNc = kBlockNc;
+  static constexpr Index kKc = kBlockKc;
+  static constexpr Index kMc = kBlockMc;
   static constexpr Index kChunkTiles = 256;  // V and M of a chunk stay in L2/L3
 
   struct Plan {
