@@ -223,9 +223,10 @@ int classify(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
     const Tensor scores = probabilities ? output : resnet::softmax(output);
     const auto predictions = resnet::decode_predictions(scores, cmd.top, labels)[0];
     std::cout << path << "\n";
-    for (const auto& p : predictions)
-      std::cout << "  " << pad_left(fixed(100.0 * p.score, 2) + "%", 8) << "  " << p.label << "  (class " << p.index
-                << ")\n";
+    for (const auto& p : predictions) {
+      const std::string percent = p.score < 0.00005f ? "<0.01%" : fixed(100.0 * p.score, 2) + "%";
+      std::cout << "  " << pad_left(percent, 8) << "  " << p.label << "  (class " << p.index << ")\n";
+    }
   }
   return failures == 0 ? 0 : 1;
 }
@@ -321,9 +322,9 @@ int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   const int classes = net->options().classes;
   const ImagePipeline pipeline = image_pipeline(cmd, info, *net);
   net->load_weights(cmd.weights);
-  if (static_cast<int>(class_names.size()) > classes)
-    std::cerr << "resnet eval: warning: " << class_names.size() << " class folders but the model has " << classes
-              << " classes; images of the extra folders can never be right\n";
+  if (static_cast<int>(class_names.size()) != classes)
+    std::cerr << "resnet eval: note: " << class_names.size() << " class folders but the model has " << classes
+              << " classes; folder i (in sorted order) is compared with class i\n";
 
   const int batch = cmd.batch.value_or(32);
   resnet::Workspace ws(cmd.threads);
@@ -403,7 +404,9 @@ int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
       std::cout << "  " << pad_right(class_names[c], 16) << pad_left(percent(per_class_correct[c], per_class_total[c]), 8)
                 << "  (" << per_class_correct[c] << "/" << per_class_total[c] << ")\n";
   std::cout << "top-1: " << percent(top1, evaluated) << " (" << top1 << "/" << evaluated << ")\n"
-            << "top-5: " << percent(top5, evaluated) << " (" << top5 << "/" << evaluated << ")\n"
+            << (classes > 5 ? "top-5: " + percent(top5, evaluated) + " (" + std::to_string(top5) + "/" +
+                                  std::to_string(evaluated) + ")\n"
+                            : std::string())
             << "skipped: " << skipped << " unreadable file" << (skipped == 1 ? "" : "s")
             << (skipped ? " (named above)" : "") << "\n"
             << "time: " << fixed(seconds, 2) << " s, " << fixed(seconds > 0 ? evaluated / seconds : 0.0, 1)
