@@ -41,7 +41,7 @@ struct ModelOptions {
   Pooling pooling = Pooling::avg;         ///< without the top: none (feature map), avg or max
   int classes = 0;                        ///< 0: the model's default (1000; 10 for CIFAR)
   std::optional<Classifier> classifier;   ///< unset: the family's default
-  long long max_batch_pixels = 1LL << 26; ///< cap on batch x height x width of an input
+  long long max_batch_pixels = 1LL << 26; ///< cap on batch x height x width of an input (2^40 at most)
 };
 
 /// One row of a model summary (Keras' model.summary()): a stem, block or head layer.
@@ -330,10 +330,14 @@ class Network {
       throw Error(ErrorKind::invalid_argument, "forward: input " + std::to_string(s.h) + "x" + std::to_string(s.w) +
                                                    " is smaller than this model's minimum of " +
                                                    std::to_string(min_side) + "x" + std::to_string(min_side));
+    // Past 2^40 pixels the activation sizes of the memory plan could overflow 64 bits,
+    // so no max_batch_pixels lifts that limit.
+    const long long cap = std::min(options_.max_batch_pixels, 1LL << 40);
     const long double pixels = static_cast<long double>(s.n) * s.h * s.w;
-    if (pixels > static_cast<long double>(options_.max_batch_pixels))
-      throw Error(ErrorKind::too_large, "forward: input " + s.str() + " has more than max_batch_pixels = " +
-                                            std::to_string(options_.max_batch_pixels) + " pixels");
+    if (pixels > static_cast<long double>(cap))
+      throw Error(ErrorKind::too_large, "forward: input " + s.str() + " has more than " + std::to_string(cap) +
+                                            " pixels (max_batch_pixels = " +
+                                            std::to_string(options_.max_batch_pixels) + ", at most 2^40)");
     if (data == nullptr || size < static_cast<std::size_t>(s.elements()))
       throw Error(ErrorKind::shape_mismatch, "forward: the input buffer holds " + std::to_string(size) +
                                                  " floats but shape " + s.str() + " needs " +
