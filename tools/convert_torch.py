@@ -87,7 +87,6 @@ def convert_state_dict(state_dict, drop_num_batches_tracked=False):
 def summary(tensors):
     """One line: tensor count per dtype, total elements and parameters (BN running stats and
     num_batches_tracked excluded, so the count matches torchvision's num_params)."""
-    import torch
     counts = OrderedDict()
     elements = parameters = 0
     for name, t in tensors.items():
