@@ -1,0 +1,445 @@
+// Each layer against the plain NCHW double reference of reference_net.hpp, on odd
+// sizes (13 input channels, 7x9 maps, batch 2, and the degenerate 1x1 and 2x3 maps)
+// so vector tails and padded borders are reached. Weights travel through an
+// in-memory safetensors file and WeightReader, under torchvision and Keras names.
+//
+// Tolerance: |got - ref| <= tol * max(1, |ref|) with tol = 1e-4 for GEMM paths.
+// 3x3 stride-1 convs run Winograd (F(4x4) for small channel counts), whose
+// transforms amplify float rounding; those cases use 1e-3.
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include <resnet/core/workspace.hpp>
+#include <resnet/io/weights.hpp>
+#include <resnet/layers/batch_norm.hpp>
+#include <resnet/layers/conv2d.hpp>
+#include <resnet/layers/dense.hpp>
+#include <resnet/layers/pooling.hpp>
+
+#include "reference_net.hpp"
+
+using namespace resnet;
+
+namespace {
+
+constexpr double kTol = 1e-4;
+constexpr double kWinogradTol = 1e-3;
+
+struct Size {
+  int n, h, w;
+};
+// 7x9 reaches register-tile and Winograd-tile tails; 1x1 and 2x3 are all border.
+const Size kSizes[] = {{2, 7, 9}, {1, 1, 1}, {2, 2, 3}};
+
+Naming naming_of(ref::Layout layout) { return layout == ref::Layout::torch ? Naming::torchvision : Naming::keras; }
+
+template <class Eps>
+double eps_of() {
+  return static_cast<double>(Eps::value);
+}
+
+/// Copies `x` into ws.buffer(0) in NHWC and returns it as a FeatureMap.
+FeatureMap stage_input(const ref::Map& x, Workspace& ws) {
+  const std::vector<float> nhwc = ref::to_nhwc(x);
+  std::memcpy(ws.buffer(0), nhwc.data(), nhwc.size() * sizeof(float));
+  return {ws.buffer(0), ref::nhwc_shape(x)};
+}
+
+/// One ConvUnit<Conv2d<InC, OutC, K, S, B>, BN or none, A> loaded from a file with
+/// random weights, run on every size of kSizes and compared with conv -> BN -> ReLU.
+template <int InC, int OutC, int K, int S, Bias B, bool WithBn, Act A, class Eps = TorchEps>
+void check_conv_unit(ref::Layout layout, unsigned seed, double tol) {
+  using Norm = std::conditional_t<WithBn, BatchNorm<OutC, Eps>, NoNorm>;
+  using Unit = ConvUnit<Conv2d<InC, OutC, K, S, B>, Norm, A>;
+  const bool torch = layout == ref::Layout::torch;
+  const std::string conv_site = torch ? "layer1.0.conv2" : "conv2_block1_2_conv";
+  const std::string bn_site = torch ? "layer1.0.bn2" : "conv2_block1_2_bn";
+
+  ref::WeightFile wf(layout, seed);
+  const ref::Conv cv = wf.conv(conv_site, OutC, InC, K, S, B == Bias::with);
+  ref::Norm bn;
+  if (WithBn) bn = wf.batch_norm(bn_site, OutC, eps_of<Eps>());
+  const io::SafeTensors file = wf.build();
+  WeightReader reader(file, naming_of(layout));
+  Unit unit;
+  unit.load(reader, conv_site, bn_site);
+  REQUIRE_NOTHROW(reader.finish());  // every tensor written was taken
+
+  for (const Size& sz : kSizes) {
+    INFO("k=" << K << " stride=" << S << " bias=" << (B == Bias::with) << " bn=" << WithBn
+              << " relu=" << (A == Act::relu) << " keras=" << !torch << " map " << sz.n << "x" << sz.h << "x" << sz.w);
+    const ref::Map x = ref::random_map(sz.n, InC, sz.h, sz.w, seed + 7);
+    ref::Map want = ref::conv2d(x, cv);
+    if (WithBn) want = ref::batch_norm(want, bn);
+    if (A == Act::relu) want = ref::relu(want);
+
+    Workspace ws(1);
+    MemoryPlan plan;
+    plan.need_activation(ref::nhwc_shape(x));
+    const Shape out_shape = unit.plan(ref::nhwc_shape(x), plan, ws.threads());
+    ws.reserve(plan);
+    const FeatureMap in = stage_input(x, ws);
+    const FeatureMap y = unit.forward(in, ws.buffer(1), ws);
+    REQUIRE(y.shape == out_shape);
+    REQUIRE(y.shape == ref::nhwc_shape(want));
+    CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), want) <= tol);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- ConvUnit
+
+TEST_CASE("ConvUnit 1x1 matches conv, BN, ReLU (torchvision names)", "[layers][conv]") {
+  check_conv_unit<13, 19, 1, 1, Bias::none, true, Act::relu>(ref::Layout::torch, 11, kTol);
+  check_conv_unit<13, 19, 1, 2, Bias::none, true, Act::relu>(ref::Layout::torch, 12, kTol);
+  check_conv_unit<13, 19, 1, 2, Bias::none, true, Act::linear>(ref::Layout::torch, 13, kTol);
+  check_conv_unit<13, 19, 1, 1, Bias::none, false, Act::linear>(ref::Layout::torch, 14, kTol);
+  check_conv_unit<13, 19, 1, 1, Bias::with, false, Act::relu>(ref::Layout::torch, 15, kTol);
+}
+
+TEST_CASE("ConvUnit 3x3 matches conv, BN, ReLU (torchvision names)", "[layers][conv]") {
+  // Stride 1 runs Winograd.
+  check_conv_unit<13, 19, 3, 1, Bias::none, true, Act::relu>(ref::Layout::torch, 21, kWinogradTol);
+  check_conv_unit<13, 19, 3, 1, Bias::none, false, Act::linear>(ref::Layout::torch, 22, kWinogradTol);
+  check_conv_unit<13, 19, 3, 1, Bias::with, true, Act::linear>(ref::Layout::torch, 23, kWinogradTol);
+  // Stride 2 runs im2col + GEMM.
+  check_conv_unit<13, 19, 3, 2, Bias::none, true, Act::relu>(ref::Layout::torch, 24, kTol);
+  check_conv_unit<13, 19, 3, 2, Bias::with, false, Act::relu>(ref::Layout::torch, 25, kTol);
+  check_conv_unit<13, 19, 3, 2, Bias::with, true, Act::linear>(ref::Layout::torch, 26, kTol);
+}
+
+TEST_CASE("ConvUnit 7x7 matches conv, BN, ReLU (torchvision names)", "[layers][conv]") {
+  check_conv_unit<3, 19, 7, 2, Bias::none, true, Act::relu>(ref::Layout::torch, 31, kTol);  // the stem's shape
+  check_conv_unit<13, 19, 7, 1, Bias::none, true, Act::relu>(ref::Layout::torch, 32, kTol);
+  check_conv_unit<13, 19, 7, 2, Bias::with, false, Act::linear>(ref::Layout::torch, 33, kTol);
+}
+
+TEST_CASE("ConvUnit reads Keras names and HWIO kernels", "[layers][conv][keras]") {
+  // Non-square HWIO -> OHWI permutation: in != out and k > 1 catch a swapped axis.
+  check_conv_unit<13, 19, 3, 2, Bias::with, true, Act::relu, KerasEps>(ref::Layout::keras, 41, kTol);
+  check_conv_unit<13, 19, 3, 1, Bias::with, true, Act::relu, KerasEps>(ref::Layout::keras, 42, kWinogradTol);
+  check_conv_unit<3, 19, 7, 2, Bias::with, true, Act::relu, KerasEps>(ref::Layout::keras, 43, kTol);
+  check_conv_unit<13, 19, 1, 2, Bias::with, false, Act::linear, KerasEps>(ref::Layout::keras, 44, kTol);
+  check_conv_unit<13, 19, 1, 1, Bias::none, true, Act::linear, KerasLegacyEps>(ref::Layout::keras, 45, kTol);
+}
+
+TEST_CASE("ConvUnit 3x3 with wide channels (Winograd F(2x2)) folds BN", "[layers][conv][winograd]") {
+  // in * out > 256 * 256 selects the F(2x2) tile.
+  check_conv_unit<259, 257, 3, 1, Bias::none, true, Act::relu>(ref::Layout::torch, 51, kWinogradTol);
+}
+
+TEST_CASE("ConvUnit adds a residual before its ReLU", "[layers][conv]") {
+  using Unit = ConvUnit<Conv2d<13, 19, 3, 2>, BatchNorm<19, TorchEps>>;
+  ref::WeightFile wf(ref::Layout::torch, 61);
+  const ref::Conv cv = wf.conv("conv1", 19, 13, 3, 2, false);
+  const ref::Norm bn = wf.batch_norm("bn1", 19, 1e-5);
+  const io::SafeTensors file = wf.build();
+  WeightReader reader(file, Naming::torchvision);
+  Unit unit;
+  unit.load(reader, "conv1", "bn1");
+
+  const ref::Map x = ref::random_map(2, 13, 7, 9, 62);
+  const ref::Map r = ref::random_map(2, 19, 4, 5, 63, -2.0, 2.0);
+  const ref::Map want = ref::relu(ref::add(ref::batch_norm(ref::conv2d(x, cv), bn), r));
+
+  Workspace ws(1);
+  MemoryPlan plan;
+  plan.need_activation(ref::nhwc_shape(x));
+  unit.plan(ref::nhwc_shape(x), plan, ws.threads());
+  ws.reserve(plan);
+  const FeatureMap in = stage_input(x, ws);
+  const std::vector<float> residual = ref::to_nhwc(r);
+  std::memcpy(ws.buffer(2), residual.data(), residual.size() * sizeof(float));
+  const FeatureMap y = unit.forward(in, ws.buffer(1), ws, ws.buffer(2), true);
+  CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), want) <= kTol);
+}
+
+TEST_CASE("ConvUnit loading names the missing tensor and a wrong shape", "[layers][conv][errors]") {
+  ref::WeightFile wf(ref::Layout::torch, 71);
+  wf.conv("conv1", 19, 13, 3, 1, false);
+  const io::SafeTensors file = wf.build();
+  {
+    WeightReader reader(file, Naming::torchvision);
+    ConvUnit<Conv2d<13, 19, 3>, BatchNorm<19, TorchEps>> unit;
+    try {
+      unit.load(reader, "conv1", "bn1");
+      FAIL("no error for a missing BN");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::missing_tensor);
+      CHECK_THAT(e.what(), Catch::Contains("bn1.weight"));
+    }
+  }
+  {
+    WeightReader reader(file, Naming::torchvision);
+    ConvUnit<Conv2d<13, 17, 3>> unit;  // the file has 19 output channels
+    try {
+      unit.load(reader, "conv1", "");
+      FAIL("no error for a wrong kernel shape");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::shape_mismatch);
+      CHECK_THAT(e.what(), Catch::Contains("conv1.weight"));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- BatchNorm
+
+TEST_CASE("BatchNorm alone matches the textbook form, linear and with ReLU", "[layers][bn]") {
+  for (const ref::Layout layout : {ref::Layout::torch, ref::Layout::keras}) {
+    const bool torch = layout == ref::Layout::torch;
+    const std::string site = torch ? "bn1" : "conv2_block1_preact_bn";
+    ref::WeightFile wf(layout, 81);
+    const ref::Norm bn = wf.batch_norm(site, 13, eps_of<KerasEps>());
+    const io::SafeTensors file = wf.build();
+    WeightReader reader(file, naming_of(layout));
+    BatchNorm<13, KerasEps> layer;
+    layer.load(reader, site);
+    REQUIRE_NOTHROW(reader.finish());
+
+    for (const Size& sz : kSizes)
+      for (const Act act : {Act::linear, Act::relu})
+        for (const bool in_place : {false, true}) {
+          INFO("keras=" << !torch << " relu=" << (act == Act::relu) << " in_place=" << in_place << " map " << sz.h
+                        << "x" << sz.w);
+          const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 82, -2.0, 2.0);
+          ref::Map want = ref::batch_norm(x, bn);
+          if (act == Act::relu) want = ref::relu(want);
+          Workspace ws(1);
+          MemoryPlan plan;
+          plan.need_activation(ref::nhwc_shape(x));
+          ws.reserve(plan);
+          const FeatureMap in = stage_input(x, ws);
+          const FeatureMap y = layer.forward(in, in_place ? ws.buffer(0) : ws.buffer(1), act, ws.pool());
+          REQUIRE(y.shape == in.shape);
+          CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), want) <= kTol);
+        }
+  }
+}
+
+TEST_CASE("ReLU keeps NaN as NaN (BatchNorm and the conv epilogue)", "[layers][nan]") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ref::WeightFile wf(ref::Layout::torch, 91);
+  const ref::Conv cv = wf.conv("conv1", 19, 13, 1, 1, false);
+  const ref::Norm bn = wf.batch_norm("bn1", 19, 1e-5);
+  wf.batch_norm("bn0", 13, 1e-5);
+  const io::SafeTensors file = wf.build();
+  WeightReader reader(file, Naming::torchvision);
+  BatchNorm<13, TorchEps> norm;
+  norm.load(reader, "bn0");
+  ConvUnit<Conv2d<13, 19, 1>, BatchNorm<19, TorchEps>, Act::relu> unit;  // 1x1: a NaN stays in its pixel
+  unit.load(reader, "conv1", "bn1");
+
+  const ref::Map x = ref::random_map(1, 13, 7, 9, 92);
+  Workspace ws(1);
+  MemoryPlan plan;
+  plan.need_activation(ref::nhwc_shape(x));
+  unit.plan(ref::nhwc_shape(x), plan, ws.threads());
+  ws.reserve(plan);
+  const FeatureMap in = stage_input(x, ws);
+  const int ny = 3, nx = 4, nc = 5;
+  in.data[(ny * 9 + nx) * 13 + nc] = nan;
+
+  SECTION("BatchNorm with ReLU") {
+    const FeatureMap y = norm.forward(in, ws.buffer(1), Act::relu, ws.pool());
+    for (int i = 0; i < 7 * 9 * 13; ++i) {
+      if (i == (ny * 9 + nx) * 13 + nc)
+        CHECK(std::isnan(y.data[i]));
+      else
+        CHECK(y.data[i] >= 0.0f);
+    }
+  }
+  SECTION("ConvUnit with ReLU") {
+    const FeatureMap y = unit.forward(in, ws.buffer(1), ws);
+    const ref::Map want = ref::relu(ref::batch_norm(ref::conv2d(x, cv), bn));
+    for (int p = 0; p < 7 * 9; ++p)
+      for (int o = 0; o < 19; ++o) {
+        const float v = y.data[p * 19 + o];
+        if (p == ny * 9 + nx) {
+          CHECK(std::isnan(v));
+        } else {
+          const double r = want.at(0, o, p / 9, p % 9);
+          CHECK(std::abs(v - r) <= kTol * std::max(1.0, std::abs(r)));
+        }
+      }
+  }
+}
+
+// ---------------------------------------------------------------- pooling
+
+namespace {
+
+template <PoolPadding Mode>
+ref::Map run_max_pool(const ref::Map& x) {
+  Workspace ws(1);
+  MemoryPlan plan;
+  plan.need_activation(ref::nhwc_shape(x));
+  const Shape out = MaxPool<3, 2, 1, Mode>::plan(ref::nhwc_shape(x), plan);
+  ws.reserve(plan);
+  const FeatureMap in = stage_input(x, ws);
+  const FeatureMap y = MaxPool<3, 2, 1, Mode>::forward(in, ws.buffer(1), ws.pool());
+  REQUIRE(y.shape == out);
+  return ref::from_nhwc(y.data, y.shape);
+}
+
+}  // namespace
+
+TEST_CASE("MaxPool 3/2/1 matches the reference in both padding modes", "[layers][pool]") {
+  for (const Size& sz : kSizes) {
+    INFO("map " << sz.n << "x" << sz.h << "x" << sz.w);
+    const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 101);
+    CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::never_wins>(x), ref::max_pool(x, 3, 2, 1, false)) == 0.0);
+    CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::zeros>(x), ref::max_pool(x, 3, 2, 1, true)) == 0.0);
+  }
+  // An 8x8 map: even sides, so the last window stays inside.
+  const ref::Map x = ref::random_map(2, 13, 8, 8, 102);
+  CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::never_wins>(x), ref::max_pool(x, 3, 2, 1, false)) == 0.0);
+  CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::zeros>(x), ref::max_pool(x, 3, 2, 1, true)) == 0.0);
+}
+
+TEST_CASE("KV2 stem pool: zero padding on a negative map gives zeros only at the border (spec 7.5)",
+          "[layers][pool][spec]") {
+  struct Case {
+    int side, out_side, zeros;
+  };
+  for (const Case c : {Case{112, 56, 111}, Case{113, 57, 224}}) {
+    INFO("input " << c.side << "x" << c.side);
+    const ref::Map x = ref::random_map(1, 3, c.side, c.side, 111, -5.0, -0.01);  // strictly negative
+
+    const ref::Map keras = run_max_pool<PoolPadding::zeros>(x);
+    REQUIRE(keras.h == c.out_side);
+    REQUIRE(keras.w == c.out_side);
+    const bool odd = c.side % 2 == 1;
+    for (int ch = 0; ch < 3; ++ch) {
+      int zeros = 0;
+      bool placement_ok = true;
+      for (int i = 0; i < keras.h; ++i)
+        for (int j = 0; j < keras.w; ++j) {
+          const bool border = i == 0 || j == 0 || (odd && (i == keras.h - 1 || j == keras.w - 1));
+          const double v = keras.at(0, ch, i, j);
+          zeros += v == 0.0;
+          placement_ok = placement_ok && (border ? v == 0.0 : v < 0.0);
+        }
+      CHECK(zeros == c.zeros);
+      CHECK(placement_ok);
+    }
+
+    const ref::Map torch = run_max_pool<PoolPadding::never_wins>(x);
+    int non_negative = 0;
+    for (double v : torch.v) non_negative += v >= 0.0;
+    CHECK(non_negative == 0);
+    CHECK(ref::max_scaled_error(torch, ref::max_pool(x, 3, 2, 1, false)) == 0.0);
+  }
+}
+
+TEST_CASE("MaxPool and global max propagate NaN", "[layers][pool][nan]") {
+  ref::Map x = ref::random_map(1, 13, 7, 9, 121);
+  const int ny = 3, nx = 4, nc = 2;
+  x.at(0, nc, ny, nx) = std::numeric_limits<double>::quiet_NaN();
+  const ref::Map want = ref::max_pool(x, 3, 2, 1, false);  // std::max drops NaN; checked only away from it
+
+  const ref::Map got = run_max_pool<PoolPadding::never_wins>(x);
+  for (int c = 0; c < 13; ++c)
+    for (int i = 0; i < got.h; ++i)
+      for (int j = 0; j < got.w; ++j) {
+        // Window of output (i, j) covers input rows 2i-1 .. 2i+1.
+        const bool sees_nan = c == nc && std::abs(ny - 2 * i) <= 1 && std::abs(nx - 2 * j) <= 1;
+        if (sees_nan)
+          CHECK(std::isnan(got.at(0, c, i, j)));
+        else
+          CHECK(got.at(0, c, i, j) == want.at(0, c, i, j));
+      }
+
+  const std::vector<float> nhwc = ref::to_nhwc(x);
+  std::vector<float> pooled(13);
+  global_pool(FeatureMap{const_cast<float*>(nhwc.data()), ref::nhwc_shape(x)}, pooled.data(), GlobalPool::max);
+  for (int c = 0; c < 13; ++c) CHECK(std::isnan(pooled[c]) == (c == nc));
+}
+
+TEST_CASE("ZeroPad matches the reference", "[layers][pad]") {
+  for (const Size& sz : kSizes) {
+    const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 131);
+    const std::vector<float> in = ref::to_nhwc(x);
+    const Extent e = ZeroPad<2>::output_extent({sz.h, sz.w});
+    std::vector<float> out(static_cast<std::size_t>(sz.n) * e.h * e.w * 13, -1.0f);
+    const FeatureMap y = ZeroPad<2>::forward(FeatureMap{const_cast<float*>(in.data()), ref::nhwc_shape(x)}, out.data());
+    REQUIRE(y.shape == (Shape{sz.n, sz.h + 4, sz.w + 4, 13}));
+    CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), ref::zero_pad(x, 2)) == 0.0);
+  }
+}
+
+TEST_CASE("global_pool avg and max match the reference", "[layers][pool]") {
+  for (const Size& sz : kSizes) {
+    INFO("map " << sz.n << "x" << sz.h << "x" << sz.w);
+    const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 141, -3.0, 5.0);
+    const std::vector<float> in = ref::to_nhwc(x);
+    const FeatureMap fm{const_cast<float*>(in.data()), ref::nhwc_shape(x)};
+    std::vector<float> out(static_cast<std::size_t>(sz.n) * 13);
+    const FeatureMap avg = global_pool(fm, out.data(), GlobalPool::avg);
+    REQUIRE(avg.shape == (Shape{sz.n, 1, 1, 13}));
+    CHECK(ref::max_scaled_error(ref::from_nhwc(avg.data, avg.shape), ref::global_avg(x)) <= 1e-6);
+    const FeatureMap mx = global_pool(fm, out.data(), GlobalPool::max);
+    CHECK(ref::max_scaled_error(ref::from_nhwc(mx.data, mx.shape), ref::global_max(x)) == 0.0);
+  }
+}
+
+// ---------------------------------------------------------------- dense, softmax
+
+TEST_CASE("Dense with 7 classes matches W x + b (torch [out,in] and Keras [in,out])", "[layers][dense]") {
+  for (const ref::Layout layout : {ref::Layout::torch, ref::Layout::keras}) {
+    const bool torch = layout == ref::Layout::torch;
+    const std::string site = torch ? "fc" : "predictions";
+    ref::WeightFile wf(layout, 151);
+    std::vector<double> weight, bias;
+    wf.dense(site, 7, 13, weight, bias);
+    const io::SafeTensors file = wf.build();
+    WeightReader reader(file, naming_of(layout));
+    Dense<13> dense(7);
+    REQUIRE(dense.classes() == 7);
+    dense.load(reader, site);
+    REQUIRE_NOTHROW(reader.finish());
+
+    const ref::Map x = ref::random_map(3, 13, 1, 1, 152, -2.0, 2.0);  // 3 rows of 13 features
+    const std::vector<double> want = ref::dense(x.v, 3, 13, weight, bias);
+    const std::vector<float> features(x.v.begin(), x.v.end());
+    std::vector<float> out(3 * 7);
+    dense.forward(features.data(), 3, out.data());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      INFO("keras=" << !torch << " index " << i);
+      CHECK(std::abs(out[i] - want[i]) <= kTol * std::max(1.0, std::abs(want[i])));
+    }
+  }
+}
+
+TEST_CASE("Dense rejects a class count below 1", "[layers][dense][errors]") {
+  try {
+    Dense<13> bad(0);
+    FAIL("no error for 0 classes");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::invalid_argument);
+  }
+}
+
+TEST_CASE("softmax_rows matches exp(x) / sum exp(x) and survives large logits", "[layers][softmax]") {
+  const ref::Map x = ref::random_map(3, 7, 1, 1, 161, -6.0, 6.0);
+  const std::vector<double> want = ref::softmax_rows(x.v, 3, 7);
+  std::vector<float> got(x.v.begin(), x.v.end());
+  softmax_rows(got.data(), 3, 7);
+  for (std::size_t i = 0; i < want.size(); ++i) CHECK(std::abs(got[i] - want[i]) <= 1e-6);
+
+  // exp(1000) overflows float; shifting by the row maximum must not.
+  std::vector<float> large = {1000.0f, 1000.0f, 1000.0f, 1000.0f, 1000.0f, 1000.0f, 1000.0f,
+                              1000.0f, 999.0f,  998.0f,  997.0f,  996.0f,  995.0f,  994.0f};
+  softmax_rows(large.data(), 2, 7);
+  for (int c = 0; c < 7; ++c) CHECK(std::abs(large[c] - 1.0 / 7.0) <= 1e-6);
+  std::vector<double> shifted = {6, 5, 4, 3, 2, 1, 0};  // softmax is shift-invariant
+  const std::vector<double> want_large = ref::softmax_rows(shifted, 1, 7);
+  for (int c = 0; c < 7; ++c) CHECK(std::abs(large[7 + c] - want_large[c]) <= 1e-6);
+}
