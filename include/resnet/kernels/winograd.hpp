@@ -30,7 +30,27 @@ namespace resnet::kernels::detail {
 /// F(2x2) when in_c * out_c is above 256 * 256 (see the file comment), else F(4x4).
 inline bool winograd_prefers_2x2(const ConvShape& s) { return 1LL * s.in_c * s.out_c > 256LL * 256LL; }
 
-using Vec16 = Eigen::Array<float, 16, 1>;
+// 16 floats as one value (GCC/Clang vector extension: one zmm register with AVX-512,
+// split by the compiler otherwise). The transforms below run on whole registers.
+typedef float Vec16 __attribute__((vector_size(64)));
+
+inline Vec16 load16(const float* p) {
+  Vec16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store16(float* p, Vec16 v) { std::memcpy(p, &v, sizeof v); }
+/// First n (< 16) floats of p, the rest zero.
+inline Vec16 load_partial(const float* p, Index n) {
+  alignas(64) float buf[16] = {};
+  std::memcpy(buf, p, sizeof(float) * static_cast<std::size_t>(n));
+  return load16(buf);
+}
+inline void store_partial(float* p, Vec16 v, Index n) {
+  alignas(64) float buf[16];
+  store16(buf, v);
+  std::memcpy(p, buf, sizeof(float) * static_cast<std::size_t>(n));
+}
 
 // 1-D transforms, applied to rows then columns. Hand-factored: the dense matrices
 // would spend most of their multiplies on zeros and ones.
@@ -217,30 +237,32 @@ class WinogradConv {
     const Index img = tile / p.tiles_per_image, r = tile % p.tiles_per_image;
     const Index y0 = (r / p.tw) * M - s_.pad, x0 = (r % p.tw) * M - s_.pad;
     const float* base = in + img * h * w * ic;
+    const bool inside = y0 >= 0 && x0 >= 0 && y0 + A <= h && x0 + A <= w;
     Vec16 d[A * A], t[A * A];
     for (Index c = 0; c < ic; c += 16) {
       const Index cn = std::min<Index>(16, ic - c);
-      for (int y = 0; y < A; ++y)
-        for (int x = 0; x < A; ++x) {
-          const Index iy = y0 + y, ix = x0 + x;
-          Vec16& dst = d[y * A + x];
-          if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-            dst.setZero();
-          } else if (cn == 16) {
-            dst = Eigen::Map<const Vec16>(base + (iy * w + ix) * ic + c);
-          } else {
-            dst.setZero();
-            std::memcpy(dst.data(), base + (iy * w + ix) * ic + c, sizeof(float) * static_cast<std::size_t>(cn));
+      if (inside && cn == 16) {
+        for (int y = 0; y < A; ++y)
+          for (int x = 0; x < A; ++x) d[y * A + x] = load16(base + ((y0 + y) * w + x0 + x) * ic + c);
+      } else {
+        for (int y = 0; y < A; ++y)
+          for (int x = 0; x < A; ++x) {
+            const Index iy = y0 + y, ix = x0 + x;
+            const float* src = base + (iy * w + ix) * ic + c;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w)
+              d[y * A + x] = Vec16{};
+            else
+              d[y * A + x] = cn == 16 ? load16(src) : load_partial(src, cn);
           }
-        }
+      }
       for (int y = 0; y < A; ++y) Tr::input(d + y * A, 1, t + y * A, 1);  // rows
       for (int x = 0; x < A; ++x) Tr::input(t + x, A, d + x, A);          // columns
+      float* dst = v + tile * ic + c;
       for (int xi = 0; xi < A * A; ++xi) {
-        float* dst = v + (xi * tiles + tile) * ic + c;
         if (cn == 16)
-          Eigen::Map<Vec16>{dst} = d[xi];
+          store16(dst + xi * tiles * ic, d[xi]);
         else
-          std::memcpy(dst, d[xi].data(), sizeof(float) * static_cast<std::size_t>(cn));
+          store_partial(dst + xi * tiles * ic, d[xi], cn);
       }
     }
   }
@@ -254,42 +276,26 @@ class WinogradConv {
     const Index img = tile / p.tiles_per_image, r = tile % p.tiles_per_image;
     const Index y0 = (r / p.tw) * M, x0 = (r % p.tw) * M;
     const Index rows = std::min<Index>(M, p.oh - y0), cols = std::min<Index>(M, p.ow - x0);
-    Vec16 m[A * A], t[M * A], o[M * M], extra;
+    Vec16 m[A * A], t[M * A], o[M * M];
+    const Vec16 zero{};
     for (Index c = 0; c < oc; c += 16) {
       const Index cn = std::min<Index>(16, oc - c);
-      for (int xi = 0; xi < A * A; ++xi) {
-        const float* src = mbuf + (xi * tiles + tile) * oc + c;
-        if (cn == 16) {
-          m[xi] = Eigen::Map<const Vec16>(src);
-        } else {
-          m[xi].setZero();
-          std::memcpy(m[xi].data(), src, sizeof(float) * static_cast<std::size_t>(cn));
-        }
-      }
+      const float* src = mbuf + tile * oc + c;
+      for (int xi = 0; xi < A * A; ++xi)
+        m[xi] = cn == 16 ? load16(src + xi * tiles * oc) : load_partial(src + xi * tiles * oc, cn);
       for (int y = 0; y < A; ++y) Tr::output(m + y * A, 1, t + y, A);  // t[x'][y] = (row y) A
       for (int x = 0; x < M; ++x) Tr::output(t + x * A, 1, o + x, M);  // o[y'][x]
-      extra.setZero();
-      if (bias) {
-        if (cn == 16)
-          extra = Eigen::Map<const Vec16>(bias + c);
-        else
-          std::memcpy(extra.data(), bias + c, sizeof(float) * static_cast<std::size_t>(cn));
-      }
+      const Vec16 extra = !bias ? zero : cn == 16 ? load16(bias + c) : load_partial(bias + c, cn);
       for (Index y = 0; y < rows; ++y)
         for (Index x = 0; x < cols; ++x) {
-          const Index pixel = (img * p.oh + y0 + y) * p.ow + x0 + x;
+          const Index at = ((img * p.oh + y0 + y) * p.ow + x0 + x) * oc + c;
           Vec16 val = o[y * M + x] + extra;
-          float* dst = out + pixel * oc + c;
-          if (cn == 16) {
-            if (residual) val += Eigen::Map<const Vec16>(residual + pixel * oc + c);
-            if (relu) val = val.max(0.0f);
-            Eigen::Map<Vec16>{dst} = val;
-          } else {
-            for (Index i = 0; i < cn; ++i) {
-              float f = val[i] + (residual ? residual[pixel * oc + c + i] : 0.0f);
-              dst[i] = relu ? std::max(f, 0.0f) : f;
-            }
-          }
+          if (residual) val += cn == 16 ? load16(residual + at) : load_partial(residual + at, cn);
+          if (relu) val = val > zero ? val : zero;
+          if (cn == 16)
+            store16(out + at, val);
+          else
+            store_partial(out + at, val, cn);
         }
     }
   }
