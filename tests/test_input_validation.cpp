@@ -18,6 +18,10 @@
 using namespace resnet;
 
 // ---- allocation probe: the largest single operator-new request while armed ----
+// GCC's -Wmismatched-new-delete cannot see that the replaced new and delete pair up.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 namespace {
 std::atomic<bool> probe_armed{false};
 std::atomic<std::size_t> probe_largest{0};
@@ -303,7 +307,9 @@ TEST_CASE("stage outputs are validated like forward", "[validation][forward]") {
 // PyTorch propagates NaN through conv, batch norm, ReLU (torch.relu(nan) = nan) and max
 // pooling (a NaN in the window wins), and every stem channel at the NaN pixel mixes it in;
 // so one NaN pixel makes every logit NaN. An Inf pixel gives +-Inf after the stem, and the
-// next convolution adds +Inf and -Inf terms, which is NaN in IEEE arithmetic.
+// next convolution adds +Inf and -Inf terms, which is NaN in IEEE arithmetic. Checked
+// against torchvision's resnet18 (random weights, 2x3x64x64 input): all 1000 logits NaN
+// for a NaN, +Inf or -Inf pixel, and the other image of the batch stays finite.
 
 TEST_CASE("one NaN pixel makes every ResNet18 logit NaN", "[validation][nonfinite]") {
   const ResNet18& model = resnet18();
@@ -318,16 +324,16 @@ TEST_CASE("one NaN pixel makes every ResNet18 logit NaN", "[validation][nonfinit
   }
 }
 
-TEST_CASE("an Inf pixel gives non-finite ResNet18 logits without a crash", "[validation][nonfinite]") {
+TEST_CASE("an Inf pixel makes every ResNet18 logit NaN", "[validation][nonfinite]") {
   const ResNet18& model = resnet18();
   Workspace ws(1);
   for (float inf : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
     Tensor x = filled(1, 64, 64, 3);
     x.at(0, 5, 60, 0) = inf;
     const Tensor y = model.forward(x.to(Layout::nchw), ws);
-    int non_finite = 0;
-    for (float v : y.values()) non_finite += !std::isfinite(v);
-    CHECK(non_finite == 1000);
+    int nan = 0;
+    for (float v : y.values()) nan += std::isnan(v);
+    CHECK(nan == 1000);  // PyTorch 1.13, torchvision resnet18 with a +-Inf pixel: 1000 NaN logits
   }
 }
 
@@ -339,16 +345,20 @@ TEST_CASE("an all-NaN image and huge finite values run through softmax and pooli
   softmax.classifier = Classifier::softmax;
   CifarResNet20 probabilities(softmax);
   probabilities.init_random(2);
-  for (float v : probabilities.forward(x, ws).values()) CHECK(std::isnan(v));
+  const Tensor p = probabilities.forward(x, ws);
+  for (float v : p.values()) CHECK(std::isnan(v));
 
   ModelOptions pooled;
   pooled.include_top = false;
   pooled.pooling = Pooling::max;
   CifarResNet20 features(pooled);
   features.init_random(2);
-  for (float v : features.forward(x, ws).values()) CHECK(std::isnan(v));
+  const Tensor f = features.forward(x, ws);
+  CHECK(f.shape() == Shape{1, 1, 1, 64});
+  for (float v : f.values()) CHECK(std::isnan(v));
 
   Tensor big = filled(1, 32, 32, 3);
   for (float& v : big.values()) v = std::numeric_limits<float>::max();
-  for (float v : probabilities.forward(big, ws).values()) CHECK_FALSE(v < 0.0f);  // NaN or a probability
+  const Tensor q = probabilities.forward(big, ws);
+  for (float v : q.values()) CHECK_FALSE(v < 0.0f);  // NaN or a probability
 }
