@@ -1,0 +1,19 @@
+# Consumer projects built as tests: the installed package (find_package, whose Config
+# file finds Eigen) and the source tree (add_subdirectory, where tests and examples
+# must stay off because the project is not top level).
+set(_consumer_dir ${CMAKE_BINARY_DIR}/consumer)
+add_test(NAME consumer_install
+  COMMAND ${CMAKE_COMMAND} --install ${CMAKE_BINARY_DIR} --prefix ${_consumer_dir}/prefix)
+add_test(NAME consumer_find_package
+  COMMAND ${CMAKE_COMMAND} -E env CMAKE_PREFIX_PATH=${_consumer_dir}/prefix
+          ${CMAKE_CTEST_COMMAND} --build-and-test ${CMAKE_CURRENT_SOURCE_DIR}/consumer ${_consumer_dir}/find
+          --build-generator ${CMAKE_GENERATOR} --build-options -DRESNET_CONSUME=find_package
+          --test-command consumer)
+add_test(NAME consumer_add_subdirectory
+  COMMAND ${CMAKE_CTEST_COMMAND} --build-and-test ${CMAKE_CURRENT_SOURCE_DIR}/consumer ${_consumer_dir}/subdir
+          --build-generator ${CMAKE_GENERATOR}
+          --build-options -DRESNET_CONSUME=add_subdirectory -DRESNET_SOURCE_DIR=${PROJECT_SOURCE_DIR}
+          --test-command consumer)
+set_tests_properties(consumer_install PROPERTIES FIXTURES_SETUP consumer_prefix)
+set_tests_properties(consumer_find_package PROPERTIES FIXTURES_REQUIRED consumer_prefix)
+set_tests_properties(consumer_install consumer_find_package consumer_add_subdirectory PROPERTIES TIMEOUT 600)
