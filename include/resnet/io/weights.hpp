@@ -16,8 +16,9 @@ namespace resnet {
 
 /// The naming and layout convention of a weight file.
 enum class Naming {
-  torchvision,  ///< `layer1.0.conv1.weight`, OIHW kernels, `fc` head
-  cifar,        ///< torchvision-style names, `linear` head; a `module.` prefix is accepted
+  torchvision,  ///< `layer1.0.conv1.weight`, OIHW kernels, `fc` head (a `module.` prefix on
+                ///< every name, as DataParallel writes it, is accepted here and for cifar)
+  cifar,        ///< torchvision-style names, `linear` head
   keras,        ///< `conv2_block1_1_conv/kernel`, HWIO kernels, `predictions` head
 };
 
@@ -35,10 +36,10 @@ struct BatchNormParams {
 class WeightReader {
  public:
   WeightReader(const io::SafeTensors& file, Naming naming) : file_(file), naming_(naming) {
-    if (naming_ == Naming::cifar) {
-      for (const auto& t : file_.tensors())
-        if (t.name.rfind("module.", 0) == 0) prefix_ = "module.";
-    }
+    // Checkpoints saved from a DataParallel wrapper prefix every name with `module.`.
+    bool all_prefixed = !file_.tensors().empty();
+    for (const auto& t : file_.tensors()) all_prefixed = all_prefixed && t.name.rfind("module.", 0) == 0;
+    if (all_prefixed && naming_ != Naming::keras) prefix_ = "module.";
   }
 
   Naming naming() const noexcept { return naming_; }
