@@ -1,23 +1,25 @@
 #!/usr/bin/env python3
 """Reference data for the Keras ResNets (KV1 ResNet50/101/152, KV2 ResNet50V2/101V2/152V2),
 computed by a PyTorch re-implementation that follows RESNET_SPEC.md 1.3-1.11 literally
-(no Keras runtime is available). Weights are seeded random values with non-trivial BN
-statistics, stored under Keras names and layouts.
+(no Keras runtime is available), and for our basic-block V2 models in the Keras V2 style
+(resnet18v2, resnet34v2; definition in keras_arch.py). Weights are seeded random values
+with non-trivial BN statistics, stored under Keras names and layouts.
 
     gen_keras_reference.py OUTDIR [--force] [--variants resnet50 resnet50v2 ...]
 
 Writes, per variant NAME:
   OUTDIR/keras_NAME.safetensors     key `<layer>/<weight>`, HWIO kernels,
-                                    predictions/kernel [2048, 1000]
+                                    predictions/kernel [C, 1000], C = 2048 (512 for 18v2/34v2)
   OUTDIR/keras_NAME_io.safetensors  for S in 224x224, 193x257 (H x W), batch 2:
       input_S        [2,3,H,W]   N(0,1), NCHW, taken as already preprocessed
       logits_S       [2,1000]    pre-softmax
       probs_S        [2,1000]    softmax (Keras' default classifier_activation)
-      pooled_avg_S   [2,2048]    include_top=False, pooling='avg'
-      pooled_max_S   [2,2048]    include_top=False, pooling='max'
-      fmap_S         [2,2048,h,w] NCHW; KV1 conv5 block output, KV2 post_relu output
+      pooled_avg_S   [2,C]       include_top=False, pooling='avg'
+      pooled_max_S   [2,C]       include_top=False, pooling='max'
+      fmap_S         [2,C,h,w]   NCHW; KV1 conv5 block output, KV2 post_relu output
 Before writing, the script asserts the parameter and weight-array counts of spec 2.2 / 7.2,
-the MAC counts of spec 3, the ceil(H/32) rule and the KV2 stem-pool zeros of spec 7.5.
+the MAC counts of spec 3 (for 18v2/34v2: counts derived by hand, BASIC_V2_COUNTS), the
+ceil(H/32) rule and the KV2 stem-pool zeros of spec 7.5.
 """
 
 import argparse
@@ -47,6 +49,21 @@ SPEC_MACS = {
     "resnet50": 3_857_973_248, "resnet101": 7_570_194_432, "resnet152": 11_282_415_616,
     "resnet50v2": 3_482_255_360, "resnet101v2": 7_194_476_544, "resnet152v2": 10_906_697_728,
 }
+# Not in the spec (Keras has no such models): worked out per block from the definition in
+# keras_arch.py. Stem conv 9,472; a block with C_in -> p adds 4*C_in (preact BN) +
+# 9*C_in*p (_1_conv) + 4*p (_1_bn) + 9*p*p + p (_2_conv) [+ C_in*p + p (_0_conv) where
+# C_in != p]; post_bn 2,048; predictions 513,000. Non-trainable: the moving statistics.
+# MACs at 224: stem 112^2*7*7*3*64, each block conv at its output size (56 in conv2 up to
+# its strided last block, which outputs 28; then 28, 14, 7 likewise), dense 512*1000.
+# name: (total, trainable, non-trainable, total without top, arrays, arrays without top,
+#        MACs at 224x224)
+BASIC_V2_COUNTS = {
+    "resnet18v2": (11_698_408, 11_690_600, 7_808, 11_185_408, 102, 100, 1_293_848_576),
+    "resnet34v2": (21_815_848, 21_800_616, 15_232, 21_302_848, 190, 188, 3_143_536_640),
+}
+for _name, _c in BASIC_V2_COUNTS.items():
+    SPEC_COUNTS[_name] = (_c[0], _c[3], _c[4], _c[5])
+    SPEC_MACS[_name] = _c[6]
 
 
 def random_weights(torch, name, seed):
@@ -69,7 +86,7 @@ def random_weights(torch, name, seed):
         elif "kernel" in shapes:
             kh, kw, cin, cout = shapes["kernel"]
             kernel = ref.kaiming_normal(torch, (cout, cin, kh, kw), g).permute(2, 3, 1, 0)
-            if v2 and layer.endswith("_3_conv"):
+            if v2 and layer.endswith(keras_arch.branch_end_conv(name)):
                 # KV2 branches end in a conv without BN: scale it down instead of gamma.
                 kernel = 0.2 * kernel
             out[f"{layer}/kernel"] = kernel.contiguous()
@@ -143,14 +160,33 @@ class KerasResNet:
         h = self.conv(h, f"{p}_3_conv")
         return shortcut + h  # no ReLU after the add
 
+    def block_v2_basic(self, x, p, stride, proj):
+        relu = self.F.relu
+        a = relu(self.bn(x, f"{p}_preact_bn"))
+        if proj:
+            shortcut = self.conv(a, f"{p}_0_conv", stride)  # pre-activated input
+        elif stride > 1:
+            shortcut = x[:, :, ::stride, ::stride]  # = 1x1 max pool, stride 2, raw input
+        else:
+            shortcut = x
+        h = relu(self.bn(self.conv(a, f"{p}_1_conv", stride, pad=1), f"{p}_1_bn"))
+        h = self.conv(h, f"{p}_2_conv", 1, pad=1)
+        return shortcut + h  # no ReLU after the add
+
     def features(self, x):
         F = self.F
         x = self.conv(x, "conv1_conv", stride=2, pad=3)
         if not self.v2:
             x = F.relu(self.bn(x, "conv1_bn"))
         x = self.stem_pool(F, x)  # KV2: signed input, no stem BN/ReLU
+        if not self.v2:
+            block = self.block_v1
+        elif keras_arch.is_basic(self.name):
+            block = self.block_v2_basic
+        else:
+            block = self.block_v2
         for p, _, stride, proj, _ in keras_arch.block_plan(self.name):
-            x = (self.block_v2 if self.v2 else self.block_v1)(x, p, stride, proj)
+            x = block(x, p, stride, proj)
         if self.v2:
             x = F.relu(self.bn(x, "post_bn"))
         return x
@@ -174,6 +210,23 @@ def check_stem_pool_semantics(torch):
         assert bool((y[~z] < 0).all())
         # PyTorch's own padding (-inf semantics) gives no zeros: the two really differ.
         assert int((F.max_pool2d(x, 3, 2, padding=1) == 0).sum()) == 0
+    print("stem pool (spec 7.5): zero padding takes part in the max: 112 -> 56x56 with 111 "
+          "zeros, 113 -> 57x57 with 224 zeros on negative input; -inf padding gives none",
+          flush=True)
+
+
+def check_stem_pool_matters(model, x, logits):
+    """The reference must tell a zero-padded stem pool from PyTorch's -inf padding: the
+    logits have to move by well over the 1e-3 (scaled) tolerance of the C++ tests."""
+    model.stem_pool = lambda F, y: F.max_pool2d(y, 3, 2, padding=1)  # shadows the static
+    try:
+        other = model.head(model.features(x).mean(dim=(2, 3)))
+    finally:
+        del model.stem_pool
+    err = float(((other - logits).abs() / logits.abs().clamp(min=1)).max())
+    assert err > 1e-2, (model.name, "stem-pool padding barely changes the logits", err)
+    print(f"  {model.name}: -inf-padded stem pool would move the logits by {err:.3f} "
+          f"(scaled), {err / 1e-3:.0f}x the tolerance", flush=True)
 
 
 def check_counts(name, weights):
@@ -184,6 +237,14 @@ def check_counts(name, weights):
     assert (count, count_notop) == (total, notop), (name, count, count_notop)
     assert (len(weights), len(weights) - len(head)) == (arrays, arrays_notop), name
     assert list(weights) == list(keras_arch.keras_weights(name)), name
+    if name in BASIC_V2_COUNTS:
+        moving = sum(int(v.size) for k, v in weights.items() if "/moving_" in k)
+        expected = BASIC_V2_COUNTS[name]
+        assert (count, count - moving, moving) == expected[:3], (name, count, moving)
+        print(f"  {name}: parameters {count:,} (trainable {count - moving:,}, non-trainable "
+              f"{moving:,}); without top {count_notop:,} (trainable {count_notop - moving:,}); "
+              f"weight arrays {len(weights)} / {len(weights) - len(head)} without top",
+              flush=True)
 
 
 def torchvision_v1(torch, name, weights):
@@ -233,13 +294,19 @@ def generate(outdir, name, torch):
         x = ref.random_input(torch, seed * 10 + k, h, w)
         model.macs = 0
         fmap = model.features(x)
-        assert tuple(fmap.shape) == (ref.BATCH, 2048, (h + 31) // 32, (w + 31) // 32), fmap.shape
+        expect = (ref.BATCH, keras_arch.feature_channels(name), (h + 31) // 32, (w + 31) // 32)
+        assert tuple(fmap.shape) == expect, (fmap.shape, expect)
         pooled_avg = fmap.mean(dim=(2, 3))
         pooled_max = fmap.amax(dim=(2, 3))
         logits = model.head(pooled_avg)
         probs = torch.softmax(logits, dim=1)
         if label == "224x224":
             assert model.macs == SPEC_MACS[name], (name, model.macs)
+            if name in BASIC_V2_COUNTS:
+                print(f"  {name}: {model.macs:,} MACs at 224x224 (convolutions + dense)")
+        if name in BASIC_V2_COUNTS:
+            print(f"  {name} {label}: fmap {fmap.shape[2]}x{fmap.shape[3]} = "
+                  f"ceil({h}/32) x ceil({w}/32)")
         io[f"input_{label}"] = x
         io[f"logits_{label}"] = logits
         io[f"probs_{label}"] = probs
@@ -251,6 +318,8 @@ def generate(outdir, name, torch):
               f"diff std {(logits[0] - logits[1]).std():.3f}, max prob {probs.max():.3f}",
               flush=True)
     assert model.used == set(weights), sorted(set(weights) - model.used)[:5]
+    if name in BASIC_V2_COUNTS:
+        check_stem_pool_matters(model, io["input_224x224"], io["logits_224x224"])
     if not model.v2:
         x, logits = io["input_224x224"], io["logits_224x224"]
         other = torchvision_v1(torch, name, weights)(x)
