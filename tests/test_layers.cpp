@@ -3,9 +3,10 @@
 // so vector tails and padded borders are reached. Weights travel through an
 // in-memory safetensors file and WeightReader, under torchvision and Keras names.
 //
-// Tolerance: |got - ref| <= tol * max(1, |ref|) with tol = 1e-4 for GEMM paths.
-// 3x3 stride-1 convs run Winograd (F(4x4) for small channel counts), whose
-// transforms amplify float rounding; those cases use 1e-3.
+// Tolerance: |got - ref| <= 1e-4 * max(1, |ref|) everywhere. 3x3 stride-1 convs run
+// Winograd (F(4x4) for small channel counts, F(2x2) for wide ones), whose transforms
+// amplify float rounding; measured worst there 1.2e-5 (13x19 and 259x257 channels),
+// so the one tolerance still holds with room. kWinogradTol marks those cases.
 
 #include <catch2/catch.hpp>
 
@@ -30,7 +31,7 @@ using namespace resnet;
 namespace {
 
 constexpr double kTol = 1e-4;
-constexpr double kWinogradTol = 1e-3;
+constexpr double kWinogradTol = 1e-4;
 
 struct Size {
   int n, h, w;
