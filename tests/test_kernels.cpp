@@ -222,8 +222,9 @@ TEST_CASE("ConvKernel::run does not allocate", "[conv][alloc]") {
                               {64, 64, 3, 2, 1},  {64, 64, 3, 1, 1},   {512, 512, 3, 1, 1}};
   ThreadPool pool(2);
   for (const ConvShape& s : shapes)
-    for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::gemm}) {
-      const int h = 20, w = 17, n = 2;
+    for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::gemm})
+      for (const int side : {7, 20}) {  // 7: few tiles and columns (phased Winograd, row-split GEMM)
+      const int h = side, w = side - 3 * (side > 7), n = side > 7 ? 2 : 1;
       ConvKernel kernel(s, random_vector(static_cast<std::size_t>(s.weight_count()), 5),
                         random_vector(static_cast<std::size_t>(s.out_c), 6), algo);
       const auto in = random_vector(static_cast<std::size_t>(n) * h * w * s.in_c, 7);

@@ -143,16 +143,19 @@ class ConvKernel {
     using detail::Index;
     const Index threads = pool.size();
     const Index m = shape_.out_c;
-    // Column slices, a multiple of the thread count when there are enough; otherwise also
-    // split the output channels so every thread has work (7x7 maps at batch 1).
+    // Column slices, a multiple of the thread count so every thread gets the same share.
+    // Few columns (7x7 maps at batch 1): one slice per thread while each keeps at least 16
+    // columns (two 8-column register tiles); below that, split the output channels too.
     Index slices = detail::ceil_div(columns, kNc);
     Index row_parts = 1;
     if (slices >= threads) {
       slices = detail::round_up(slices, threads);
+    } else if (detail::ceil_div(columns, threads) >= 16) {
+      slices = threads;
     } else {
       row_parts = std::min<Index>(lhs_.m_blocks(), detail::ceil_div(threads, slices));
     }
-    const Index nc = std::min(detail::round_up(detail::ceil_div(columns, slices), detail::kNr), kNc);
+    const Index nc = detail::ceil_div(columns, slices);
     slices = detail::ceil_div(columns, nc);
     const Index tasks = slices * row_parts;
     const Index per_thread = detail::rhs_scratch_floats(kc_, kNc);
