@@ -36,6 +36,15 @@ static_assert(ResNet50V2::parameter_count() == 25'568'360);
 static_assert(ResNet50V2::non_trainable_count() == 45'440);
 static_assert(keras_total<ResNet152V2>(false) == 58'331'648);
 
+// Pre-activation 18/34 in the Keras V2 style: no published figures; these were counted
+// by hand from the definition (tests/python/gen_keras_reference.py, BASIC_V2_COUNTS).
+static_assert(keras_total<ResNet18V2>() == 11'698'408);
+static_assert(ResNet18V2::parameter_count() == 11'690'600);
+static_assert(keras_total<ResNet34V2>() == 21'815'848);
+static_assert(keras_total<ResNet34V2>(false) == 21'302'848);
+static_assert(ResNet18V2::macs(224, 224) == 1'293'848'576);
+static_assert(ResNet34V2::macs(224, 224) == 3'143'536'640);
+
 // CIFAR (spec 2.3).
 static_assert(CifarResNet20::parameter_count() == 269'722);
 static_assert(CifarResNet32::parameter_count() == 464'154);
