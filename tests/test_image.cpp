@@ -1,5 +1,6 @@
 // Image decoding: exact PNG round trips, colour conversions, JPEG against PIL, and the
-// refusal of broken or hostile files.
+// refusal of broken or hostile files. JPEG files come from the gen_preprocess_ref fixture
+// (written by PIL) and the shared CIFAR-10 test set.
 #include <catch2/catch.hpp>
 
 #if !__has_include(<stb/stb_image.h>)
@@ -55,12 +56,6 @@ Bytes encode_png(int w, int h, int channels, const Bytes& pixels) {
   return out;
 }
 
-Bytes encode_jpeg(int w, int h, const Bytes& rgb) {
-  Bytes out;
-  REQUIRE(stbi_write_jpg_to_func(append, &out, w, h, 3, rgb.data(), 90) != 0);
-  return out;
-}
-
 Bytes pattern(int w, int h, int channels) {
   Bytes p(static_cast<std::size_t>(w) * h * channels);
   for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<std::uint8_t>((i * 37 + i / 7) & 0xFF);
@@ -82,6 +77,16 @@ std::string write_file(const std::string& name, const Bytes& bytes) {
 Bytes read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// A JPEG written by PIL in the fixture (gen_preprocess_ref.py), or empty when absent.
+Bytes generated_jpeg(const std::string& name) {
+  const std::string path = std::string(RESNET_TEST_DATA) + "/generated/" + name;
+  if (!std::filesystem::exists(path)) {
+    WARN(path << " absent (run the gen_preprocess_ref fixture): JPEG case skipped");
+    return {};
+  }
+  return read_file(path);
 }
 
 template <class F>
@@ -164,56 +169,70 @@ TEST_CASE("grey, grey+alpha and RGBA PNGs become RGB", "[image]") {
   }
 }
 
-TEST_CASE("CIFAR JPEGs decode like PIL", "[image][jpeg]") {
-  const std::string root = std::string(RESNET_SHARED_DATA) + "/cifar10/test";
+TEST_CASE("JPEGs decode like PIL", "[image][jpeg]") {
   const std::string ref_path = std::string(RESNET_TEST_DATA) + "/image_ref.safetensors";
-  if (!std::filesystem::is_directory(root) || !std::filesystem::exists(ref_path)) {
-    WARN(root << " or " << ref_path << " absent: JPEG decoding not compared with PIL");
+  if (!std::filesystem::exists(ref_path)) {
+    WARN(ref_path << " absent (run the gen_preprocess_ref fixture): JPEG decoding not compared with PIL");
     return;
   }
   const auto ref = resnet::io::SafeTensors::open(ref_path);
   REQUIRE(!ref.tensors().empty());
-  int worst = 0;
-  double sum = 0.0;
-  long long count = 0, over_two = 0;
-  for (const auto& t : ref.tensors()) {
-    INFO("file " << t.name);
-    const Image image = resnet::load_image(root + "/" + t.name);
-    REQUIRE(image.height == t.shape[0]);
-    REQUIRE(image.width == t.shape[1]);
-    const std::vector<float> pil = ref.read_f32(t);
-    int file_worst = 0;
-    for (std::size_t i = 0; i < pil.size(); ++i) {
-      const int d = std::abs(static_cast<int>(image.rgb[i]) - static_cast<int>(pil[i]));
-      file_worst = std::max(file_worst, d);
-      sum += d;
-      over_two += d > 2;
+  for (const char* group : {"generated/", "cifar10/"}) {
+    const std::string root = group[0] == 'g' ? RESNET_TEST_DATA : RESNET_SHARED_DATA;
+    int worst = 0, files = 0;
+    double sum = 0.0;
+    long long count = 0, over_two = 0;
+    for (const auto& t : ref.tensors()) {
+      if (t.name.rfind(group, 0) != 0) continue;
+      INFO("file " << t.name);
+      const Image image = resnet::load_image(root + "/" + t.name);
+      REQUIRE(image.height == t.shape[0]);
+      REQUIRE(image.width == t.shape[1]);
+      const std::vector<float> pil = ref.read_f32(t);
+      int file_worst = 0;
+      for (std::size_t i = 0; i < pil.size(); ++i) {
+        const int d = std::abs(static_cast<int>(image.rgb[i]) - static_cast<int>(pil[i]));
+        file_worst = std::max(file_worst, d);
+        sum += d;
+        over_two += d > 2;
+      }
+      count += static_cast<long long>(pil.size());
+      ++files;
+      // stb and libjpeg-turbo round their IDCT and chroma upsampling differently.
+      CHECK(file_worst <= 4);  // observed: 2 (generated), 3 (CIFAR)
+      worst = std::max(worst, file_worst);
     }
-    count += static_cast<long long>(pil.size());
-    // stb and libjpeg(-turbo) use different IDCT and chroma upsampling rounding.
-    CHECK(file_worst <= 4);  // observed: 3
-    worst = std::max(worst, file_worst);
+    if (files == 0) {
+      WARN("no " << group << " JPEGs in the reference");
+      continue;
+    }
+    CHECK(sum / count < 0.25);  // observed: 0.07 and 0.09
+    WARN("stb vs PIL on " << files << " " << group << " JPEGs: max |diff| " << worst << ", mean |diff| "
+                          << sum / count << ", " << over_two << " of " << count << " values differ by more than 2");
   }
-  CHECK(sum / count < 0.25);  // observed: 0.09
-  WARN("stb vs PIL on " << ref.tensors().size() << " CIFAR JPEGs: max |diff| " << worst << ", mean |diff| "
-                        << sum / count << ", " << over_two << " of " << count << " values differ by more than 2");
 }
 
 TEST_CASE("truncated JPEGs are refused", "[image][jpeg][errors]") {
-  const Bytes jpeg = encode_jpeg(40, 24, pattern(40, 24, 3));
-  REQUIRE_NOTHROW(resnet::decode_image(jpeg.data(), jpeg.size(), "whole.jpg"));
-  for (std::size_t keep : {jpeg.size() - 2, jpeg.size() / 2, std::size_t(300), std::size_t(20), std::size_t(3)}) {
-    INFO("kept " << keep << " of " << jpeg.size() << " bytes");
+  for (const char* name : {"baseline420.jpg", "progressive.jpg"}) {
+    const Bytes jpeg = generated_jpeg(name);
+    if (jpeg.empty()) continue;
+    INFO(name);
+    REQUIRE_NOTHROW(resnet::decode_image(jpeg.data(), jpeg.size(), "whole.jpg"));
+    for (std::size_t keep : {jpeg.size() - 1, jpeg.size() - 2, jpeg.size() * 3 / 4, jpeg.size() / 2, std::size_t(300),
+                             std::size_t(20), std::size_t(3)}) {
+      INFO("kept " << keep << " of " << jpeg.size() << " bytes");
+      std::string message;
+      CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), keep, "cut.jpg"); }, &message) == ErrorKind::image);
+      CHECK(message.find("cut.jpg") == 0);
+    }
     std::string message;
-    CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), keep, "cut.jpg"); }, &message) == ErrorKind::image);
-    CHECK(message.find("cut.jpg") == 0);
+    error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size() / 2, "cut.jpg"); }, &message);
+    CHECK(message.find("truncated") != std::string::npos);
   }
-  std::string message;
-  error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size() / 2, "cut.jpg"); }, &message);
-  CHECK(message.find("truncated") != std::string::npos);
 
   const std::string cifar = std::string(RESNET_SHARED_DATA) + "/cifar10/test/cat/0000.jpg";
   if (std::filesystem::exists(cifar)) {
+    std::string message;
     const Bytes real = read_file(cifar);
     const std::string path = write_file("cut_cifar.jpg", Bytes(real.begin(), real.begin() + real.size() * 2 / 3));
     CHECK(error_kind([&] { resnet::load_image(path); }, &message) == ErrorKind::image);
@@ -221,6 +240,22 @@ TEST_CASE("truncated JPEGs are refused", "[image][jpeg][errors]") {
     CHECK(message.find("truncated") != std::string::npos);
     std::remove(path.c_str());
   }
+}
+
+TEST_CASE("a JPEG Huffman table with more than 256 codes is refused", "[image][jpeg][errors]") {
+  // stb_image would write such a table past its fixed-size arrays (found by fuzzing
+  // under AddressSanitizer); the check must run before stb parses the header.
+  Bytes jpeg = generated_jpeg("baseline420.jpg");
+  if (jpeg.empty()) return;
+  const std::uint8_t dht[2] = {0xFF, 0xC4};
+  const auto at = std::search(jpeg.begin(), jpeg.end(), std::begin(dht), std::end(dht));
+  REQUIRE(at != jpeg.end());
+  const std::size_t counts = static_cast<std::size_t>(at - jpeg.begin()) + 5;  // marker, length, class/id
+  for (std::size_t i = 0; i < 16; ++i) jpeg[counts + i] = 0x20;                  // 512 codes
+  std::string message;
+  CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "dht.jpg"); }, &message) ==
+        ErrorKind::image);
+  CHECK(message.find("512 codes") != std::string::npos);
 }
 
 TEST_CASE("missing, empty, non-image and corrupt files are refused", "[image][errors]") {
@@ -276,22 +311,26 @@ TEST_CASE("the pixel cap refuses huge headers before decoding", "[image][errors]
   limits.max_pixels = 1024;
   CHECK(resnet::decode_image(png.data(), png.size(), "capped.png", limits).width == 32);
 
-  const Bytes jpeg = encode_jpeg(32, 32, pattern(32, 32, 3));
-  limits.max_pixels = 1000;
-  CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "capped.jpg", limits); }) ==
-        ErrorKind::too_large);
+  const Bytes jpeg = generated_jpeg("baseline444.jpg");  // 61x45
+  if (!jpeg.empty()) {
+    limits.max_pixels = 61 * 45 - 1;
+    CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "capped.jpg", limits); }) ==
+          ErrorKind::too_large);
+    limits.max_pixels = 61 * 45;
+    CHECK(resnet::decode_image(jpeg.data(), jpeg.size(), "capped.jpg", limits).width == 61);
 
-  // A JPEG whose frame header claims 60000x60000 (3.6 gigapixels).
-  Bytes huge_jpeg = encode_jpeg(32, 32, pattern(32, 32, 3));
-  const std::uint8_t sof0[2] = {0xFF, 0xC0};
-  const auto sof = std::search(huge_jpeg.begin(), huge_jpeg.end(), std::begin(sof0), std::end(sof0));
-  REQUIRE(sof != huge_jpeg.end());
-  const std::size_t at = static_cast<std::size_t>(sof - huge_jpeg.begin()) + 5;  // marker, length, precision
-  huge_jpeg[at] = huge_jpeg[at + 2] = 0xEA;                                     // 60000 = 0xEA60
-  huge_jpeg[at + 1] = huge_jpeg[at + 3] = 0x60;
-  CHECK(error_kind([&] { resnet::decode_image(huge_jpeg.data(), huge_jpeg.size(), "huge.jpg"); }, &message) ==
-        ErrorKind::too_large);
-  CHECK(message.find("huge.jpg") == 0);
+    // The same JPEG with a frame header claiming 60000x60000 (3.6 gigapixels).
+    Bytes huge_jpeg = jpeg;
+    const std::uint8_t sof0[2] = {0xFF, 0xC0};
+    const auto sof = std::search(huge_jpeg.begin(), huge_jpeg.end(), std::begin(sof0), std::end(sof0));
+    REQUIRE(sof != huge_jpeg.end());
+    const std::size_t at = static_cast<std::size_t>(sof - huge_jpeg.begin()) + 5;  // marker, length, precision
+    huge_jpeg[at] = huge_jpeg[at + 2] = 0xEA;                                     // 60000 = 0xEA60
+    huge_jpeg[at + 1] = huge_jpeg[at + 3] = 0x60;
+    CHECK(error_kind([&] { resnet::decode_image(huge_jpeg.data(), huge_jpeg.size(), "huge.jpg"); }, &message) ==
+          ErrorKind::too_large);
+    CHECK(message.find("huge.jpg") == 0);
+  }
 
   const std::string path = write_file("small.png", png);
   limits.max_file_bytes = 10;

@@ -12,9 +12,10 @@ Writes OUT_DIR/preprocess_ref.safetensors: for each synthetic image case "h{H}_w
   .crop_u8     CenterCrop(224) of resize_u8
   .normalized  ConvertImageDtype(float) + Normalize(ImageNet mean/std) of crop_u8
 and "explicit_h{H}_w{W}_to_h{h}_w{w}": resize(float tensor, [h, w], antialias=True), HWC;
-and OUT_DIR/image_ref.safetensors: PIL's RGB decode of a few CIFAR-10 test JPEGs from
-SHARED_DATA_DIR/cifar10/test, one tensor per file named by its path under that folder
-(absent when the folder is).
+and OUT_DIR/image_ref.safetensors: PIL's RGB decode (`convert("RGB")`) of JPEG files, one
+tensor per file: "generated/<name>.jpg" are written here by PIL into OUT_DIR/generated
+(baseline 4:2:0, 4:4:4, progressive, greyscale; 61x45 so MCUs are partial), and
+"cifar10/test/<class>/<file>.jpg" are the first files of each class under SHARED_DATA_DIR.
 
 Synthetic pixels (the same formula is in test_preprocess.cpp), with 32-bit unsigned
 wrap-around arithmetic:
@@ -105,18 +106,36 @@ def preprocess_cases():
     return out
 
 
-def cifar_cases(shared):
+def jpeg_cases(out_dir, shared):
     from PIL import Image
-    root = os.path.join(shared, "cifar10", "test")
     out = {}
+    gen = os.path.join(out_dir, "generated")
+    os.makedirs(gen, exist_ok=True)
+    h, w = 45, 61
+    y, x = np.mgrid[0:h, 0:w]
+    noise = synthetic(h, w).astype(np.int32) // 8
+    smooth = np.stack([x * 4, y * 5, (x + y) * 2], axis=-1) + noise
+    rgb = Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8))
+    variants = {
+        "baseline420.jpg": (rgb, {"quality": 75}),
+        "baseline444.jpg": (rgb, {"quality": 95, "subsampling": 0}),
+        "progressive.jpg": (rgb, {"quality": 85, "progressive": True}),
+        "grey.jpg": (rgb.convert("L"), {"quality": 90}),
+    }
+    for name, (image, options) in variants.items():
+        path = os.path.join(gen, name)
+        image.save(path, "JPEG", **options)
+        with Image.open(path) as im:
+            out["generated/" + name] = np.asarray(im.convert("RGB"), dtype=np.float32)
+    root = os.path.join(shared, "cifar10", "test")
     if not os.path.isdir(root):
-        print(f"{root} absent: no JPEG reference")
+        print(f"{root} absent: CIFAR JPEGs not in the reference")
         return out
     for cls in sorted(os.listdir(root)):
         files = sorted(f for f in os.listdir(os.path.join(root, cls)) if f.endswith(".jpg"))
         for f in files[:3]:
             with Image.open(os.path.join(root, cls, f)) as im:
-                out[f"{cls}/{f}"] = np.asarray(im.convert("RGB"), dtype=np.float32)
+                out[f"cifar10/test/{cls}/{f}"] = np.asarray(im.convert("RGB"), dtype=np.float32)
     return out
 
 
@@ -129,12 +148,7 @@ def main():
     meta = {"torch": torch.__version__, "torchvision": torchvision.__version__,
             "generator": "tests/python/gen_preprocess_ref.py"}
     write_safetensors(os.path.join(out_dir, "preprocess_ref.safetensors"), preprocess_cases(), meta)
-    images = cifar_cases(shared)
-    image_path = os.path.join(out_dir, "image_ref.safetensors")
-    if images:
-        write_safetensors(image_path, images, meta)
-    elif os.path.exists(image_path):
-        os.remove(image_path)
+    write_safetensors(os.path.join(out_dir, "image_ref.safetensors"), jpeg_cases(out_dir, shared), meta)
     print(f"wrote {out_dir}")
 
 

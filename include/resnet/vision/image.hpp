@@ -84,11 +84,31 @@ inline bool is_png(const std::uint8_t* bytes, std::size_t size) {
   return starts_with_bytes(bytes, size, {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A});
 }
 
-/// Walks a JPEG's marker segments and entropy-coded scans and reports whether the
-/// end-of-image marker is reached before the data runs out. stb_image refuses cut-off
-/// files too, but with a symptom ("expected marker", "bad huffman code"); this check
-/// names the cause. Stray bytes between segments are skipped, as libjpeg does.
-inline bool jpeg_reaches_end_marker(const std::uint8_t* b, std::size_t size) {
+/// Checks a DHT (Huffman table) segment payload. stb_image (2022 and earlier) writes a
+/// table's code lengths into fixed 257-entry arrays without checking that the 16 counts
+/// sum to at most 256, so a hostile file could overflow them; refuse such tables here.
+inline std::string jpeg_dht_problem(const std::uint8_t* p, std::size_t length) {
+  std::size_t at = 0;
+  while (at < length) {
+    if (length - at < 17) return "corrupt JPEG (short Huffman table segment)";
+    std::size_t codes = 0;
+    for (int i = 1; i <= 16; ++i) codes += p[at + static_cast<std::size_t>(i)];
+    if (codes > 256)
+      return "corrupt JPEG (Huffman table with " + std::to_string(codes) + " codes, at most 256)";
+    at += 17;
+    if (length - at < codes) return "corrupt JPEG (Huffman table longer than its segment)";
+    at += codes;
+  }
+  return {};
+}
+
+/// Walks a JPEG's marker segments and entropy-coded scans: returns an empty string when
+/// the end-of-image marker is reached before the data runs out and every Huffman table is
+/// well formed, else the reason. stb_image refuses cut-off files too, but with a symptom
+/// ("expected marker", "bad huffman code"); this names the cause. Stray bytes between
+/// segments are skipped, as libjpeg does. Runs before stb sees the data.
+inline std::string jpeg_structure_problem(const std::uint8_t* b, std::size_t size) {
+  const std::string truncated = "truncated JPEG (data ends before the end-of-image marker)";
   std::size_t pos = 2;  // after SOI
   while (pos < size) {
     if (b[pos] != 0xFF) {
@@ -96,13 +116,18 @@ inline bool jpeg_reaches_end_marker(const std::uint8_t* b, std::size_t size) {
       continue;
     }
     while (pos < size && b[pos] == 0xFF) ++pos;  // fill bytes
-    if (pos >= size) return false;
+    if (pos >= size) return truncated;
     const std::uint8_t marker = b[pos++];
-    if (marker == 0xD9) return true;                                 // EOI
+    if (marker == 0xD9) return {};  // EOI
     if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
-    if (pos + 2 > size) return false;
+    if (pos + 2 > size) return truncated;
     const std::size_t length = (static_cast<std::size_t>(b[pos]) << 8) | b[pos + 1];
-    if (length < 2 || pos + length > size) return false;
+    if (length < 2) return "corrupt JPEG (segment length " + std::to_string(length) + ")";
+    if (pos + length > size) return truncated;
+    if (marker == 0xC4) {
+      std::string problem = jpeg_dht_problem(b + pos + 2, length - 2);
+      if (!problem.empty()) return problem;
+    }
     pos += length;
     if (marker != 0xDA) continue;
     // Entropy-coded data after SOS: 0xFF is followed by 0x00 (a stuffed byte) or a
@@ -112,7 +137,7 @@ inline bool jpeg_reaches_end_marker(const std::uint8_t* b, std::size_t size) {
         ++pos;
         continue;
       }
-      if (pos + 1 >= size) return false;
+      if (pos + 1 >= size) return truncated;
       const std::uint8_t next = b[pos + 1];
       if (next == 0x00 || (next >= 0xD0 && next <= 0xD7)) {
         pos += 2;
@@ -123,7 +148,7 @@ inline bool jpeg_reaches_end_marker(const std::uint8_t* b, std::size_t size) {
       }
     }
   }
-  return false;
+  return truncated;
 }
 
 /// Width and height from a PNG's IHDR chunk, read without stb so that sizes too large
@@ -177,6 +202,11 @@ inline Image decode_image(const std::uint8_t* bytes, std::size_t size, const std
   if (png && detail::png_header_size(bytes, size, claimed_w, claimed_h))
     detail::check_pixel_cap(name, claimed_w, claimed_h, limits);
 
+  if (jpeg) {
+    const std::string problem = detail::jpeg_structure_problem(bytes, size);
+    if (!problem.empty()) throw Error(ErrorKind::image, name + ": " + problem);
+  }
+
   const int len = static_cast<int>(size);
   int w = 0, h = 0, channels = 0;
   if (stbi_info_from_memory(bytes, len, &w, &h, &channels) == 0) {
@@ -185,8 +215,6 @@ inline Image decode_image(const std::uint8_t* bytes, std::size_t size, const std
                 name + ": cannot read the " + (jpeg ? "JPEG" : "PNG") + " header (" + reason + ")");
   }
   detail::check_pixel_cap(name, w, h, limits);
-  if (jpeg && !detail::jpeg_reaches_end_marker(bytes, size))
-    throw Error(ErrorKind::image, name + ": truncated JPEG (data ends before the end-of-image marker)");
 
   int dw = 0, dh = 0, dc = 0;
   stbi_uc* pixels = stbi_load_from_memory(bytes, len, &dw, &dh, &dc, 3);
