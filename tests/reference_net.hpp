@@ -30,9 +30,7 @@ struct Map {
       : n(n_), c(c_), h(h_), w(w_), v(static_cast<std::size_t>(n_) * c_ * h_ * w_, fill) {}
 
   double& at(int in, int ic, int y, int x) { return v[((static_cast<std::size_t>(in) * c + ic) * h + y) * w + x]; }
-  double at(int in, int ic, int y, int x) const {
-    return v[((static_cast<std::size_t>(in) * c + ic) * h + y) * w + x];
-  }
+  double at(int in, int ic, int y, int x) const { return v[((static_cast<std::size_t>(in) * c + ic) * h + y) * w + x]; }
 };
 
 /// A convolution as PyTorch stores it: OIHW weights, optional bias, symmetric padding.
@@ -184,7 +182,8 @@ inline std::vector<double> dense(const std::vector<double>& x, int n, int in, co
   for (int r = 0; r < n; ++r)
     for (int o = 0; o < out; ++o) {
       double sum = bias[o];
-      for (int i = 0; i < in; ++i) sum += weight[static_cast<std::size_t>(o) * in + i] * x[static_cast<std::size_t>(r) * in + i];
+      for (int i = 0; i < in; ++i)
+        sum += weight[static_cast<std::size_t>(o) * in + i] * x[static_cast<std::size_t>(r) * in + i];
       y[static_cast<std::size_t>(r) * out + o] = sum;
     }
   return y;
@@ -230,7 +229,8 @@ inline Map from_nhwc(const float* data, const resnet::Shape& s) {
   for (int n = 0; n < s.n; ++n)
     for (int c = 0; c < s.c; ++c)
       for (int i = 0; i < s.h; ++i)
-        for (int j = 0; j < s.w; ++j) m.at(n, c, i, j) = data[((static_cast<std::size_t>(n) * s.h + i) * s.w + j) * s.c + c];
+        for (int j = 0; j < s.w; ++j)
+          m.at(n, c, i, j) = data[((static_cast<std::size_t>(n) * s.h + i) * s.w + j) * s.c + c];
   return m;
 }
 
@@ -254,7 +254,8 @@ enum class Layout { torch, keras };
 /// own layout; the reference keeps them as OIHW / [out][in] doubles.
 class WeightFile {
  public:
-  WeightFile(Layout layout, unsigned seed, std::string prefix = "") : layout_(layout), gen_(seed), prefix_(std::move(prefix)) {}
+  WeightFile(Layout layout, unsigned seed, std::string prefix = "")
+      : layout_(layout), gen_(seed), prefix_(std::move(prefix)) {}
 
   /// A conv at `site` (`layer1.0.conv1` or `conv2_block1_1_conv`): He-scaled weights,
   /// optional bias, symmetric padding k/2.
@@ -276,7 +277,8 @@ class WeightFile {
         for (int i = 0; i < in_c; ++i)
           for (int y = 0; y < k; ++y)
             for (int x = 0; x < k; ++x)
-              file[((static_cast<std::size_t>(y) * k + x) * in_c + i) * out_c + o] = static_cast<float>(cv.w(o, i, y, x));
+              file[((static_cast<std::size_t>(y) * k + x) * in_c + i) * out_c + o] =
+                  static_cast<float>(cv.w(o, i, y, x));
       put(site + "/kernel", {k, k, in_c, out_c}, file);
     }
     if (bias) {
@@ -315,7 +317,8 @@ class WeightFile {
     } else {
       for (int o = 0; o < out; ++o)
         for (int i = 0; i < in; ++i)
-          file[static_cast<std::size_t>(i) * out + o] = static_cast<float>(weight[static_cast<std::size_t>(o) * in + i]);
+          file[static_cast<std::size_t>(i) * out + o] =
+              static_cast<float>(weight[static_cast<std::size_t>(o) * in + i]);
       put(site + "/kernel", {in, out}, file);
       put(site + "/bias", {out}, floats(bias));
     }

@@ -4,9 +4,13 @@
 // names (spec 4.1, 4.2), run on odd maps (7x9, 1x1, 2x3; batch 2), and the workspace
 // is filled with NaN first so a read of memory nobody wrote shows up in the output.
 //
-// Tolerance: |got - ref| <= 1e-4 * max(1, |ref|). The 3x3 stride-1 convs inside the
-// blocks run Winograd F(4x4) (small channel counts); the layer tests measured its
-// worst error at about 1.2e-5, so blocks of two or three convs still fit in 1e-4.
+// Tolerance: |got - ref| <= tol * max(1, |ref|). tol = 1e-4 (kTol) where every conv
+// runs a GEMM path or nothing is computed. Blocks with a 3x3 stride-1 conv run it
+// through Winograd F(4x4) (in * out <= 256 * 256), whose rounding error is about ten
+// times the GEMM's (a lone 64->64 conv: 1.8e-5 against 1.9e-6) and is amplified by the
+// folded BN scale; measured worst 7.8e-5 (CIFAR 32->64 block, the 4-block KV2 stage),
+// so those use kWinogradTol = 5e-4, still far below what a wrong index or a missing
+// term gives (>= 1e-2).
 
 #include <catch2/catch.hpp>
 
@@ -30,6 +34,7 @@ using namespace resnet;
 namespace {
 
 constexpr double kTol = 1e-4;
+constexpr double kWinogradTol = 5e-4;
 
 struct Size {
   int n, h, w;
@@ -67,15 +72,15 @@ ref::Map run(const Net& net, const ref::Map& x, int threads = 1) {
 /// block with `reference` on every size of kSizes.
 template <class Block>
 void check_block(const ref::WeightFile& wf, Naming naming, const std::string& prefix, const Reference& reference,
-                 unsigned seed, int threads = 1) {
+                 unsigned seed, double tol, int threads = 1) {
   const io::SafeTensors file = wf.build();
   WeightReader reader(file, naming);
   Block block;
   block.load(reader, prefix);
   REQUIRE_NOTHROW(reader.finish());
   for (const Size& sz : kSizes) {
-    INFO("block " << prefix << " map " << sz.n << "x" << Block::in_channels << "x" << sz.h << "x" << sz.w
-                  << " threads " << threads);
+    INFO("block " << prefix << " map " << sz.n << "x" << Block::in_channels << "x" << sz.h << "x" << sz.w << " threads "
+                  << threads);
     const ref::Map x = ref::random_map(sz.n, Block::in_channels, sz.h, sz.w, seed, -2.0, 2.0);
     const ref::Map want = reference(x);
     const ref::Map got = run(block, x, threads);
@@ -83,7 +88,7 @@ void check_block(const ref::WeightFile& wf, Naming naming, const std::string& pr
     CHECK(e.h == want.h);
     CHECK(e.w == want.w);
     CHECK(got.c == Block::out_channels);
-    CHECK(ref::max_scaled_error(got, want) <= kTol);
+    CHECK(ref::max_scaled_error(got, want) <= tol);
   }
 }
 
@@ -104,7 +109,7 @@ Reference basic_v1(ref::WeightFile& wf, const std::string& p, int in, int planes
   }
   return [=](const ref::Map& x) {
     const ref::Map h = ref::batch_norm(ref::conv2d(ref::relu(ref::batch_norm(ref::conv2d(x, c1), b1)), c2), b2);
-    const ref::Map sc = shortcut == 'p' ? ref::batch_norm(ref::conv2d(x, c0), b0)
+    const ref::Map sc = shortcut == 'p'   ? ref::batch_norm(ref::conv2d(x, c0), b0)
                         : shortcut == 'a' ? ref::option_a(x, planes)
                                           : x;
     return ref::relu(ref::add(h, sc));
@@ -319,64 +324,69 @@ TEST_CASE("SubsampleShortcut is x[:, ::2, ::2] with ceil(H/2) outputs", "[blocks
 TEST_CASE("BasicBlock with projection (torchvision layer2.0)", "[blocks][basic]") {
   ref::WeightFile wf(ref::Layout::torch, 10);
   const Reference r = basic_v1(wf, "layer2.0.", 13, 16, 2, 'p');
-  check_block<BasicBlock<13, 16, 2, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 11);
+  check_block<BasicBlock<13, 16, 2, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 11, kWinogradTol);
 }
 
 TEST_CASE("BasicBlock with identity (torchvision layer1.1)", "[blocks][basic]") {
   ref::WeightFile wf(ref::Layout::torch, 12);
   const Reference r = basic_v1(wf, "layer1.1.", 16, 16, 1, 'i');
-  check_block<BasicBlock<16, 16, 1, TorchEps>>(wf, Naming::torchvision, "layer1.1.", r, 13);
+  check_block<BasicBlock<16, 16, 1, TorchEps>>(wf, Naming::torchvision, "layer1.1.", r, 13, kWinogradTol);
 }
 
 TEST_CASE("BasicBlock with option A shortcut (CIFAR layer2.0, module. prefix)", "[blocks][basic][cifar]") {
   ref::WeightFile wf(ref::Layout::torch, 14, "module.");
   const Reference r = basic_v1(wf, "layer2.0.", 16, 32, 2, 'a');
-  check_block<BasicBlock<16, 32, 2, TorchEps, ShortcutKind::zero_pad>>(wf, Naming::cifar, "layer2.0.", r, 15);
+  check_block<BasicBlock<16, 32, 2, TorchEps, ShortcutKind::zero_pad>>(wf, Naming::cifar, "layer2.0.", r, 15,
+                                                                       kWinogradTol);
 }
 
 TEST_CASE("BasicBlock 32->64 option A (CIFAR layer3.0)", "[blocks][basic][cifar]") {
   ref::WeightFile wf(ref::Layout::torch, 16);
   const Reference r = basic_v1(wf, "layer3.0.", 32, 64, 2, 'a');
-  check_block<BasicBlock<32, 64, 2, TorchEps, ShortcutKind::zero_pad>>(wf, Naming::cifar, "layer3.0.", r, 17);
+  check_block<BasicBlock<32, 64, 2, TorchEps, ShortcutKind::zero_pad>>(wf, Naming::cifar, "layer3.0.", r, 17,
+                                                                       kWinogradTol);
 }
 
 TEST_CASE("Bottleneck, stride 2 on the 3x3 (torchvision V1.5)", "[blocks][bottleneck]") {
   ref::WeightFile wf(ref::Layout::torch, 20);
   const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, false, true);
-  check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 21);
+  check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 21, kTol);
 }
 
 TEST_CASE("Bottleneck, stride 2 on the first 1x1 (torchvision names)", "[blocks][bottleneck]") {
   ref::WeightFile wf(ref::Layout::torch, 22);
   const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, true, true);
-  check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 23);
+  check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 23,
+                                                                   kWinogradTol);
 }
 
 TEST_CASE("Bottleneck, projection at stride 1 and identity (torchvision layer1)", "[blocks][bottleneck]") {
   {
     ref::WeightFile wf(ref::Layout::torch, 24);
     const Reference r = bottleneck_tv(wf, "layer1.0.", 13, 6, 1, false, true);  // 13 != 24: projects
-    check_block<Bottleneck<13, 6, 1, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer1.0.", r, 25);
+    check_block<Bottleneck<13, 6, 1, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer1.0.", r, 25,
+                                                                      kWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::torch, 26);
     const Reference r = bottleneck_tv(wf, "layer1.1.", 24, 6, 1, false, false);
-    check_block<Bottleneck<24, 6, 1, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer1.1.", r, 27);
+    check_block<Bottleneck<24, 6, 1, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer1.1.", r, 27,
+                                                                      kWinogradTol);
   }
 }
 
 TEST_CASE("Keras V1 bottleneck: biased convs, stride on _1_conv (conv3_block1)", "[blocks][bottleneck][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 30);
   const Reference r = bottleneck_kv1(wf, "conv3_block1", 13, 6, 2, true);
-  check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, KerasEps, Bias::with>>(wf, Naming::keras, "conv3_block1", r,
-                                                                               31);
+  check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, KerasEps, Bias::with>>(wf, Naming::keras, "conv3_block1", r, 31,
+                                                                               kWinogradTol);
 }
 
 TEST_CASE("Keras V1 bottleneck with identity (conv3_block2)", "[blocks][bottleneck][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 32);
   const Reference r = bottleneck_kv1(wf, "conv3_block2", 24, 6, 1, false);
-  check_block<Bottleneck<24, 6, 1, StrideOn::first_1x1, KerasEps, Bias::with>>(wf, Naming::keras, "conv3_block2", r,
-                                                                               33);
+  check_block<Bottleneck<24, 6, 1, StrideOn::first_1x1, KerasEps, Bias::with>>(wf, Naming::keras, "conv3_block2", r, 33,
+                                                                               kWinogradTol);
 }
 
 // ================================================================ pre-activation blocks
@@ -384,42 +394,42 @@ TEST_CASE("Keras V1 bottleneck with identity (conv3_block2)", "[blocks][bottlene
 TEST_CASE("PreActBottleneck with projection on the pre-activation (KV2 conv2_block1)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 40);
   const Reference r = bottleneck_kv2(wf, "conv2_block1", 13, 6, 1, true);
-  check_block<PreActBottleneck<13, 6, 1, true, KerasEps>>(wf, Naming::keras, "conv2_block1", r, 41);
+  check_block<PreActBottleneck<13, 6, 1, true, KerasEps>>(wf, Naming::keras, "conv2_block1", r, 41, kWinogradTol);
 }
 
 TEST_CASE("PreActBottleneck with projection and stride 2", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 42);
   const Reference r = bottleneck_kv2(wf, "conv3_block1", 13, 6, 2, true);
-  check_block<PreActBottleneck<13, 6, 2, true, KerasEps>>(wf, Naming::keras, "conv3_block1", r, 43);
+  check_block<PreActBottleneck<13, 6, 2, true, KerasEps>>(wf, Naming::keras, "conv3_block1", r, 43, kTol);
 }
 
 TEST_CASE("PreActBottleneck with subsampling shortcut on the raw input (KV2 conv2_block3)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 44);
   const Reference r = bottleneck_kv2(wf, "conv2_block3", 24, 6, 2, false);
-  check_block<PreActBottleneck<24, 6, 2, false, KerasEps>>(wf, Naming::keras, "conv2_block3", r, 45);
+  check_block<PreActBottleneck<24, 6, 2, false, KerasEps>>(wf, Naming::keras, "conv2_block3", r, 45, kTol);
 }
 
 TEST_CASE("PreActBottleneck with identity on the raw input (KV2 conv2_block2)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 46);
   const Reference r = bottleneck_kv2(wf, "conv2_block2", 24, 6, 1, false);
-  check_block<PreActBottleneck<24, 6, 1, false, KerasEps>>(wf, Naming::keras, "conv2_block2", r, 47);
+  check_block<PreActBottleneck<24, 6, 1, false, KerasEps>>(wf, Naming::keras, "conv2_block2", r, 47, kWinogradTol);
 }
 
 TEST_CASE("PreActBasicBlock: projection, subsampling and identity shortcuts", "[blocks][preact][keras]") {
   {
     ref::WeightFile wf(ref::Layout::keras, 50);
     const Reference r = basic_kv2(wf, "conv3_block1", 13, 16, 2);
-    check_block<PreActBasicBlock<13, 16, 2, KerasEps>>(wf, Naming::keras, "conv3_block1", r, 51);
+    check_block<PreActBasicBlock<13, 16, 2, KerasEps>>(wf, Naming::keras, "conv3_block1", r, 51, kWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 52);
     const Reference r = basic_kv2(wf, "conv3_block2", 16, 16, 2);
-    check_block<PreActBasicBlock<16, 16, 2, KerasEps>>(wf, Naming::keras, "conv3_block2", r, 53);
+    check_block<PreActBasicBlock<16, 16, 2, KerasEps>>(wf, Naming::keras, "conv3_block2", r, 53, kWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 54);
     const Reference r = basic_kv2(wf, "conv3_block3", 16, 16, 1);
-    check_block<PreActBasicBlock<16, 16, 1, KerasEps>>(wf, Naming::keras, "conv3_block3", r, 55);
+    check_block<PreActBasicBlock<16, 16, 1, KerasEps>>(wf, Naming::keras, "conv3_block3", r, 55, kWinogradTol);
   }
 }
 
@@ -427,12 +437,13 @@ TEST_CASE("Blocks give the same result with a three-thread workspace", "[blocks]
   {
     ref::WeightFile wf(ref::Layout::torch, 60);
     const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, false, true);
-    check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 61, 3);
+    check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 61, kTol,
+                                                                      3);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 62);
     const Reference r = bottleneck_kv2(wf, "conv2_block1", 13, 6, 1, true);
-    check_block<PreActBottleneck<13, 6, 1, true, KerasEps>>(wf, Naming::keras, "conv2_block1", r, 63, 3);
+    check_block<PreActBottleneck<13, 6, 1, true, KerasEps>>(wf, Naming::keras, "conv2_block1", r, 63, kWinogradTol, 3);
   }
 }
 
@@ -442,7 +453,7 @@ namespace {
 
 template <class S>
 void check_stage(const ref::WeightFile& wf, Naming naming, int stage, const std::vector<Reference>& blocks,
-                 unsigned seed) {
+                 unsigned seed, double tol) {
   const io::SafeTensors file = wf.build();
   WeightReader reader(file, naming);
   S net;
@@ -457,7 +468,7 @@ void check_stage(const ref::WeightFile& wf, Naming naming, int stage, const std:
     const Extent e = S::output_extent({sz.h, sz.w});
     CHECK(e.h == want.h);
     CHECK(e.w == want.w);
-    CHECK(ref::max_scaled_error(got, want) <= kTol);
+    CHECK(ref::max_scaled_error(got, want) <= tol);
   }
 }
 
@@ -469,7 +480,7 @@ TEST_CASE("Stage of three basic blocks (torchvision layer2.0-2)", "[blocks][stag
                                          basic_v1(wf, "layer2.1.", 16, 16, 1, 'i'),
                                          basic_v1(wf, "layer2.2.", 16, 16, 1, 'i')};
   check_stage<Stage<BasicBlock<13, 16, 2, TorchEps>, BasicBlock<16, 16, 1, TorchEps>, 3>>(wf, Naming::torchvision, 1,
-                                                                                          blocks, 71);
+                                                                                          blocks, 71, kWinogradTol);
 }
 
 TEST_CASE("Stage with a distinct last block (KV2 conv2: project, repeat, stride last)", "[blocks][stage][keras]") {
@@ -479,5 +490,37 @@ TEST_CASE("Stage with a distinct last block (KV2 conv2: project, repeat, stride 
       bottleneck_kv2(wf, "conv2_block3", 16, 4, 1, false), bottleneck_kv2(wf, "conv2_block4", 16, 4, 2, false)};
   using S = Stage<PreActBottleneck<13, 4, 1, true, KerasEps>, PreActBottleneck<16, 4, 1, false, KerasEps>, 4,
                   PreActBottleneck<16, 4, 2, false, KerasEps>>;
-  check_stage<S>(wf, Naming::keras, 0, blocks, 73);
+  check_stage<S>(wf, Naming::keras, 0, blocks, 73, kWinogradTol);
+}
+
+TEST_CASE("Block loading names a missing tensor; finish() names a leftover one", "[blocks][errors]") {
+  SECTION("missing projection") {
+    ref::WeightFile wf(ref::Layout::torch, 80);
+    basic_v1(wf, "layer2.0.", 13, 16, 2, 'i');  // everything except the downsample
+    const io::SafeTensors file = wf.build();
+    WeightReader reader(file, Naming::torchvision);
+    BasicBlock<13, 16, 2, TorchEps> block;
+    try {
+      block.load(reader, "layer2.0.");
+      FAIL("no error for a missing downsample");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::missing_tensor);
+      CHECK_THAT(e.what(), Catch::Contains("layer2.0.downsample.0.weight"));
+    }
+  }
+  SECTION("a tensor the block has no place for") {
+    ref::WeightFile wf(ref::Layout::keras, 81);
+    bottleneck_kv2(wf, "conv2_block2", 24, 6, 1, true);  // writes a _0_conv the identity block lacks
+    const io::SafeTensors file = wf.build();
+    WeightReader reader(file, Naming::keras);
+    PreActBottleneck<24, 6, 1, false, KerasEps> block;
+    block.load(reader, "conv2_block2");
+    try {
+      reader.finish();
+      FAIL("no error for a leftover tensor");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::unexpected_tensor);
+      CHECK_THAT(e.what(), Catch::Contains("conv2_block2_0_conv/kernel"));
+    }
+  }
 }
