@@ -7,7 +7,8 @@
 ///   resnet::Workspace ws(2);                   // one per calling thread; 2 threads
 ///   resnet::Tensor logits = model.forward(input_nchw, ws);
 ///
-/// Image decoding (needs Debian's libstb-dev) lives in <resnet/vision.hpp>.
+/// Preprocessing and labels are included; image decoding (needs Debian's libstb-dev)
+/// lives in <resnet/vision.hpp>.
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/tensor.hpp"
@@ -17,3 +18,5 @@
 #include "resnet/io/weights.hpp"
 #include "resnet/models/cifar.hpp"
 #include "resnet/models/resnet.hpp"
+#include "resnet/vision/labels.hpp"
+#include "resnet/vision/preprocess.hpp"
