@@ -209,21 +209,20 @@ TEST_CASE("a reused workspace gives the same result as a fresh one", "[concurren
   Workspace ws(1);
   Tensor out;
   std::vector<Tensor> stages;
-  for (int round = 0; round < 2; ++round)
-    for (std::size_t i = cases.size(); i-- > 0;) {
-      const Case& c = cases[i];
-      INFO(c.what);
-      if (c.valid) {
-        CHECK(call(models, c, ws, out, stages) == c.expected);
-      } else {
-        try {
-          call(models, c, ws, out, stages);
-          FAIL("no error");
-        } catch (const Error& e) {
-          CHECK(e.kind() == c.error);
-        }
+  for (std::size_t i = cases.size(); i-- > 0;) {  // backwards: other shapes come first
+    const Case& c = cases[i];
+    INFO(c.what);
+    if (c.valid) {
+      CHECK(call(models, c, ws, out, stages) == c.expected);
+    } else {
+      try {
+        call(models, c, ws, out, stages);
+        FAIL("no error");
+      } catch (const Error& e) {
+        CHECK(e.kind() == c.error);
       }
     }
+  }
 }
 
 TEST_CASE("a thread pool runs many small jobs from one caller", "[concurrency][pool]") {
