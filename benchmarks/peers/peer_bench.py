@@ -189,7 +189,8 @@ def bench_case(model, batch, threads, engines, args, ours_exe):
             workers[e] = w
             baseline = w.memory()["VmHWM"]
             w.request(f"load {model} {weights_for(e, files)} {input_path} {batch} {side} {threads}")
-            result["engines"][e] = {"version": w.version, "baseline_kb": baseline}
+            result["engines"][e] = {"version": w.version, "baseline_kb": baseline,
+                                    "after_load_kb": w.memory()["VmHWM"]}
 
         # Warm-up, then the logits of every engine against PyTorch's (or the first engine's).
         outputs = {}
@@ -303,7 +304,7 @@ def write_plot(path, results, engines):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     groups = sorted({(r["batch"], r["threads"]) for r in results})
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups) + 1, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(7.5, 4.2 * len(groups) + 1), 4.4), squeeze=False)
     colors = {"ours": "#d62728", "ort": "#1f77b4", "torch": "#ff7f0e", "opencv": "#2ca02c"}
     width = 0.8 / len(engines)
     for ax, (batch, threads) in zip(axes[0], groups):
@@ -311,15 +312,19 @@ def write_plot(path, results, engines):
         for j, e in enumerate(engines):
             xs = [i + (j - (len(engines) - 1) / 2) * width for i in range(len(rows))]
             ys = [r["engines"][e]["median_ms"] if e in r["engines"] else 0 for r in rows]
-            ax.bar(xs, ys, width, label=LABELS[e], color=colors[e])
+            bars = ax.bar(xs, ys, width, label=LABELS[e], color=colors[e])
+            ax.bar_label(bars, labels=[fmt_ms(y) if y else "" for y in ys], fontsize=6, rotation=90, padding=2)
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels([r["model"].replace("resnet", "ResNet-") for r in rows], rotation=30)
         ax.set_title(f"batch {batch}, {threads} thread{'s' if threads > 1 else ''}")
-        ax.set_ylabel("median latency (ms)")
+        ax.set_yscale("log")  # a slow peer must not flatten the others
+        ax.set_ylabel("median latency (ms, log scale)")
+        ax.margins(y=0.25)
         ax.grid(axis="y", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(engines), fontsize=9, frameon=False)
     fig.suptitle("CPU inference latency, 224x224 fp32 (lower is better)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path)
     plt.close(fig)
 
