@@ -90,10 +90,13 @@ class ConvKernel {
   }
 
   /// out = act(conv(in) + bias() + epi.residual); epi.bias is ignored (the kernel's own bias
-  /// is used). scratch: scratch_floats(n, h, w, t) floats with t >= pool.size().
+  /// is used). in: NHWC n x h x w x in_c; out: NHWC n x out_h x out_w x out_c, which must
+  /// not overlap in (it may be epi.residual itself: each element is read before written).
+  /// scratch: scratch_floats(n, h, w, t) floats with t >= pool.size(). No heap allocation.
   void run(const float* in, int n, int h, int w, float* out, const Epilogue& epi, float* scratch,
            ThreadPool& pool) const {
     const ConvShape& s = shape_;
+    if (s.out_c == 0) throw Error(ErrorKind::invalid_argument, "ConvKernel::run: kernel was default-constructed");
     if (n <= 0 || h <= 0 || w <= 0 || h + 2 * s.pad < s.kernel || w + 2 * s.pad < s.kernel)
       throw Error(ErrorKind::shape_mismatch,
                   "ConvKernel::run: input " + std::to_string(n) + "x" + std::to_string(h) + "x" +

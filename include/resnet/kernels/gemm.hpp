@@ -16,6 +16,7 @@
 #endif
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace resnet::kernels::detail {
