@@ -69,12 +69,14 @@ inline FeatureMap subsample_into(const FeatureMap& x, float* out, int out_channe
 }
 }  // namespace detail
 
-/// CIFAR option A: subsample by 2 and pad channels with (Out - In) / 2 zeros on each
-/// side, so output channel c reads input channel c - (Out - In) / 2 (spec 1.4).
-template <int In, int Out>
-struct ZeroPadShortcut {
+/// x[:, ::2, ::2, :] with (Out - In) / 2 zero channels on each side, so output channel
+/// c reads input channel c - (Out - In) / 2. With Out > In this is CIFAR's option A
+/// (spec 1.4); with Out == In it is Keras V2's MaxPooling2D(1, strides=2), whose 1x1
+/// window makes it plain subsampling. Output side ceil(side / 2), as a stride-2 conv.
+template <int In, int Out = In>
+struct SubsampleShortcut {
   static_assert(Out >= In && (Out - In) % 2 == 0,
-                "ZeroPadShortcut: Out must be In plus an even number of zero channels");
+                "SubsampleShortcut: Out must be In plus an even number of zero channels");
   static constexpr int in_channels = In;
   static constexpr int out_channels = Out;
   static constexpr Extent output_extent(Extent in) noexcept { return {(in.h + 1) / 2, (in.w + 1) / 2}; }
@@ -93,25 +95,8 @@ struct ZeroPadShortcut {
   }
 };
 
-/// Keras V2's MaxPooling2D(1, strides=2): a 1x1 window, so just x[::2, ::2].
-template <int C>
-struct SubsampleShortcut {
-  static constexpr int in_channels = C;
-  static constexpr int out_channels = C;
-  static constexpr Extent output_extent(Extent in) noexcept { return {(in.h + 1) / 2, (in.w + 1) / 2}; }
-  static constexpr long long parameter_count() noexcept { return 0; }
-  static constexpr long long non_trainable_count() noexcept { return 0; }
-  static constexpr long long macs(Extent) noexcept { return 0; }
-  void load(WeightReader&, const std::string&) {}
-  void init_random(RandomWeights&) {}
-  Shape plan(const Shape& in, MemoryPlan& plan, int) const {
-    const Shape out{in.n, (in.h + 1) / 2, (in.w + 1) / 2, C};
-    plan.need_activation(out);
-    return out;
-  }
-  FeatureMap forward(const FeatureMap& x, Workspace& ws, const float* keep = nullptr) const {
-    return detail::subsample_into(x, ws.free_buffer({x.data, keep}), C, 0);
-  }
-};
+/// CIFAR option A under its usual name.
+template <int In, int Out>
+using ZeroPadShortcut = SubsampleShortcut<In, Out>;
 
 }  // namespace resnet
