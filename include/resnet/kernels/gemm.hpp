@@ -10,9 +10,20 @@
 /// Orientation: C (M x N, column-major, ldc) = A (M x K) * B (K x N), with M = output
 /// channels, N = output pixels, K = in_c * k * k. A column of C is one NHWC output pixel.
 
+// GCC 12's AVX-512 headers self-initialise _mm512_undefined_ps() (GCC PR 105593), which
+// -Wmaybe-uninitialized reports wherever Eigen's packet transposes get inlined. The state
+// applies to the header lines as they are read, so this only helps when Eigen is first
+// included here; it changes nothing else.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <Eigen/Core>
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
 #endif
 #include <algorithm>
 #include <cstddef>
