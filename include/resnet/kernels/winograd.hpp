@@ -19,6 +19,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/kernels/conv_params.hpp"
