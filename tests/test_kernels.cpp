@@ -16,6 +16,10 @@
 #include "resnet/kernels/reference.hpp"
 
 // Counting global allocator: allocations are counted only while g_counting is set.
+// new/delete are malloc/free here on purpose; GCC cannot see that and warns.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<long> g_allocations{0};

@@ -125,9 +125,9 @@ class ConvKernel {
 
  private:
   enum class Path { pointwise, pointwise_strided, patch, winograd };
-  static constexpr detail::Index kMc = detail::kBlockMc;  // rows per epilogue block: 192 x kNc floats stay in L2
-  static constexpr detail::Index kNc = detail::kBlockNc;  // columns per slice: a kc x kNc packed B block fits L2
-  static constexpr detail::Index kKc = detail::kBlockKc;  // depth per block: a 48 x kc A panel stays near L1
+  static constexpr detail::Index kMc = detail::kBlockMc;
+  static constexpr detail::Index kNc = detail::kBlockNc;
+  static constexpr detail::Index kKc = detail::kBlockKc;
 
   // Depth blocks that end on window-row boundaries let the packer read interior pixels in place.
   static detail::Index choose_kc(const ConvShape& s, detail::Index depth) {

@@ -49,14 +49,12 @@ using PacketBlock4 = Eigen::internal::PacketBlock<Packet, 4>;
 #endif
 constexpr int kPacket = Eigen::internal::packet_traits<float>::size;
 
-#ifndef RESNET_TUNE_MC
-#define RESNET_TUNE_MC 192
-#define RESNET_TUNE_NC 256
-#define RESNET_TUNE_KC 256
-#endif
-constexpr Index kBlockMc = RESNET_TUNE_MC;
-constexpr Index kBlockNc = RESNET_TUNE_NC;
-constexpr Index kBlockKc = RESNET_TUNE_KC;
+// Cache blocking (Zen 4: 32 KiB L1d, 1 MiB L2). mc: rows per epilogue block; nc: columns
+// per slice, so a kc x nc packed B block sits in L2; kc: depth per block. Measured on the
+// ResNet-50 shapes: kc 128..256, nc 128..512, mc 96..384 all within 2%.
+constexpr Index kBlockMc = 192;
+constexpr Index kBlockNc = 256;
+constexpr Index kBlockKc = 256;
 
 using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
