@@ -13,7 +13,6 @@
 #include <catch2/catch.hpp>
 
 #include "resnet/kernels/conv2d.hpp"
-#include "resnet/kernels/pooling.hpp"
 #include "resnet/kernels/reference.hpp"
 
 // Counting global allocator: allocations are counted only while g_counting is set.
@@ -299,71 +298,4 @@ TEST_CASE("ConvKernel output may be the residual buffer itself", "[conv][residua
     INFO(kernel.algorithm_name());
     CHECK(max_relative_error(out, expected) < 1e-4);
   }
-}
-
-TEST_CASE("max_pool2d: PyTorch and Keras padding on a hand-computed case", "[pool]") {
-  // 1 channel, 3x3 all negative, 3x3 window, stride 2, pad 1 -> 2x2.
-  const std::vector<float> in = {-1, -2, -3, -4, -5, -6, -7, -8, -9};
-  ThreadPool pool(1);
-  std::vector<float> out(4);
-  resnet::kernels::max_pool2d(in.data(), 1, 3, 3, 1, 3, 2, 1, resnet::kernels::PoolPadding::ignore, out.data(), pool);
-  CHECK(out == std::vector<float>{-1, -2, -4, -5});
-  resnet::kernels::max_pool2d(in.data(), 1, 3, 3, 1, 3, 2, 1, resnet::kernels::PoolPadding::zeros, out.data(), pool);
-  CHECK(out == std::vector<float>{0, 0, 0, 0});
-}
-
-TEST_CASE("max_pool2d matches a naive pooling on odd shapes", "[pool]") {
-  using resnet::kernels::PoolPadding;
-  struct P { int n, h, w, c, k, s, pad; };
-  for (const P& p : {P{2, 7, 9, 13, 3, 2, 1}, P{1, 112, 112, 64, 3, 2, 1}, P{1, 5, 6, 3, 1, 2, 0}, P{2, 1, 4, 5, 3, 1, 1}})
-    for (auto mode : {PoolPadding::ignore, PoolPadding::zeros})
-      for (int threads : {1, 3}) {
-        const auto in = random_vector(static_cast<std::size_t>(p.n) * p.h * p.w * p.c, 21);
-        const int oh = (p.h + 2 * p.pad - p.k) / p.s + 1, ow = (p.w + 2 * p.pad - p.k) / p.s + 1;
-        std::vector<float> expected(static_cast<std::size_t>(p.n) * oh * ow * p.c), out(expected.size(), std::nanf(""));
-        for (int b = 0; b < p.n; ++b)
-          for (int y = 0; y < oh; ++y)
-            for (int x = 0; x < ow; ++x)
-              for (int ch = 0; ch < p.c; ++ch) {
-                float m = -INFINITY;
-                for (int ky = 0; ky < p.k; ++ky)
-                  for (int kx = 0; kx < p.k; ++kx) {
-                    const int iy = y * p.s + ky - p.pad, ix = x * p.s + kx - p.pad;
-                    if (iy >= 0 && iy < p.h && ix >= 0 && ix < p.w)
-                      m = std::max(m, in[((static_cast<std::size_t>(b) * p.h + iy) * p.w + ix) * p.c + ch]);
-                    else if (mode == PoolPadding::zeros)
-                      m = std::max(m, 0.0f);
-                  }
-                expected[((static_cast<std::size_t>(b) * oh + y) * ow + x) * p.c + ch] = m;
-              }
-        ThreadPool pool(threads);
-        resnet::kernels::max_pool2d(in.data(), p.n, p.h, p.w, p.c, p.k, p.s, p.pad, mode, out.data(), pool);
-        INFO("h=" << p.h << " w=" << p.w << " k=" << p.k << " zeros=" << (mode == PoolPadding::zeros));
-        CHECK(out == expected);
-      }
-}
-
-TEST_CASE("global pooling over NHWC", "[pool]") {
-  const int n = 2, h = 3, w = 5, c = 7;
-  const auto in = random_vector(static_cast<std::size_t>(n) * h * w * c, 22);
-  std::vector<float> avg(n * c), mx(n * c);
-  resnet::kernels::global_avg_pool(in.data(), n, h, w, c, avg.data());
-  resnet::kernels::global_max_pool(in.data(), n, h, w, c, mx.data());
-  for (int b = 0; b < n; ++b)
-    for (int ch = 0; ch < c; ++ch) {
-      double sum = 0;
-      float m = -INFINITY;
-      for (int p = 0; p < h * w; ++p) {
-        const float v = in[(static_cast<std::size_t>(b) * h * w + p) * c + ch];
-        sum += v;
-        m = std::max(m, v);
-      }
-      CHECK(avg[b * c + ch] == Approx(sum / (h * w)).margin(1e-6));
-      CHECK(mx[b * c + ch] == m);
-    }
-  ThreadPool pool(1);
-  float dummy = 0;
-  CHECK_THROWS_AS(resnet::kernels::max_pool2d(&dummy, 1, 1, 1, 1, 3, 2, 0, resnet::kernels::PoolPadding::ignore,
-                                              &dummy, pool),
-                  resnet::Error);
 }
