@@ -140,6 +140,15 @@ std::vector<std::string> resolve_labels(const Command& cmd, const ModelInfo& inf
   return labels;
 }
 
+/// Checked before allocating the input, so a typo in --batch is an error, not an OOM.
+void check_batch_pixels(const AnyNetwork& net, int batch, int height, int width) {
+  const long long pixels = 1LL * batch * height * width;
+  if (pixels > net.options().max_batch_pixels)
+    throw UsageError("--batch " + std::to_string(batch) + " of " + std::to_string(height) + "x" +
+                     std::to_string(width) + " images is " + std::to_string(pixels) + " pixels, over the limit of " +
+                     std::to_string(net.options().max_batch_pixels));
+}
+
 void require_weights(const Command& cmd, const char* sub) {
   if (cmd.weights.empty())
     throw UsageError(std::string(sub) + " needs --weights FILE (a safetensors file; see tools/convert_*.py)");
@@ -321,12 +330,13 @@ int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   auto net = make(model_options(cmd, cmd.classes.value_or(0)));
   const int classes = net->options().classes;
   const ImagePipeline pipeline = image_pipeline(cmd, info, *net);
+  const int batch = cmd.batch.value_or(32);
+  check_batch_pixels(*net, batch, pipeline.crop, pipeline.crop);
   net->load_weights(cmd.weights);
   if (static_cast<int>(class_names.size()) != classes)
     std::cerr << "resnet eval: note: " << class_names.size() << " class folders but the model has " << classes
               << " classes; folder i (in sorted order) is compared with class i\n";
 
-  const int batch = cmd.batch.value_or(32);
   resnet::Workspace ws(cmd.threads);
   const std::size_t image_floats = static_cast<std::size_t>(pipeline.crop) * pipeline.crop * 3;
   std::vector<float> staging(image_floats * static_cast<std::size_t>(batch));
@@ -422,6 +432,7 @@ int bench(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   auto net = make(model_options(cmd, cmd.classes.value_or(0)));
   const InputSize in = network_input(cmd, info, *net);
   const int batch = cmd.batch.value_or(1);
+  check_batch_pixels(*net, batch, in.height, in.width);
   if (cmd.weights.empty())
     net->init_random(cmd.seed);
   else

@@ -199,8 +199,8 @@ void apply(Command& cmd, const std::string& name, const std::string& value) {
     }
   } else if (name == "--labels") cmd.labels = value;
   else if (name == "--top") cmd.top = static_cast<int>(parse_integer(name, value, 1, int_max));
-  else if (name == "--resize") cmd.resize = static_cast<int>(parse_integer(name, value, 1, 1 << 16));
-  else if (name == "--crop") cmd.crop = static_cast<int>(parse_integer(name, value, 1, 1 << 16));
+  else if (name == "--resize") cmd.resize = static_cast<int>(parse_integer(name, value, 1, 4096));
+  else if (name == "--crop") cmd.crop = static_cast<int>(parse_integer(name, value, 1, 4096));
   else if (name == "--batch") cmd.batch = static_cast<int>(parse_integer(name, value, 1, 1 << 16));
   else if (name == "--threads") cmd.threads = static_cast<int>(parse_integer(name, value, 0, 1024));
   else if (name == "--iters") cmd.iters = static_cast<int>(parse_integer(name, value, 1, 1000000));
