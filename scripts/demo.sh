@@ -10,7 +10,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
-DATA=../shared/data/cifar10
+DATA=${RESNET_DEMO_DATA:-../shared/data/cifar10}
 PYTHON=/usr/bin/python3   # Debian's python3 carries PyTorch; a pyenv python3 may not
 RESNET=$BUILD_DIR/resnet
 
