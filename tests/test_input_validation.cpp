@@ -248,6 +248,39 @@ TEST_CASE("lifting the pixel cap does not lift the overflow guard", "[validation
   }
 }
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RESNET_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RESNET_TEST_SANITIZED 1
+#endif
+#endif
+
+// Hidden until Workspace::reserve() keeps its sizes when the arena allocation throws:
+// today the second forward below writes through a stale, too-large arena size.
+TEST_CASE("a workspace survives an allocation failure", "[.][validation][needs-workspace-fix]") {
+#ifdef RESNET_TEST_SANITIZED
+  WARN("skipped: sanitizer allocators abort on a 100 TB request instead of throwing");
+#else
+  ModelOptions o;
+  o.max_batch_pixels = 1LL << 40;
+  CifarResNet20 model(o);
+  model.init_random(4);
+  Workspace ws(1), fresh(1);
+  const Tensor x = filled(1, 32, 32, 3);
+  const Tensor expected = model.forward(x, fresh);
+  Tensor out;
+  float tiny[3] = {0, 0, 0};
+  // 2^39 pixels pass the raised cap; the plan asks for about 160 TB, which no allocator
+  // grants (more than a 47-bit address space), so std::bad_alloc is certain. The size
+  // argument is a lie the library cannot see; the buffer is never read.
+  CHECK_THROWS_AS(model.forward(tiny, std::numeric_limits<std::size_t>::max(), Shape{1, 1 << 20, 1 << 19, 3},
+                                Layout::nhwc, out, ws),
+                  std::bad_alloc);
+  CHECK(model.forward(x, ws).values() == expected.values());
+#endif
+}
+
 TEST_CASE("a configured pixel cap counts batch x height x width", "[validation][forward]") {
   ModelOptions o;
   o.max_batch_pixels = 2 * 32 * 32;
