@@ -271,6 +271,18 @@ std::string temp_path(const std::string& name) {
 
 }  // namespace
 
+// ---- the generators against the spec's own counts (section 7, item 2) ----
+
+TEST_CASE("the spec-built tensor lists have the spec's entry counts", "[weights][spec]") {
+  CHECK(cifar20_entries().size() == 97);
+  const Entries tv = resnet18_entries();
+  CHECK(tv.size() == 122);
+  std::size_t counts = 0;
+  for (const Entry& e : tv) counts += e.role == "count";
+  CHECK(tv.size() - counts == 102);
+  CHECK(keras_resnet50_entries().size() == 320);
+}
+
 // ---- a valid file and its accepted variants ----
 
 TEST_CASE("the spec's CIFAR ResNet-20 tensor list loads", "[weights]") {
@@ -642,4 +654,50 @@ TEST_CASE("a Keras ResNet50 file with one kernel in OIHW order is a shape mismat
   ResNet18 tv;
   CHECK(kind_of([&] { tv.load_weights(open_bytes(encode(make_raw(keras_resnet50_entries(), o)))); }) ==
         ErrorKind::missing_tensor);
+}
+
+// ---- a real checkpoint (akamaster resnet20, converted by tools/convert_torch.py) ----
+
+TEST_CASE("the real CIFAR ResNet-20 checkpoint with one tensor missing or misshapen", "[weights][real]") {
+  const std::string path = std::string(RESNET_TEST_DATA) + "/cifar_resnet20.safetensors";
+  if (!std::filesystem::exists(path)) {
+    WARN("skipped: " << path << " is absent (the gen_cifar fixture writes it)");
+    return;
+  }
+  const io::SafeTensors real = io::SafeTensors::open(path);
+  std::vector<Raw> raw;
+  for (const io::TensorInfo& t : real.tensors()) {
+    const std::uint8_t* p = real.data(t);
+    raw.push_back({t.name, io::to_string(t.dtype), t.shape, std::vector<std::uint8_t>(p, p + t.nbytes())});
+  }
+  CifarResNet20 original;
+  original.load_weights(real);
+  const auto expected = run(original);
+  {
+    CifarResNet20 copy;  // the re-encoded file is the same model
+    copy.load_weights(open_bytes(encode(raw)));
+    CHECK(run(copy) == expected);
+  }
+  for (const char* name : {"conv1.weight", "layer2.0.bn1.running_mean", "layer3.2.conv2.weight", "linear.weight"}) {
+    INFO(name);
+    std::vector<Raw> cut;
+    std::vector<Raw> reshaped = raw;
+    for (const Raw& r : raw)
+      if (r.name != name && r.name != std::string("module.") + name) cut.push_back(r);
+    REQUIRE(cut.size() + 1 == raw.size());
+    for (Raw& r : reshaped)
+      if (r.name == name || r.name == std::string("module.") + name) std::swap(r.shape.front(), r.shape.back());
+    CifarResNet20 model;
+    model.load_weights(real);
+    std::string message;
+    CHECK(kind_of([&] { model.load_weights(open_bytes(encode(cut), "real.safetensors")); }, &message) ==
+          ErrorKind::missing_tensor);
+    CHECK_THAT(message, Catch::Contains(name));
+    if (std::string(name) != "layer2.0.bn1.running_mean") {  // a vector has no two ends to swap
+      CHECK(kind_of([&] { model.load_weights(open_bytes(encode(reshaped), "real.safetensors")); }, &message) ==
+            ErrorKind::shape_mismatch);
+      CHECK_THAT(message, Catch::Contains(name));
+    }
+    CHECK(run(model) == expected);  // and the failures left the real weights in place
+  }
 }
