@@ -46,12 +46,13 @@ class Workspace {
 
   /// Makes room for a plan; grows only, so a smaller input reuses the arena.
   void reserve(const MemoryPlan& plan) {
-    const std::size_t act = round_up(plan.activation_floats);
-    const std::size_t scratch = round_up(plan.scratch_floats);
-    if (act <= activation_floats_ && scratch <= scratch_floats_) return;
-    activation_floats_ = std::max(act, activation_floats_);
-    scratch_floats_ = std::max(scratch, scratch_floats_);
-    arena_.assign(activation_floats_ * buffer_count + scratch_floats_ + alignment_floats, 0.0f);
+    const std::size_t act = std::max(round_up(plan.activation_floats), activation_floats_);
+    const std::size_t scratch = std::max(round_up(plan.scratch_floats), scratch_floats_);
+    if (act == activation_floats_ && scratch == scratch_floats_) return;
+    // Allocate first: if it throws, the recorded sizes still describe the old arena.
+    arena_.assign(act * buffer_count + scratch + alignment_floats, 0.0f);
+    activation_floats_ = act;
+    scratch_floats_ = scratch;
   }
 
   float* buffer(int i) noexcept { return aligned_base() + static_cast<std::size_t>(i) * activation_floats_; }

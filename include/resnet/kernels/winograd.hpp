@@ -345,7 +345,7 @@ class WinogradConv {
           const Index at = ((img * p.oh + y0 + y) * p.ow + x0 + x) * oc + c;
           Vec16 val = o[y * M + x] + extra;
           if (residual) val += cn == 16 ? load16(residual + at) : load_partial(residual + at, cn);
-          if (relu) val = val > zero ? val : zero;
+          if (relu) val = val < zero ? zero : val;  // NaN passes through, as in PyTorch
           if (cn == 16)
             store16(out + at, val);
           else
