@@ -16,7 +16,8 @@ RESNET=$BUILD_DIR/resnet
 
 step() { printf '\n== %s\n' "$*"; }
 
-# ---- build (a no-op when up to date) ----
+# ---- dependencies (apt, only what is missing) and the build (a no-op when up to date) ----
+bash scripts/install-deps.sh
 if [ ! -f "$BUILD_DIR/CMakeCache.txt" ]; then
   step "configuring $BUILD_DIR (Release)"
   cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release
