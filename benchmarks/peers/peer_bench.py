@@ -230,6 +230,7 @@ def bench_case(model, batch, threads, engines, args, ours_exe):
                 "samples": len(s),
                 "peak_kb": mem["VmHWM"],
                 "peak_above_baseline_kb": mem["VmHWM"] - info["baseline_kb"],
+                "rss_end_kb": mem["VmRSS"],  # steady state; the peak is often reached while loading
             })
     finally:
         for w in workers.values():
@@ -296,6 +297,12 @@ def results_markdown(meta, results, engines):
                  if e in r["engines"] and e != r.get("reference")]
         row.append(", ".join(diffs))
         lines.append("| " + " | ".join(row) + " |")
+    if "BLAS blas/" in meta["versions"].get("torch", ""):
+        lines.append("")
+        lines.append("PyTorch here links Debian's reference BLAS (`blas/libblas.so.3`, no OpenBLAS installed). "
+                     "Eager PyTorch hands 1x1 convolutions at batch < 16 on one thread to BLAS instead of "
+                     "oneDNN, so its 1-thread rows for the bottleneck models (ResNet-50/101/152) are far "
+                     "slower than PyTorch with OpenBLAS or MKL would be.")
     return "\n".join(lines) + "\n"
 
 
@@ -351,6 +358,17 @@ def cpu_name():
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def git_version():
+    """The commit ours was built from, marked when the working tree differs from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "include"], cwd=ROOT, capture_output=True,
+                               text=True)
+        return f"at {head.stdout.strip()}" + (" + local changes" if dirty.stdout.strip() else "")
+    except OSError:
+        return "(no git)"
 
 
 def compiler_version():
@@ -446,6 +464,8 @@ def main(argv=None):
                     meta["versions"][e] = info["version"]
                 cells = "  ".join(f"{e} {info['median_ms']:.2f} ms" for e, info in r["engines"].items())
                 log(f"{model} b{batch} t{threads}: {cells}  ({time.time() - t0:.0f} s)")
+    if "ours" in meta["versions"]:
+        meta["versions"]["ours"] = git_version()
     meta["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
 
     os.makedirs(args.out_dir, exist_ok=True)

@@ -5,6 +5,7 @@ Line protocol of peer_bench.py:
   run K -> K latencies in ms;  dump PATH -> ok;  quit
 Run with Debian's /usr/bin/python3 (the one with torch).
 """
+import os
 import sys
 import time
 
@@ -43,10 +44,22 @@ def handle(args):
     return f"error unknown command {op!r}"
 
 
+def blas_library():
+    """The BLAS actually mapped: Debian's torch falls back to it (e.g. 1x1 convolutions at
+    batch < 16 on one thread), and the reference netlib BLAS is far slower than OpenBLAS."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1]
+            if "libblas" in path or "openblas" in path or "libmkl" in path:
+                real = os.path.realpath(path)
+                return os.path.basename(os.path.dirname(real)) + "/" + os.path.basename(real)
+    return "none"
+
+
 def main():
     # Inter-op parallelism off before any work, as for the other engines.
     torch.set_num_interop_threads(1)
-    print(f"ready torch {torch.__version__}", flush=True)
+    print(f"ready torch {torch.__version__} (BLAS {blas_library()})", flush=True)
     for line in sys.stdin:
         args = line.split()
         if not args:
