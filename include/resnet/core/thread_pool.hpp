@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -67,10 +68,20 @@ class ThreadPool {
       ++generation_;
     }
     wake_.notify_all();
-    Job::run(&job, 0);
+    // The workers read `job` on this stack frame: wait for them even if our share throws,
+    // then rethrow the first exception of any chunk.
+    std::exception_ptr error;
+    try {
+      Job::run(&job, 0);
+    } catch (...) {
+      error = std::current_exception();
+    }
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return pending_ == 0; });
     task_ = nullptr;
+    if (!error) std::swap(error, worker_error_);
+    worker_error_ = nullptr;
+    if (error) std::rethrow_exception(error);
   }
 
  private:
@@ -88,8 +99,14 @@ class ThreadPool {
         task = task_;
         context = context_;
       }
-      task(context, index);
+      std::exception_ptr error;
+      try {
+        task(context, index);
+      } catch (...) {
+        error = std::current_exception();
+      }
       std::lock_guard<std::mutex> lock(mutex_);
+      if (error && !worker_error_) worker_error_ = error;
       if (--pending_ == 0) done_.notify_one();
     }
   }
@@ -100,6 +117,7 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   void (*task_)(void*, int) = nullptr;
   void* context_ = nullptr;
+  std::exception_ptr worker_error_;
   int parts_ = 0;
   int pending_ = 0;
   unsigned long long generation_ = 0;
