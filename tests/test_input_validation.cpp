@@ -17,42 +17,7 @@
 
 using namespace resnet;
 
-// ---- allocation probe: the largest single operator-new request while armed ----
-// GCC's -Wmismatched-new-delete cannot see that the replaced new and delete pair up.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-namespace {
-std::atomic<bool> probe_armed{false};
-std::atomic<std::size_t> probe_largest{0};
-}  // namespace
-
-namespace {
-void* probed_malloc(std::size_t size) noexcept {
-  if (probe_armed.load(std::memory_order_relaxed)) {
-    std::size_t seen = probe_largest.load(std::memory_order_relaxed);
-    while (size > seen && !probe_largest.compare_exchange_weak(seen, size)) {
-    }
-  }
-  return std::malloc(size ? size : 1);
-}
-}  // namespace
-
-// Every non-aligned form is replaced, so each new pairs with a delete that frees with
-// free() (AddressSanitizer checks the pairing).
-void* operator new(std::size_t size) {
-  if (void* p = probed_malloc(size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return probed_malloc(size); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return probed_malloc(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+#include "allocation_probe.hpp"  // the largest single allocation while armed
 
 namespace {
 
@@ -73,8 +38,7 @@ ErrorKind kind_of(const std::function<void()>& f, std::string* message = nullptr
 
 /// Largest single allocation made by `f` (which must throw a resnet::Error).
 std::size_t largest_allocation(const std::function<void()>& f, ErrorKind expected) {
-  probe_largest = 0;
-  probe_armed = true;
+  allocation_probe::arm();
   ErrorKind got = ErrorKind::io;
   bool threw = false;
   try {
@@ -83,10 +47,10 @@ std::size_t largest_allocation(const std::function<void()>& f, ErrorKind expecte
     got = e.kind();
     threw = true;
   }
-  probe_armed = false;
+  const allocation_probe::Stats stats = allocation_probe::disarm();
   CHECK(threw);
   CHECK(got == expected);
-  return probe_largest;
+  return stats.largest;
 }
 
 const ResNet18& resnet18() {

@@ -15,37 +15,7 @@
 #include "resnet/kernels/conv2d.hpp"
 #include "resnet/kernels/reference.hpp"
 
-// Counting global allocator: allocations are counted only while g_counting is set.
-// new/delete are malloc/free here on purpose; GCC cannot see that and warns.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size ? size : 1)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, std::align_val_t align) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-  const std::size_t a = static_cast<std::size_t>(align);
-  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t align) { return operator new(size, align); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "allocation_probe.hpp"
 
 namespace {
 
@@ -240,12 +210,11 @@ TEST_CASE("ConvKernel::run does not allocate", "[conv][alloc]") {
       epi.residual = residual.data();
       epi.relu = true;
       kernel.run(in.data(), n, h, w, out.data(), epi, scratch.data(), pool);  // warm-up
-      g_allocations = 0;
-      g_counting = true;
+      allocation_probe::arm();
       kernel.run(in.data(), n, h, w, out.data(), epi, scratch.data(), pool);
-      g_counting = false;
+      const long allocations = allocation_probe::disarm().count;
       INFO(kernel.algorithm_name() << " in_c=" << s.in_c << " out_c=" << s.out_c << " k=" << s.kernel);
-      CHECK(g_allocations.load() == 0);
+      CHECK(allocations == 0);
     }
 }
 
