@@ -29,13 +29,14 @@ if [ -x scripts/fuzz.sh ]; then
   bash scripts/fuzz.sh build-fuzz
 fi
 
-# The sanitizer builds reuse the reference data the Release run generated.
+# The sanitizer builds reuse the reference data the Release run generated; compile-only
+# and pure-Python tests are not run again there.
 section "AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESNET_BUILD_BENCHMARKS=OFF \
   -DRESNET_TEST_DATA_DIR="$root/build/testdata" \
   -DCMAKE_CXX_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" > /dev/null
 cmake --build build-asan -j"$jobs"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" -LE no_sanitizer)
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" -LE "no_sanitizer|python")
 
 section "ThreadSanitizer"
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRESNET_BUILD_BENCHMARKS=OFF -DRESNET_BUILD_EXAMPLES=OFF \

@@ -27,3 +27,7 @@ target_link_libraries(all_models_tu PRIVATE resnet::resnet)
 add_test(NAME compile_all_models
          COMMAND ${CMAKE_COMMAND} --build ${CMAKE_BINARY_DIR} --target all_models_tu --config $<CONFIG>)
 set_tests_properties(compile_all_models PROPERTIES TIMEOUT 300)
+
+# Compiling again under the sanitizers proves nothing more.
+set_tests_properties(compile_fail_sequential compile_fail_residual compile_fail_batch_norm compile_ok_control
+  compile_all_models PROPERTIES LABELS no_sanitizer)

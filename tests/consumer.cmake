@@ -16,4 +16,5 @@ add_test(NAME consumer_add_subdirectory
           --test-command consumer)
 set_tests_properties(consumer_install PROPERTIES FIXTURES_SETUP consumer_prefix)
 set_tests_properties(consumer_find_package PROPERTIES FIXTURES_REQUIRED consumer_prefix)
-set_tests_properties(consumer_install consumer_find_package consumer_add_subdirectory PROPERTIES TIMEOUT 600)
+set_tests_properties(consumer_install consumer_find_package consumer_add_subdirectory PROPERTIES TIMEOUT 600
+  LABELS no_sanitizer)
