@@ -18,23 +18,12 @@
 using namespace resnet;
 
 #include "allocation_probe.hpp"  // the largest single allocation while armed
+#include "support.hpp"
+
+using test_support::kind_of;
 
 namespace {
 
-/// The kind of the resnet::Error that `f` throws; fails the test if it throws nothing
-/// or something else.
-ErrorKind kind_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  } catch (const std::exception& e) {
-    FAIL("threw a non-resnet exception: " << e.what());
-  }
-  FAIL("threw nothing");
-  return ErrorKind::io;
-}
 
 /// Largest single allocation made by `f` (which must throw a resnet::Error).
 std::size_t largest_allocation(const std::function<void()>& f, ErrorKind expected) {

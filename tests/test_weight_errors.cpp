@@ -16,6 +16,10 @@
 
 #include <resnet/resnet.hpp>
 
+#include "support.hpp"
+
+using test_support::kind_of;
+
 using namespace resnet;
 
 namespace {
@@ -239,18 +243,6 @@ io::SafeTensors cifar_file(const FileOptions& o = {}, const std::string& name = 
   return open_bytes(encode(make_raw(cifar20_entries(), o)), name);
 }
 
-ErrorKind kind_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  } catch (const std::exception& e) {
-    FAIL("threw a non-resnet exception: " << e.what());
-  }
-  FAIL("threw nothing");
-  return ErrorKind::io;
-}
 
 Tensor cifar_input(int n = 2) {
   Tensor x(n, 32, 32, 3);
