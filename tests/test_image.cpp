@@ -21,6 +21,8 @@ TEST_CASE("image decoding needs stb_image", "[image]") {
 #include "resnet/io/safetensors.hpp"
 #include "resnet/vision.hpp"
 
+#include "support.hpp"
+
 #define STB_IMAGE_WRITE_STATIC
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #if defined(__GNUC__)
@@ -37,10 +39,10 @@ namespace vision_test {
 resnet::Image decode_in_second_unit(const std::uint8_t* bytes, std::size_t size);
 }
 
-using resnet::Error;
 using resnet::ErrorKind;
 using resnet::Image;
 using Bytes = std::vector<std::uint8_t>;
+using test_support::kind_of;
 
 namespace {
 
@@ -87,18 +89,6 @@ Bytes generated_jpeg(const std::string& name) {
     return {};
   }
   return read_file(path);
-}
-
-template <class F>
-ErrorKind error_kind(F&& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  FAIL("no resnet::Error thrown");
-  return ErrorKind::io;
 }
 
 std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
@@ -222,11 +212,11 @@ TEST_CASE("truncated JPEGs are refused", "[image][jpeg][errors]") {
                              std::size_t(20), std::size_t(3)}) {
       INFO("kept " << keep << " of " << jpeg.size() << " bytes");
       std::string message;
-      CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), keep, "cut.jpg"); }, &message) == ErrorKind::image);
+      CHECK(kind_of([&] { resnet::decode_image(jpeg.data(), keep, "cut.jpg"); }, &message) == ErrorKind::image);
       CHECK(message.find("cut.jpg") == 0);
     }
     std::string message;
-    error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size() / 2, "cut.jpg"); }, &message);
+    kind_of([&] { resnet::decode_image(jpeg.data(), jpeg.size() / 2, "cut.jpg"); }, &message);
     CHECK(message.find("truncated") != std::string::npos);
   }
 
@@ -235,7 +225,7 @@ TEST_CASE("truncated JPEGs are refused", "[image][jpeg][errors]") {
     std::string message;
     const Bytes real = read_file(cifar);
     const std::string path = write_file("cut_cifar.jpg", Bytes(real.begin(), real.begin() + real.size() * 2 / 3));
-    CHECK(error_kind([&] { resnet::load_image(path); }, &message) == ErrorKind::image);
+    CHECK(kind_of([&] { resnet::load_image(path); }, &message) == ErrorKind::image);
     CHECK(message.find(path) == 0);
     CHECK(message.find("truncated") != std::string::npos);
     std::remove(path.c_str());
@@ -253,7 +243,7 @@ TEST_CASE("a JPEG Huffman table with more than 256 codes is refused", "[image][j
   const std::size_t counts = static_cast<std::size_t>(at - jpeg.begin()) + 5;  // marker, length, class/id
   for (std::size_t i = 0; i < 16; ++i) jpeg[counts + i] = 0x20;                  // 512 codes
   std::string message;
-  CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "dht.jpg"); }, &message) ==
+  CHECK(kind_of([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "dht.jpg"); }, &message) ==
         ErrorKind::image);
   CHECK(message.find("512 codes") != std::string::npos);
 }
@@ -261,29 +251,29 @@ TEST_CASE("a JPEG Huffman table with more than 256 codes is refused", "[image][j
 TEST_CASE("missing, empty, non-image and corrupt files are refused", "[image][errors]") {
   std::string message;
   const std::string missing = temp_path("does_not_exist.png");
-  CHECK(error_kind([&] { resnet::load_image(missing); }, &message) == ErrorKind::io);
+  CHECK(kind_of([&] { resnet::load_image(missing); }, &message) == ErrorKind::io);
   CHECK(message.find(missing) == 0);
-  CHECK(error_kind([&] { resnet::load_image(RESNET_TEST_DATA); }) == ErrorKind::io);  // a directory
+  CHECK(kind_of([&] { resnet::load_image(RESNET_TEST_DATA); }) == ErrorKind::io);  // a directory
 
   const std::string empty = write_file("empty.jpg", {});
-  CHECK(error_kind([&] { resnet::load_image(empty); }, &message) == ErrorKind::image);
+  CHECK(kind_of([&] { resnet::load_image(empty); }, &message) == ErrorKind::image);
   CHECK(message.find("empty") != std::string::npos);
-  CHECK(error_kind([&] { resnet::decode_image(nullptr, 0, "nothing"); }) == ErrorKind::image);
+  CHECK(kind_of([&] { resnet::decode_image(nullptr, 0, "nothing"); }) == ErrorKind::image);
 
   const std::string text = "this is not an image\n";
   const std::string text_path = write_file("text.jpg", Bytes(text.begin(), text.end()));
-  CHECK(error_kind([&] { resnet::load_image(text_path); }, &message) == ErrorKind::image);
+  CHECK(kind_of([&] { resnet::load_image(text_path); }, &message) == ErrorKind::image);
   CHECK(message.find(text_path) == 0);
   CHECK(message.find("not a JPEG or PNG") != std::string::npos);
 
   Bytes png = encode_png(16, 16, 3, pattern(16, 16, 3));
   Bytes corrupt = png;
   for (std::size_t i = 40; i < corrupt.size() - 12; ++i) corrupt[i] ^= 0x5A;  // scramble IDAT
-  CHECK(error_kind([&] { resnet::decode_image(corrupt.data(), corrupt.size(), "corrupt.png"); }) == ErrorKind::image);
-  CHECK(error_kind([&] { resnet::decode_image(png.data(), png.size() / 2, "cut.png"); }) == ErrorKind::image);
+  CHECK(kind_of([&] { resnet::decode_image(corrupt.data(), corrupt.size(), "corrupt.png"); }) == ErrorKind::image);
+  CHECK(kind_of([&] { resnet::decode_image(png.data(), png.size() / 2, "cut.png"); }) == ErrorKind::image);
 
   const Bytes zero = png_header_only(0, 10, 2);
-  CHECK(error_kind([&] { resnet::decode_image(zero.data(), zero.size(), "zero.png"); }, &message) ==
+  CHECK(kind_of([&] { resnet::decode_image(zero.data(), zero.size(), "zero.png"); }, &message) ==
         ErrorKind::image);
   CHECK(message.find("zero") != std::string::npos);
   std::remove(empty.c_str());
@@ -294,18 +284,18 @@ TEST_CASE("the pixel cap refuses huge headers before decoding", "[image][errors]
   std::string message;
   // 10^10 pixels: 30 GB if anything tried to allocate it.
   const Bytes huge = png_header_only(100000, 100000, 2);
-  CHECK(error_kind([&] { resnet::decode_image(huge.data(), huge.size(), "huge.png"); }, &message) ==
+  CHECK(kind_of([&] { resnet::decode_image(huge.data(), huge.size(), "huge.png"); }, &message) ==
         ErrorKind::too_large);
   CHECK(message.find("huge.png") == 0);
   CHECK(message.find("100000x100000") != std::string::npos);
   // 400 megapixels of grey: small enough for stb to accept, over our default cap.
   const Bytes big = png_header_only(20000, 20000, 0);
-  CHECK(error_kind([&] { resnet::decode_image(big.data(), big.size(), "big.png"); }) == ErrorKind::too_large);
+  CHECK(kind_of([&] { resnet::decode_image(big.data(), big.size(), "big.png"); }) == ErrorKind::too_large);
 
   const Bytes png = encode_png(32, 32, 3, pattern(32, 32, 3));
   resnet::ImageLimits limits;
   limits.max_pixels = 1023;
-  CHECK(error_kind([&] { resnet::decode_image(png.data(), png.size(), "capped.png", limits); }, &message) ==
+  CHECK(kind_of([&] { resnet::decode_image(png.data(), png.size(), "capped.png", limits); }, &message) ==
         ErrorKind::too_large);
   CHECK(message.find("1023") != std::string::npos);
   limits.max_pixels = 1024;
@@ -314,7 +304,7 @@ TEST_CASE("the pixel cap refuses huge headers before decoding", "[image][errors]
   const Bytes jpeg = generated_jpeg("baseline444.jpg");  // 61x45
   if (!jpeg.empty()) {
     limits.max_pixels = 61 * 45 - 1;
-    CHECK(error_kind([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "capped.jpg", limits); }) ==
+    CHECK(kind_of([&] { resnet::decode_image(jpeg.data(), jpeg.size(), "capped.jpg", limits); }) ==
           ErrorKind::too_large);
     limits.max_pixels = 61 * 45;
     CHECK(resnet::decode_image(jpeg.data(), jpeg.size(), "capped.jpg", limits).width == 61);
@@ -327,14 +317,14 @@ TEST_CASE("the pixel cap refuses huge headers before decoding", "[image][errors]
     const std::size_t at = static_cast<std::size_t>(sof - huge_jpeg.begin()) + 5;  // marker, length, precision
     huge_jpeg[at] = huge_jpeg[at + 2] = 0xEA;                                     // 60000 = 0xEA60
     huge_jpeg[at + 1] = huge_jpeg[at + 3] = 0x60;
-    CHECK(error_kind([&] { resnet::decode_image(huge_jpeg.data(), huge_jpeg.size(), "huge.jpg"); }, &message) ==
+    CHECK(kind_of([&] { resnet::decode_image(huge_jpeg.data(), huge_jpeg.size(), "huge.jpg"); }, &message) ==
           ErrorKind::too_large);
     CHECK(message.find("huge.jpg") == 0);
   }
 
   const std::string path = write_file("small.png", png);
   limits.max_file_bytes = 10;
-  CHECK(error_kind([&] { resnet::load_image(path, limits); }) == ErrorKind::too_large);
+  CHECK(kind_of([&] { resnet::load_image(path, limits); }) == ErrorKind::too_large);
   std::remove(path.c_str());
 }
 

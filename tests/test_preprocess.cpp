@@ -12,12 +12,14 @@
 #include "resnet/io/safetensors.hpp"
 #include "resnet/vision/preprocess.hpp"
 
-using resnet::Error;
+#include "support.hpp"
+
 using resnet::ErrorKind;
 using resnet::Image;
 using resnet::Layout;
 using resnet::Preprocess;
 using resnet::Tensor;
+using test_support::kind_of;
 
 namespace {
 
@@ -68,18 +70,6 @@ Image image_from(const RefTensor& t) {  // HWC floats holding integers
   Image image(static_cast<int>(t.shape[1]), static_cast<int>(t.shape[0]));
   for (std::size_t i = 0; i < t.values.size(); ++i) image.rgb[i] = static_cast<std::uint8_t>(t.values[i]);
   return image;
-}
-
-template <class F>
-ErrorKind error_kind(F&& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  }
-  FAIL("no resnet::Error thrown");
-  return ErrorKind::io;
 }
 
 }  // namespace
@@ -269,27 +259,27 @@ TEST_CASE("to_tensor stacks a batch", "[preprocess]") {
 TEST_CASE("preprocessing rejects bad sizes with clear errors", "[preprocess][errors]") {
   const Image image = synthetic(10, 12);
   std::string message;
-  CHECK(error_kind([&] { resnet::resize_shorter_side(image, 0); }, &message) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { resnet::resize_shorter_side(image, 0); }, &message) == ErrorKind::invalid_argument);
   CHECK(message.find("0") != std::string::npos);
-  CHECK(error_kind([&] { resnet::resize_shorter_side(image, -5); }) == ErrorKind::invalid_argument);
-  CHECK(error_kind([&] { resnet::resize_bilinear(image, 3, 0); }) == ErrorKind::invalid_argument);
-  CHECK(error_kind([&] { resnet::center_crop(image, 11, 4); }, &message) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { resnet::resize_shorter_side(image, -5); }) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { resnet::resize_bilinear(image, 3, 0); }) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { resnet::center_crop(image, 11, 4); }, &message) == ErrorKind::invalid_argument);
   CHECK(message.find("11x4") != std::string::npos);
   CHECK(message.find("10x12") != std::string::npos);
-  CHECK(error_kind([&] { resnet::center_crop(image, 0, 4); }) == ErrorKind::invalid_argument);
-  CHECK(error_kind([&] { resnet::to_tensor({}, Preprocess::torch); }) == ErrorKind::invalid_argument);
-  CHECK(error_kind([&] { resnet::to_tensor({image, synthetic(10, 13)}, Preprocess::torch); }, &message) ==
+  CHECK(kind_of([&] { resnet::center_crop(image, 0, 4); }) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { resnet::to_tensor({}, Preprocess::torch); }) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { resnet::to_tensor({image, synthetic(10, 13)}, Preprocess::torch); }, &message) ==
         ErrorKind::shape_mismatch);
   CHECK(message.find("10x13") != std::string::npos);
-  CHECK(error_kind([&] { resnet::preprocess_imagenet(image, Preprocess::torch, 200, 224); }) ==
+  CHECK(kind_of([&] { resnet::preprocess_imagenet(image, Preprocess::torch, 200, 224); }) ==
         ErrorKind::invalid_argument);
-  CHECK(error_kind([&] { resnet::preprocess_imagenet(Image(), Preprocess::torch); }) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { resnet::preprocess_imagenet(Image(), Preprocess::torch); }) == ErrorKind::invalid_argument);
   Image broken = synthetic(4, 4);
   broken.rgb.pop_back();
-  CHECK(error_kind([&] { resnet::resize_shorter_side(broken, 8); }) == ErrorKind::shape_mismatch);
-  CHECK(error_kind([&] { resnet::preprocess_input(Tensor(1, 2, 2, 4), Preprocess::torch); }) ==
+  CHECK(kind_of([&] { resnet::resize_shorter_side(broken, 8); }) == ErrorKind::shape_mismatch);
+  CHECK(kind_of([&] { resnet::preprocess_input(Tensor(1, 2, 2, 4), Preprocess::torch); }) ==
         ErrorKind::shape_mismatch);
-  CHECK(error_kind([&] { resnet::parse_preprocess("pytorch"); }) == ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { resnet::parse_preprocess("pytorch"); }) == ErrorKind::invalid_argument);
   CHECK(resnet::parse_preprocess("caffe") == Preprocess::caffe);
   CHECK(std::string(resnet::to_string(Preprocess::tf)) == "tf");
 }
