@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "resnet/kernels/conv2d.hpp"
+#include "resnet50_conv_layers.hpp"
 
 namespace {
 
@@ -25,28 +26,7 @@ using resnet::kernels::ConvKernel;
 using resnet::kernels::ConvShape;
 using resnet::kernels::Epilogue;
 
-struct Layer {
-  const char* kind;
-  ConvShape s;
-  int side;   // input height = width
-  int count;  // how many times ResNet-50 has this layer
-};
-
-// torchvision ResNet-50 (stride on the 3x3), every distinct conv with its multiplicity: 53 in all.
-const Layer kLayers[] = {
-    {"7x7_stem", {3, 64, 7, 2, 3}, 224, 1},      {"1x1_s1", {64, 64, 1, 1, 0}, 56, 1},
-    {"3x3_s1", {64, 64, 3, 1, 1}, 56, 3},        {"1x1_s1", {64, 256, 1, 1, 0}, 56, 4},
-    {"1x1_s1", {256, 64, 1, 1, 0}, 56, 2},       {"1x1_s1", {256, 128, 1, 1, 0}, 56, 1},
-    {"3x3_s2", {128, 128, 3, 2, 1}, 56, 1},      {"1x1_s1", {128, 512, 1, 1, 0}, 28, 4},
-    {"1x1_s2", {256, 512, 1, 2, 0}, 56, 1},      {"1x1_s1", {512, 128, 1, 1, 0}, 28, 3},
-    {"3x3_s1", {128, 128, 3, 1, 1}, 28, 3},      {"1x1_s1", {512, 256, 1, 1, 0}, 28, 1},
-    {"3x3_s2", {256, 256, 3, 2, 1}, 28, 1},      {"1x1_s1", {256, 1024, 1, 1, 0}, 14, 6},
-    {"1x1_s2", {512, 1024, 1, 2, 0}, 28, 1},     {"1x1_s1", {1024, 256, 1, 1, 0}, 14, 5},
-    {"3x3_s1", {256, 256, 3, 1, 1}, 14, 5},      {"1x1_s1", {1024, 512, 1, 1, 0}, 14, 1},
-    {"3x3_s2", {512, 512, 3, 2, 1}, 14, 1},      {"1x1_s1", {512, 2048, 1, 1, 0}, 7, 3},
-    {"1x1_s2", {1024, 2048, 1, 2, 0}, 14, 1},    {"1x1_s1", {2048, 512, 1, 1, 0}, 7, 2},
-    {"3x3_s1", {512, 512, 3, 1, 1}, 7, 2},
-};
+using Layer = resnet50::ConvLayer;
 
 std::vector<float> random_vector(std::size_t count, unsigned seed) {
   std::mt19937 gen(seed);
@@ -103,7 +83,7 @@ void bench_all(benchmark::State& state, int threads) {
   std::vector<int> sides;
   double macs = 0;
   std::size_t scratch_size = 0, act_size = 0, weight_bytes = 0;
-  for (const Layer& l : kLayers)
+  for (const Layer& l : resnet50::kConvLayers)
     for (int i = 0; i < l.count; ++i) {
       kernels.emplace_back(l.s, random_vector(static_cast<std::size_t>(l.s.weight_count()), 1),
                            random_vector(static_cast<std::size_t>(l.s.out_c), 2));
@@ -136,7 +116,7 @@ std::string shape_name(const Layer& l) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   for (int threads : {1, 2}) {
-    for (const Layer& l : kLayers) {
+    for (const Layer& l : resnet50::kConvLayers) {
       std::vector<std::pair<const char*, ConvAlgorithm>> algos = {{"auto", ConvAlgorithm::automatic}};
       if (l.s.kernel == 3 && l.s.stride == 1) {
         algos.push_back({"im2col", ConvAlgorithm::gemm});

@@ -16,6 +16,7 @@
 #include "resnet/kernels/reference.hpp"
 
 #include "allocation_probe.hpp"
+#include "resnet50_conv_layers.hpp"
 
 namespace {
 
@@ -170,20 +171,7 @@ TEST_CASE("Winograd with padding 0 and 2", "[conv][winograd]") {
 }
 
 TEST_CASE("ConvKernel on the shapes of ResNet-50 at batch 1", "[conv][resnet50]") {
-  // {in_c, out_c, kernel, stride, pad}, input side
-  struct Layer {
-    ConvShape s;
-    int side;
-  };
-  const Layer layers[] = {
-      {{3, 64, 7, 2, 3}, 224},    {{64, 64, 1, 1, 0}, 56},    {{64, 64, 3, 1, 1}, 56},
-      {{64, 256, 1, 1, 0}, 56},   {{256, 64, 1, 1, 0}, 56},   {{256, 128, 1, 1, 0}, 56},
-      {{128, 128, 3, 2, 1}, 56},  {{256, 512, 1, 2, 0}, 56},  {{128, 128, 3, 1, 1}, 28},
-      {{512, 128, 1, 1, 0}, 28},  {{256, 256, 3, 2, 1}, 28},  {{256, 256, 3, 1, 1}, 14},
-      {{1024, 256, 1, 1, 0}, 14}, {{1024, 2048, 1, 2, 0}, 14}, {{512, 512, 3, 2, 1}, 14},
-      {{512, 512, 3, 1, 1}, 7},   {{512, 2048, 1, 1, 0}, 7},  {{2048, 512, 1, 1, 0}, 7},
-  };
-  for (const Layer& l : layers) {
+  for (const auto& l : resnet50::kConvLayers) {
     const Case c{l.s, 1, l.side, l.side, true, l.s.out_c == 256, true};
     std::string name;
     const double err = compare(c, ConvAlgorithm::automatic, 2, &name);
