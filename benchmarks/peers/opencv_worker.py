@@ -10,6 +10,8 @@ import time
 import cv2
 import numpy as np
 
+from worker_protocol import serve
+
 state = {}
 
 
@@ -43,16 +45,7 @@ def handle(args):
 
 
 def main():
-    print(f"ready opencv {cv2.__version__}", flush=True)
-    for line in sys.stdin:
-        args = line.split()
-        if not args:
-            continue
-        try:
-            reply = handle(args)
-        except Exception as e:  # reported to the orchestrator, which names the engine
-            reply = "error " + str(e).replace("\n", " ")
-        print(reply, flush=True)
+    serve(f"opencv {cv2.__version__}", handle)
 
 
 if __name__ == "__main__":

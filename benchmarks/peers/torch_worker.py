@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torchvision
 
+from worker_protocol import serve
+
 state = {}
 
 
@@ -59,16 +61,7 @@ def blas_library():
 def main():
     # Inter-op parallelism off before any work, as for the other engines.
     torch.set_num_interop_threads(1)
-    print(f"ready torch {torch.__version__} (BLAS {blas_library()})", flush=True)
-    for line in sys.stdin:
-        args = line.split()
-        if not args:
-            continue
-        try:
-            reply = handle(args)
-        except Exception as e:  # reported to the orchestrator, which names the engine
-            reply = "error " + str(e).replace("\n", " ")
-        print(reply, flush=True)
+    serve(f"torch {torch.__version__} (BLAS {blas_library()})", handle)
 
 
 if __name__ == "__main__":
