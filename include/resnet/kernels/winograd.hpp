@@ -72,7 +72,13 @@ template <> struct WinogradTransforms<2> {
     o[0 * so] = m[0 * sm] + m[1 * sm] + m[2 * sm];
     o[1 * so] = m[1 * sm] - m[2 * sm] - m[3 * sm];
   }
-  static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  template <class T> static void weight(const T* g, int sg, T* u, int su) {  // G g
+    const T s = g[0 * sg] + g[2 * sg];
+    u[0 * su] = g[0 * sg];
+    u[1 * su] = 0.5 * (s + g[1 * sg]);
+    u[2 * su] = 0.5 * (s - g[1 * sg]);
+    u[3 * su] = g[2 * sg];
+  }
 };
 
 template <> struct WinogradTransforms<4> {
@@ -96,12 +102,16 @@ template <> struct WinogradTransforms<4> {
     o[2 * so] = s12 + 4.0f * s34;
     o[3 * so] = d12 + 8.0f * d34 + m[5 * sm];
   }
-  static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
-                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                     {0, 0, 1}};
+  template <class T> static void weight(const T* g, int sg, T* u, int su) {
+    const T g0 = g[0 * sg], g1 = g[1 * sg], g2 = g[2 * sg];
+    const T s = g0 + g2, p = g0 / 24 + g2 / 6, q = g1 / 12;
+    u[0 * su] = g0 / 4;
+    u[1 * su] = -(s + g1) / 6;
+    u[2 * su] = -(s - g1) / 6;
+    u[3 * su] = p + q;
+    u[4 * su] = p - q;
+    u[5 * su] = g2;
+  }
 };
 
 class WinogradConv {
@@ -189,16 +199,12 @@ class WinogradConv {
     kc_ = even_block(ic, kKc, 8);
     std::vector<float> u(static_cast<std::size_t>(A * A * oc * ic));  // [xi][o][c], row-major per xi
     for (Index o = 0; o < oc; ++o)
-      for (Index c = 0; c < ic; ++c) {
-        double g[3][3], tmp[A][3];
-        for (int y = 0; y < 3; ++y)
-          for (int x = 0; x < 3; ++x) g[y][x] = wt[((o * 3 + y) * 3 + x) * ic + c];
-        for (int i = 0; i < A; ++i)
-          for (int x = 0; x < 3; ++x) tmp[i][x] = Tr::G[i][0] * g[0][x] + Tr::G[i][1] * g[1][x] + Tr::G[i][2] * g[2][x];
-        for (int i = 0; i < A; ++i)
-          for (int j = 0; j < A; ++j)
-            u[((i * A + j) * oc + o) * ic + c] =
-                static_cast<float>(tmp[i][0] * Tr::G[j][0] + tmp[i][1] * Tr::G[j][1] + tmp[i][2] * Tr::G[j][2]);
+      for (Index c = 0; c < ic; ++c) {  // U = G g G^T, in double
+        double g[9], tmp[A * 3], uu[A * A];
+        for (int tap = 0; tap < 9; ++tap) g[tap] = wt[(o * 9 + tap) * ic + c];
+        for (int x = 0; x < 3; ++x) Tr::weight(g + x, 3, tmp + x, 3);          // G g
+        for (int i = 0; i < A; ++i) Tr::weight(tmp + i * 3, 1, uu + i * A, 1);  // (G g) G^T
+        for (int xi = 0; xi < A * A; ++xi) u[(xi * oc + o) * ic + c] = static_cast<float>(uu[xi]);
       }
     packed_.clear();
     packed_.reserve(A * A);
