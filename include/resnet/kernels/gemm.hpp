@@ -30,6 +30,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "resnet/kernels/conv_params.hpp"
+
 namespace resnet::kernels::detail {
 
 using Index = Eigen::Index;
@@ -69,32 +71,38 @@ inline Index even_block(Index total, Index target, Index multiple) {
   return std::min(total, round_up(ceil_div(total, blocks), multiple));
 }
 
-/// A (M x K) packed once into Eigen's gebp layout, cut into kc-deep, mc-tall blocks.
+/// A (M x K) packed once into Eigen's gebp layout, cut into kc-deep, mc-tall blocks; or
+/// `count` such matrices of one shape (Winograd's alpha^2 weight matrices), packed one
+/// after another so that a layer's weights are one contiguous range (see weights()).
 class PackedLhs {
  public:
   PackedLhs() = default;
-  /// a_row_major: M x K, row i at a + i * lda (OHWI weights: lda = K).
-  PackedLhs(const float* a_row_major, Index m, Index k, Index lda, Index kc, Index mc)
+  /// a_row_major: M x K, row i at a + i * lda (OHWI weights: lda = K); matrix j of
+  /// `count` at a_row_major + j * matrix_stride.
+  PackedLhs(const float* a_row_major, Index m, Index k, Index lda, Index kc, Index mc, Index count = 1,
+            Index matrix_stride = 0)
       : rows_(m), depth_(k), kc_(std::min(kc, k)), mc_(std::min(round_up(mc, kMr), round_up(m, kMr))) {
     k_blocks_ = ceil_div(depth_, kc_);
     m_blocks_ = ceil_div(rows_, mc_);
     // Eigen's packer stores aligned packets: every block starts on a 64-byte boundary.
-    data_.resize(static_cast<std::size_t>(rows_ * depth_ + k_blocks_ * m_blocks_ * 16));
+    data_.resize(static_cast<std::size_t>(count * (rows_ * depth_ + k_blocks_ * m_blocks_ * 16)));
     using LhsMapper = Eigen::internal::const_blas_data_mapper<float, Index, Eigen::RowMajor>;
     Eigen::internal::gemm_pack_lhs<float, Index, LhsMapper, GebpTraits::mr, GebpTraits::LhsProgress,
                                    GebpTraits::LhsPacket4Packing, Eigen::RowMajor>
         pack;
-    const LhsMapper mapper(a_row_major, lda);
     std::size_t offset = 0;
-    offsets_.reserve(static_cast<std::size_t>(k_blocks_ * m_blocks_));
-    for (Index kb = 0; kb < k_blocks_; ++kb)
-      for (Index mb = 0; mb < m_blocks_; ++mb) {
-        offsets_.push_back(offset);
-        const Index k0 = kb * kc_, m0 = mb * mc_;
-        const Index kk = std::min(kc_, depth_ - k0), mm = std::min(mc_, rows_ - m0);
-        pack(data_.data() + offset, mapper.getSubMapper(m0, k0), kk, mm);
-        offset += static_cast<std::size_t>(round_up(kk * mm, 16));
-      }
+    offsets_.reserve(static_cast<std::size_t>(count * k_blocks_ * m_blocks_));
+    for (Index j = 0; j < count; ++j) {
+      const LhsMapper mapper(a_row_major + j * matrix_stride, lda);
+      for (Index kb = 0; kb < k_blocks_; ++kb)
+        for (Index mb = 0; mb < m_blocks_; ++mb) {
+          offsets_.push_back(offset);
+          const Index k0 = kb * kc_, m0 = mb * mc_;
+          const Index kk = std::min(kc_, depth_ - k0), mm = std::min(mc_, rows_ - m0);
+          pack(data_.data() + offset, mapper.getSubMapper(m0, k0), kk, mm);
+          offset += static_cast<std::size_t>(round_up(kk * mm, 16));
+        }
+    }
   }
 
   Index rows() const { return rows_; }
@@ -103,7 +111,11 @@ class PackedLhs {
   Index mc() const { return mc_; }
   Index k_blocks() const { return k_blocks_; }
   Index m_blocks() const { return m_blocks_; }
-  const float* block(Index kb, Index mb) const { return data_.data() + offsets_[kb * m_blocks_ + mb]; }
+  const float* block(Index kb, Index mb, Index matrix = 0) const {
+    return data_.data() + offsets_[static_cast<std::size_t>((matrix * k_blocks_ + kb) * m_blocks_ + mb)];
+  }
+  /// All packed values, in the order the GEMMs read them.
+  const float* data() const { return data_.data(); }
   std::size_t bytes() const { return data_.size() * sizeof(float); }
 
  private:
@@ -152,6 +164,30 @@ void pack_rhs(float* dst, const Source& src, Index col0, Index ncols, Index k0, 
   }
 }
 
+/// The range a thread pulls into cache in the background, one line every other k step
+/// of its GEMM panels (~10 GB/s per thread: DRAM here gives ~27 GB/s to two cores), so
+/// the next layer's weights arrive while this layer computes.
+struct BackgroundPrefetch {
+  const char* next = nullptr;
+  const char* end = nullptr;
+};
+inline thread_local BackgroundPrefetch background_prefetch;
+
+/// Gives the calling thread part `part` of `parts` of `range` as its background prefetch
+/// for the scope of this object.
+class BackgroundPrefetchScope {
+ public:
+  BackgroundPrefetchScope(const PrefetchRange& range, Index part, Index parts) {
+    const char* base = static_cast<const char*>(range.data);
+    const auto bytes = static_cast<Index>(range.bytes);
+    background_prefetch = base ? BackgroundPrefetch{base + bytes * part / parts, base + bytes * (part + 1) / parts}
+                               : BackgroundPrefetch{};
+  }
+  ~BackgroundPrefetchScope() { background_prefetch = {}; }
+  BackgroundPrefetchScope(const BackgroundPrefetchScope&) = delete;
+  BackgroundPrefetchScope& operator=(const BackgroundPrefetchScope&) = delete;
+};
+
 #if defined(__AVX512F__)
 /// Prefetch distance of the A stream, in k steps (16 * P floats each): a few hundred
 /// nanoseconds ahead, enough to cover a DRAM miss when A streams from memory.
@@ -176,6 +212,8 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
   const char* next = reinterpret_cast<const char*>(ap + 16 * P * kc);
   const Index prefetch_lines = P * kc, steps = pairs * kc;  // lines to fetch over this many k steps
   Index credit = 0, fetched = 0;
+  const char* background = background_prefetch.next;
+  const char* const background_end = background_prefetch.end;
   for (Index q = 0; q < pairs; ++q) {
     const float* b0 = b + q * 8 * kc;
     const float* b1 = b0 + 4 * kc;
@@ -186,6 +224,10 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
     for (Index k = 0; k < kc; ++k, ak += 16 * P) {
       for (credit += prefetch_lines; credit >= steps; credit -= steps, ++fetched)
         _mm_prefetch(next + 64 * fetched, _MM_HINT_T1);
+      if ((k & 1) && background < background_end) {
+        _mm_prefetch(background, _MM_HINT_T2);
+        background += 64;
+      }
       for (int i = 0; i < P; ++i)
         _mm_prefetch(reinterpret_cast<const char*>(ak + 16 * P * kPrefetchSteps + 16 * i), _MM_HINT_T0);
       __m512 a[P];
@@ -206,6 +248,7 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
         _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[j][i]));
       }
   }
+  background_prefetch.next = background;
 }
 #endif
 
@@ -238,13 +281,13 @@ inline void gebp_block(float* c, Index ldc, const float* a, const float* b, Inde
 /// Floats of B-packing scratch one thread needs for slices of up to nc columns.
 inline Index rhs_scratch_floats(Index kc, Index nc) { return kc * round_up(nc, kNr) + 4 * kc + 2 * kPacket; }
 
-/// C[:, col0 : col0+ncols] for A rows of blocks [mb0, mb1):
+/// C[:, col0 : col0+ncols] for rows of blocks [mb0, mb1) of A's matrix `matrix`:
 ///   init(m0, mm, c_block) before the first depth block (C is accumulated into),
 ///   finish(m0, mm, c_block) after the last, while the mm x ncols block is still in cache.
 /// c points at column col0 of C; scratch holds rhs_scratch_floats(kc, ncols) floats.
 template <class Source, class Init, class Finish>
-void gemm_columns(const PackedLhs& a, Index mb0, Index mb1, const Source& src, Index col0, Index ncols,
-                  float* c, Index ldc, float* scratch, Init&& init, Finish&& finish) {
+void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const Source& src, Index col0,
+                  Index ncols, float* c, Index ldc, float* scratch, Init&& init, Finish&& finish) {
   float* block_b = reinterpret_cast<float*>(
       (reinterpret_cast<std::uintptr_t>(scratch) + 63) & ~std::uintptr_t(63));
   float* tmp = block_b + a.kc() * round_up(ncols, kNr);
@@ -256,7 +299,7 @@ void gemm_columns(const PackedLhs& a, Index mb0, Index mb1, const Source& src, I
       const Index m0 = mb * a.mc();
       const Index mm = std::min(a.mc(), a.rows() - m0);
       if (kb == 0) init(m0, mm, c + m0);
-      gebp_block(c + m0, ldc, a.block(kb, mb), block_b, mm, kk, ncols);
+      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), block_b, mm, kk, ncols);
       if (kb + 1 == a.k_blocks()) finish(m0, mm, c + m0);
     }
   }

@@ -136,12 +136,15 @@ class WinogradConv {
   }
 
   void run(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
-           ThreadPool& pool) const {
+           ThreadPool& pool, const PrefetchRange& prefetch = {}) const {
     if (m_ == 4)
-      run_tiled<4>(in, n, h, w, out, e, scratch, pool);
+      run_tiled<4>(in, n, h, w, out, e, scratch, pool, prefetch);
     else
-      run_tiled<2>(in, n, h, w, out, e, scratch, pool);
+      run_tiled<2>(in, n, h, w, out, e, scratch, pool, prefetch);
   }
+
+  /// The alpha^2 transformed weight matrices, packed.
+  const PackedLhs& packed() const { return packed_; }
 
  private:
   static constexpr Index kNc = kBlockNc;
@@ -169,6 +172,13 @@ class WinogradConv {
 
   Index alpha() const { return m_ + 2; }
 
+  // Floats between V_xi (or M_xi) of consecutive xi for `tiles` tiles of `channels`: one
+  // cache line more than the data. Without it the stride is often a multiple of 4 KiB
+  // (16 tiles x 256 channels, 128 x 64, ...), so the alpha^2 stores of a transform step all
+  // hit one L1 set and evict each other: the transforms of a 14x14 layer took a quarter
+  // of its time.
+  static Index xi_stride(Index tiles, Index channels) { return tiles * channels + 16; }
+
   Plan plan(int n, int h, int w, Index threads) const {
     Plan p{};
     const Index t = alpha() * alpha();
@@ -183,11 +193,13 @@ class WinogradConv {
       const Index target = std::clamp<Index>(kBlockBytes / (t * (s_.in_c + s_.out_c) * 4), kMinBlock, kMaxBlock);
       // Each thread gets an equal share of tiles, cut into even blocks of at most this many.
       p.block_tiles = std::min(target, ceil_div(total, threads));
-      p.scratch = threads * (t * (s_.in_c + s_.out_c) * p.block_tiles + rhs_scratch_floats(kc_, p.block_tiles) + 16);
+      p.scratch = threads * (t * (xi_stride(p.block_tiles, s_.in_c) + xi_stride(p.block_tiles, s_.out_c)) +
+                             rhs_scratch_floats(kc_, p.block_tiles) + 16);
     } else {
       p.chunk_images = std::clamp<Index>(kChunkTiles / p.tiles_per_image, 1, n);
       p.chunk_tiles = p.chunk_images * p.tiles_per_image;
-      p.scratch = t * (s_.in_c + s_.out_c) * p.chunk_tiles + 64 + threads * rhs_scratch_floats(kc_, kNc);
+      p.scratch = t * (xi_stride(p.chunk_tiles, s_.in_c) + xi_stride(p.chunk_tiles, s_.out_c)) + 64 +
+                  threads * rhs_scratch_floats(kc_, kNc);
     }
     return p;
   }
@@ -206,15 +218,12 @@ class WinogradConv {
         for (int i = 0; i < A; ++i) Tr::weight(tmp + i * 3, 1, uu + i * A, 1);  // (G g) G^T
         for (int xi = 0; xi < A * A; ++xi) u[(xi * oc + o) * ic + c] = static_cast<float>(uu[xi]);
       }
-    packed_.clear();
-    packed_.reserve(A * A);
-    for (int xi = 0; xi < A * A; ++xi)
-      packed_.emplace_back(u.data() + static_cast<std::size_t>(xi) * oc * ic, oc, ic, ic, kc_, kMc);
+    packed_ = PackedLhs(u.data(), oc, ic, ic, kc_, kMc, A * A, oc * ic);
   }
 
   template <int M>
   void run_tiled(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
-                 ThreadPool& pool) const {
+                 ThreadPool& pool, const PrefetchRange& prefetch) const {
     using Tr = WinogradTransforms<M>;
     constexpr int A = Tr::alpha, T = A * A;
     const Index threads = pool.size();
@@ -227,8 +236,8 @@ class WinogradConv {
         for (Index j = 0; j < ncols; ++j) std::fill(cb + j * oc, cb + j * oc + mm, 0.0f);
       };
       auto none = [](Index, Index, float*) {};
-      const PackedLhs& u = packed_[static_cast<std::size_t>(xi)];
-      gemm_columns(u, 0, u.m_blocks(), DenseColumns{v_xi, ic}, col0, ncols, m_xi + col0 * oc, oc, buf, zero, none);
+      gemm_columns(packed_, xi, 0, packed_.m_blocks(), DenseColumns{v_xi, ic}, col0, ncols, m_xi + col0 * oc, oc,
+                   buf, zero, none);
     };
 
     if (p.blocked) {
@@ -236,19 +245,21 @@ class WinogradConv {
       const Index total = n * p.tiles_per_image;
       pool.parallel_for(threads, [&](std::ptrdiff_t th0, std::ptrdiff_t th1) {
         for (std::ptrdiff_t th = th0; th < th1; ++th) {
+          const BackgroundPrefetchScope background(prefetch, th, threads);
           float* v = scratch + th * per_thread;        // [xi][local tile][ic]
-          float* mbuf = v + T * ic * p.block_tiles;    // [xi][local tile][oc]
-          float* buf = mbuf + T * oc * p.block_tiles;  // B packing
+          const Index v_stride = xi_stride(p.block_tiles, ic), m_stride = xi_stride(p.block_tiles, oc);
+          float* mbuf = v + T * v_stride;    // [xi][local tile][oc]
+          float* buf = mbuf + T * m_stride;  // B packing
           const Index first = total * th / threads, last = total * (th + 1) / threads;
           const Index blocks = ceil_div(last - first, p.block_tiles);
           for (Index b = 0; b < blocks; ++b) {
             const Index t0 = first + (last - first) * b / blocks;
             const Index nt = first + (last - first) * (b + 1) / blocks - t0;
-            for (Index j = 0; j < nt; ++j) input_tile<M>(in, h, w, p, t0 + j, v + j * ic, p.block_tiles * ic);
+            for (Index j = 0; j < nt; ++j) input_tile<M>(in, h, w, p, t0 + j, v + j * ic, v_stride);
             for (Index xi = 0; xi < T; ++xi)
-              gemm(xi, v + xi * p.block_tiles * ic, mbuf + xi * p.block_tiles * oc, 0, nt, buf);
+              gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, 0, nt, buf);
             for (Index j = 0; j < nt; ++j)
-              output_tile<M>(mbuf + j * oc, p.block_tiles * oc, p, t0 + j, e.bias, e.residual, e.relu, out);
+              output_tile<M>(mbuf + j * oc, m_stride, p, t0 + j, e.bias, e.residual, e.relu, out);
           }
         }
       });
@@ -256,15 +267,16 @@ class WinogradConv {
     }
 
     float* v = scratch;                                      // [xi][tile][ic]
-    float* mbuf = v + T * ic * p.chunk_tiles;                // [xi][tile][oc]
-    float* gemm_scratch = mbuf + T * oc * p.chunk_tiles;
+    float* mbuf = v + T * xi_stride(p.chunk_tiles, ic);      // [xi][tile][oc]
+    float* gemm_scratch = mbuf + T * xi_stride(p.chunk_tiles, oc);
     const Index per_thread = rhs_scratch_floats(kc_, kNc);
     for (Index img0 = 0; img0 < n; img0 += p.chunk_images) {
       const Index imgs = std::min<Index>(p.chunk_images, n - img0);
       const Index tiles = imgs * p.tiles_per_image, first = img0 * p.tiles_per_image;
+      const Index v_stride = xi_stride(tiles, ic), m_stride = xi_stride(tiles, oc);
 
       pool.parallel_for(tiles, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
-        for (Index t = t0; t < t1; ++t) input_tile<M>(in, h, w, p, first + t, v + t * ic, tiles * ic);
+        for (Index t = t0; t < t1; ++t) input_tile<M>(in, h, w, p, first + t, v + t * ic, v_stride);
       });
 
       const Index slices = ceil_div(tiles, kNc);
@@ -272,18 +284,19 @@ class WinogradConv {
       const Index jobs = T * slices;
       pool.parallel_for(threads, [&](std::ptrdiff_t th0, std::ptrdiff_t th1) {
         for (std::ptrdiff_t th = th0; th < th1; ++th) {
+          const BackgroundPrefetchScope background(prefetch, th, threads);
           float* buf = gemm_scratch + th * per_thread;
           for (Index job = jobs * th / threads; job < jobs * (th + 1) / threads; ++job) {
             const Index xi = job / slices, slice = job % slices;
             const Index col0 = slice * nc, ncols = std::min(nc, tiles - col0);
-            gemm(xi, v + xi * tiles * ic, mbuf + xi * tiles * oc, col0, ncols, buf);
+            gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, col0, ncols, buf);
           }
         }
       });
 
       pool.parallel_for(tiles, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
         for (Index t = t0; t < t1; ++t)
-          output_tile<M>(mbuf + t * oc, tiles * oc, p, first + t, e.bias, e.residual, e.relu, out);
+          output_tile<M>(mbuf + t * oc, m_stride, p, first + t, e.bias, e.residual, e.relu, out);
       });
     }
   }
@@ -363,7 +376,7 @@ class WinogradConv {
   ConvShape s_{};
   int m_ = 2;
   Index kc_ = 1;
-  std::vector<PackedLhs> packed_;
+  PackedLhs packed_;  // the alpha^2 matrices U_xi
 };
 
 }  // namespace resnet::kernels::detail
