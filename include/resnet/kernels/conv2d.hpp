@@ -82,13 +82,6 @@ class ConvKernel {
     return "?";
   }
 
-  /// The packed (or transformed) weights run() streams through: what the layer before
-  /// this one should prefetch (see run()).
-  PrefetchRange weights() const {
-    const detail::PackedLhs& w = path_ == Path::winograd ? winograd_.packed() : lhs_;
-    return {w.data(), w.bytes()};
-  }
-
   /// Scratch floats run() needs for an n x h x w input with a pool of up to `threads` threads.
   std::size_t scratch_floats(int n, int h, int w, int threads) const {
     threads = std::max(threads, 1);
@@ -100,11 +93,8 @@ class ConvKernel {
   /// is used). in: NHWC n x h x w x in_c; out: NHWC n x out_h x out_w x out_c, which must
   /// not overlap in (it may be epi.residual itself: each element is read before written).
   /// scratch: scratch_floats(n, h, w, t) floats with t >= pool.size(). No heap allocation.
-  /// prefetch: memory to pull into cache while computing, typically the next layer's
-  /// weights(): at batch 1 the deep layers' weights do not fit in L3 and would otherwise
-  /// stream from DRAM while the cores wait; a hint, never read.
   void run(const float* in, int n, int h, int w, float* out, const Epilogue& epi, float* scratch,
-           ThreadPool& pool, const PrefetchRange& prefetch = {}) const {
+           ThreadPool& pool) const {
     const ConvShape& s = shape_;
     if (s.out_c == 0) throw Error(ErrorKind::invalid_argument, "ConvKernel::run: kernel was default-constructed");
     if (n <= 0 || h <= 0 || w <= 0 || h + 2 * s.pad < s.kernel || w + 2 * s.pad < s.kernel)
@@ -115,21 +105,20 @@ class ConvKernel {
     Epilogue e = epi;
     e.bias = bias();
     if (path_ == Path::winograd) {
-      winograd_.run(in, n, h, w, out, e, scratch, pool, prefetch);
+      winograd_.run(in, n, h, w, out, e, scratch, pool);
       return;
     }
     const detail::Index oh = s.out_side(h), ow = s.out_side(w);
     switch (path_) {
       case Path::pointwise:
-        run_gemm(detail::DenseColumns{in, s.in_c}, n * oh * ow, out, e, scratch, pool, prefetch);
+        run_gemm(detail::DenseColumns{in, s.in_c}, n * oh * ow, out, e, scratch, pool);
         break;
       case Path::pointwise_strided:
-        run_gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}, n * oh * ow, out, e, scratch, pool,
-                 prefetch);
+        run_gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}, n * oh * ow, out, e, scratch, pool);
         break;
       default:
         run_gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}, n * oh * ow, out, e,
-                 scratch, pool, prefetch);
+                 scratch, pool);
         break;
     }
   }
@@ -153,7 +142,7 @@ class ConvKernel {
 
   template <class Source>
   void run_gemm(const Source& src, detail::Index columns, float* out, const Epilogue& e, float* scratch,
-                ThreadPool& pool, const PrefetchRange& prefetch) const {
+                ThreadPool& pool) const {
     using detail::Index;
     const Index threads = pool.size();
     const Index m = shape_.out_c;
@@ -175,7 +164,6 @@ class ConvKernel {
     const Index per_thread = detail::rhs_scratch_floats(kc_, kNc);
     pool.parallel_for(threads, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
       for (std::ptrdiff_t t = t0; t < t1; ++t) {
-        const detail::BackgroundPrefetchScope background(prefetch, t, threads);
         float* buf = scratch + t * per_thread;
         for (Index task = tasks * t / threads; task < tasks * (t + 1) / threads; ++task) {
           const Index slice = task / row_parts, part = task % row_parts;

@@ -20,13 +20,6 @@ struct ConvShape {
   }
 };
 
-/// Memory to pull into cache while a kernel computes: the next layer's weights, so that
-/// they come from L3 rather than DRAM when that layer runs (see ConvKernel::run).
-struct PrefetchRange {
-  const void* data = nullptr;
-  std::size_t bytes = 0;
-};
-
 /// out = act(conv + bias + residual). Null pointers mean "absent".
 struct Epilogue {
   const float* bias = nullptr;      ///< [out_c]

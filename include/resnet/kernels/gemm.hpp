@@ -30,8 +30,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "resnet/kernels/conv_params.hpp"
-
 namespace resnet::kernels::detail {
 
 using Index = Eigen::Index;
@@ -164,30 +162,6 @@ void pack_rhs(float* dst, const Source& src, Index col0, Index ncols, Index k0, 
   }
 }
 
-/// The range a thread pulls into cache in the background, one line every other k step
-/// of its GEMM panels (~10 GB/s per thread: DRAM here gives ~27 GB/s to two cores), so
-/// the next layer's weights arrive while this layer computes.
-struct BackgroundPrefetch {
-  const char* next = nullptr;
-  const char* end = nullptr;
-};
-inline thread_local BackgroundPrefetch background_prefetch;
-
-/// Gives the calling thread part `part` of `parts` of `range` as its background prefetch
-/// for the scope of this object.
-class BackgroundPrefetchScope {
- public:
-  BackgroundPrefetchScope(const PrefetchRange& range, Index part, Index parts) {
-    const char* base = static_cast<const char*>(range.data);
-    const auto bytes = static_cast<Index>(range.bytes);
-    background_prefetch = base ? BackgroundPrefetch{base + bytes * part / parts, base + bytes * (part + 1) / parts}
-                               : BackgroundPrefetch{};
-  }
-  ~BackgroundPrefetchScope() { background_prefetch = {}; }
-  BackgroundPrefetchScope(const BackgroundPrefetchScope&) = delete;
-  BackgroundPrefetchScope& operator=(const BackgroundPrefetchScope&) = delete;
-};
-
 #if defined(__AVX512F__)
 /// Prefetch distance of the A stream, in k steps (16 * P floats each): a few hundred
 /// nanoseconds ahead, enough to cover a DRAM miss when A streams from memory.
@@ -212,8 +186,6 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
   const char* next = reinterpret_cast<const char*>(ap + 16 * P * kc);
   const Index prefetch_lines = P * kc, steps = pairs * kc;  // lines to fetch over this many k steps
   Index credit = 0, fetched = 0;
-  const char* background = background_prefetch.next;
-  const char* const background_end = background_prefetch.end;
   for (Index q = 0; q < pairs; ++q) {
     const float* b0 = b + q * 8 * kc;
     const float* b1 = b0 + 4 * kc;
@@ -224,10 +196,6 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
     for (Index k = 0; k < kc; ++k, ak += 16 * P) {
       for (credit += prefetch_lines; credit >= steps; credit -= steps, ++fetched)
         _mm_prefetch(next + 64 * fetched, _MM_HINT_T1);
-      if ((k & 1) && background < background_end) {
-        _mm_prefetch(background, _MM_HINT_T2);
-        background += 64;
-      }
       for (int i = 0; i < P; ++i)
         _mm_prefetch(reinterpret_cast<const char*>(ak + 16 * P * kPrefetchSteps + 16 * i), _MM_HINT_T0);
       __m512 a[P];
@@ -248,7 +216,6 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
         _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[j][i]));
       }
   }
-  background_prefetch.next = background;
 }
 #endif
 

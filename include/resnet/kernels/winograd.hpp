@@ -136,15 +136,12 @@ class WinogradConv {
   }
 
   void run(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
-           ThreadPool& pool, const PrefetchRange& prefetch = {}) const {
+           ThreadPool& pool) const {
     if (m_ == 4)
-      run_tiled<4>(in, n, h, w, out, e, scratch, pool, prefetch);
+      run_tiled<4>(in, n, h, w, out, e, scratch, pool);
     else
-      run_tiled<2>(in, n, h, w, out, e, scratch, pool, prefetch);
+      run_tiled<2>(in, n, h, w, out, e, scratch, pool);
   }
-
-  /// The alpha^2 transformed weight matrices, packed.
-  const PackedLhs& packed() const { return packed_; }
 
  private:
   static constexpr Index kNc = kBlockNc;
@@ -223,7 +220,7 @@ class WinogradConv {
 
   template <int M>
   void run_tiled(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
-                 ThreadPool& pool, const PrefetchRange& prefetch) const {
+                 ThreadPool& pool) const {
     using Tr = WinogradTransforms<M>;
     constexpr int A = Tr::alpha, T = A * A;
     const Index threads = pool.size();
@@ -245,7 +242,6 @@ class WinogradConv {
       const Index total = n * p.tiles_per_image;
       pool.parallel_for(threads, [&](std::ptrdiff_t th0, std::ptrdiff_t th1) {
         for (std::ptrdiff_t th = th0; th < th1; ++th) {
-          const BackgroundPrefetchScope background(prefetch, th, threads);
           float* v = scratch + th * per_thread;        // [xi][local tile][ic]
           const Index v_stride = xi_stride(p.block_tiles, ic), m_stride = xi_stride(p.block_tiles, oc);
           float* mbuf = v + T * v_stride;    // [xi][local tile][oc]
@@ -284,7 +280,6 @@ class WinogradConv {
       const Index jobs = T * slices;
       pool.parallel_for(threads, [&](std::ptrdiff_t th0, std::ptrdiff_t th1) {
         for (std::ptrdiff_t th = th0; th < th1; ++th) {
-          const BackgroundPrefetchScope background(prefetch, th, threads);
           float* buf = gemm_scratch + th * per_thread;
           for (Index job = jobs * th / threads; job < jobs * (th + 1) / threads; ++job) {
             const Index xi = job / slices, slice = job % slices;
