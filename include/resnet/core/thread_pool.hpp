@@ -8,11 +8,13 @@
 /// that each own a workspace each own a pool, and choose its size.
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace resnet {
@@ -40,51 +42,82 @@ class ThreadPool {
   int size() const noexcept { return size_; }
 
   /// Runs body(begin, end) over [0, count) split into at most size() contiguous
-  /// chunks, one per thread, and returns when all are done.
+  /// chunks and returns when all are done. Chunks are claimed like parallel_tasks' tasks,
+  /// so a chunk may run on any thread.
   template <class Body>
   void parallel_for(std::ptrdiff_t count, Body&& body) {
     if (count <= 0) return;
-    const int parts = static_cast<int>(std::min<std::ptrdiff_t>(size_, count));
-    if (parts == 1) {
-      body(std::ptrdiff_t{0}, count);
+    const std::ptrdiff_t parts = std::min<std::ptrdiff_t>(size_, count);
+    parallel_tasks(parts, [&](std::ptrdiff_t part, int) { body(count * part / parts, count * (part + 1) / parts); });
+  }
+
+  /// Runs body(task, thread) for every task in [0, tasks), handing the tasks out in
+  /// order, one at a time, to whichever thread is free; `thread` (0 for the caller,
+  /// 1 .. size()-1 for the workers) selects per-thread scratch. Which thread runs a task
+  /// must not change its result. If a task throws, tasks not yet handed out are skipped
+  /// and the first exception is rethrown once every started task has finished.
+  ///
+  /// Waking a sleeping worker takes ~25 us on this VM, and the host may deschedule one.
+  /// So nothing waits for a late thread: the caller takes over the tasks it has not
+  /// started, and once all tasks are handed out, workers that have not joined yet are
+  /// shut out of the job instead of waited for.
+  template <class Body>
+  void parallel_tasks(std::ptrdiff_t tasks, Body&& body) {
+    if (tasks <= 0) return;
+    if (size_ == 1 || tasks == 1) {
+      for (std::ptrdiff_t t = 0; t < tasks; ++t) body(t, 0);
       return;
     }
-    // A plain function pointer plus context: no std::function, so no heap allocation.
     struct Job {
-      Body* body;
-      std::ptrdiff_t count;
-      int parts;
-      static void run(void* self, int i) {
+      std::remove_reference_t<Body>* body;
+      std::ptrdiff_t tasks;
+      std::atomic<std::ptrdiff_t> next{0};
+      static void run(void* self, int thread) {
         auto& job = *static_cast<Job*>(self);
-        (*job.body)(job.count * i / job.parts, job.count * (i + 1) / job.parts);
+        try {
+          for (std::ptrdiff_t t; (t = job.next.fetch_add(1, std::memory_order_relaxed)) < job.tasks;)
+            (*job.body)(t, thread);
+        } catch (...) {
+          job.next.store(job.tasks, std::memory_order_relaxed);  // the others stop taking tasks
+          throw;
+        }
       }
-    } job{&body, count, parts};
+    } job{&body, tasks};
+    run_job(&Job::run, &job, static_cast<int>(std::min<std::ptrdiff_t>(size_, tasks)));
+  }
+
+ private:
+  // Runs task(context, thread) on the calling thread (thread 0) and on each of workers
+  // 1 .. threads-1 that joins before the caller's own call returns; returns when every
+  // call is done, rethrowing the first exception of any. A function pointer and a
+  // context rather than std::function: no heap allocation.
+  void run_job(void (*task)(void*, int), void* context, int threads) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      task_ = &Job::run;
-      context_ = &job;
-      parts_ = parts;
-      pending_ = parts - 1;
+      task_ = task;
+      context_ = context;
+      threads_ = threads;
+      open_ = true;
       ++generation_;
     }
     wake_.notify_all();
-    // The workers read `job` on this stack frame: wait for them even if our share throws,
-    // then rethrow the first exception of any chunk.
     std::exception_ptr error;
     try {
-      Job::run(&job, 0);
+      task(context, 0);
     } catch (...) {
       error = std::current_exception();
     }
+    // The job lives on this stack frame: close it to workers that have not joined, and
+    // wait for those that have, even if our share threw.
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    open_ = false;
+    done_.wait(lock, [this] { return active_ == 0; });
     task_ = nullptr;
     if (!error) std::swap(error, worker_error_);
     worker_error_ = nullptr;
     if (error) std::rethrow_exception(error);
   }
 
- private:
   void worker_loop(int index) {
     unsigned long long seen = 0;
     for (;;) {
@@ -95,7 +128,8 @@ class ThreadPool {
         wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
         if (stopping_) return;
         seen = generation_;
-        if (index >= parts_) continue;  // this job has fewer chunks than threads
+        if (!open_ || index >= threads_) continue;  // too late, or more threads than tasks
+        ++active_;
         task = task_;
         context = context_;
       }
@@ -107,7 +141,7 @@ class ThreadPool {
       }
       std::lock_guard<std::mutex> lock(mutex_);
       if (error && !worker_error_) worker_error_ = error;
-      if (--pending_ == 0) done_.notify_one();
+      if (--active_ == 0) done_.notify_one();
     }
   }
 
@@ -118,8 +152,9 @@ class ThreadPool {
   void (*task_)(void*, int) = nullptr;
   void* context_ = nullptr;
   std::exception_ptr worker_error_;
-  int parts_ = 0;
-  int pending_ = 0;
+  int threads_ = 0;  // threads the current job may use
+  int active_ = 0;   // workers inside the current job
+  bool open_ = false;
   unsigned long long generation_ = 0;
   bool stopping_ = false;
 };

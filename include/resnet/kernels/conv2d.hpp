@@ -162,40 +162,36 @@ class ConvKernel {
     slices = detail::ceil_div(columns, nc);
     const Index tasks = slices * row_parts;
     const Index per_thread = detail::rhs_scratch_floats(kc_, kNc);
-    pool.parallel_for(threads, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
-      for (std::ptrdiff_t t = t0; t < t1; ++t) {
-        float* buf = scratch + t * per_thread;
-        for (Index task = tasks * t / threads; task < tasks * (t + 1) / threads; ++task) {
-          const Index slice = task / row_parts, part = task % row_parts;
-          const Index col0 = slice * nc, ncols = std::min(nc, columns - col0);
-          const Index mb0 = lhs_.m_blocks() * part / row_parts, mb1 = lhs_.m_blocks() * (part + 1) / row_parts;
-          float* c = out + col0 * m;
-          auto init = [&](Index m0, Index mm, float* cb) {
-            for (Index j = 0; j < ncols; ++j) {
-              float* d = cb + j * m;
-              if (e.residual) {
-                const float* r = e.residual + (col0 + j) * m + m0;
-                if (e.bias)
-                  for (Index i = 0; i < mm; ++i) d[i] = e.bias[m0 + i] + r[i];
-                else
-                  std::copy(r, r + mm, d);
-              } else if (e.bias) {
-                std::copy(e.bias + m0, e.bias + m0 + mm, d);
-              } else {
-                std::fill(d, d + mm, 0.0f);
-              }
-            }
-          };
-          auto finish = [&](Index, Index mm, float* cb) {
-            if (!e.relu) return;
-            for (Index j = 0; j < ncols; ++j) {
-              float* d = cb + j * m;
-              for (Index i = 0; i < mm; ++i) d[i] = std::max(d[i], 0.0f);
-            }
-          };
-          detail::gemm_columns(lhs_, 0, mb0, mb1, src, col0, ncols, c, m, buf, init, finish);
+    pool.parallel_tasks(tasks, [&](std::ptrdiff_t task, int thread) {
+      float* buf = scratch + thread * per_thread;
+      const Index slice = task / row_parts, part = task % row_parts;
+      const Index col0 = slice * nc, ncols = std::min(nc, columns - col0);
+      const Index mb0 = lhs_.m_blocks() * part / row_parts, mb1 = lhs_.m_blocks() * (part + 1) / row_parts;
+      float* c = out + col0 * m;
+      auto init = [&](Index m0, Index mm, float* cb) {
+        for (Index j = 0; j < ncols; ++j) {
+          float* d = cb + j * m;
+          if (e.residual) {
+            const float* r = e.residual + (col0 + j) * m + m0;
+            if (e.bias)
+              for (Index i = 0; i < mm; ++i) d[i] = e.bias[m0 + i] + r[i];
+            else
+              std::copy(r, r + mm, d);
+          } else if (e.bias) {
+            std::copy(e.bias + m0, e.bias + m0 + mm, d);
+          } else {
+            std::fill(d, d + mm, 0.0f);
+          }
         }
-      }
+      };
+      auto finish = [&](Index, Index mm, float* cb) {
+        if (!e.relu) return;
+        for (Index j = 0; j < ncols; ++j) {
+          float* d = cb + j * m;
+          for (Index i = 0; i < mm; ++i) d[i] = std::max(d[i], 0.0f);
+        }
+      };
+      detail::gemm_columns(lhs_, 0, mb0, mb1, src, col0, ncols, c, m, buf, init, finish);
     });
   }
 

@@ -188,7 +188,7 @@ class WinogradConv {
     p.blocked = total >= 16 * threads;
     if (p.blocked) {
       const Index target = std::clamp<Index>(kBlockBytes / (t * (s_.in_c + s_.out_c) * 4), kMinBlock, kMaxBlock);
-      // Each thread gets an equal share of tiles, cut into even blocks of at most this many.
+      // At most this many tiles per block, and at least one block per thread.
       p.block_tiles = std::min(target, ceil_div(total, threads));
       p.scratch = threads * (t * (xi_stride(p.block_tiles, s_.in_c) + xi_stride(p.block_tiles, s_.out_c)) +
                              rhs_scratch_floats(kc_, p.block_tiles) + 16);
@@ -240,24 +240,18 @@ class WinogradConv {
     if (p.blocked) {
       const Index per_thread = p.scratch / threads;
       const Index total = n * p.tiles_per_image;
-      pool.parallel_for(threads, [&](std::ptrdiff_t th0, std::ptrdiff_t th1) {
-        for (std::ptrdiff_t th = th0; th < th1; ++th) {
-          float* v = scratch + th * per_thread;        // [xi][local tile][ic]
-          const Index v_stride = xi_stride(p.block_tiles, ic), m_stride = xi_stride(p.block_tiles, oc);
-          float* mbuf = v + T * v_stride;    // [xi][local tile][oc]
-          float* buf = mbuf + T * m_stride;  // B packing
-          const Index first = total * th / threads, last = total * (th + 1) / threads;
-          const Index blocks = ceil_div(last - first, p.block_tiles);
-          for (Index b = 0; b < blocks; ++b) {
-            const Index t0 = first + (last - first) * b / blocks;
-            const Index nt = first + (last - first) * (b + 1) / blocks - t0;
-            for (Index j = 0; j < nt; ++j) input_tile<M>(in, h, w, p, t0 + j, v + j * ic, v_stride);
-            for (Index xi = 0; xi < T; ++xi)
-              gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, 0, nt, buf);
-            for (Index j = 0; j < nt; ++j)
-              output_tile<M>(mbuf + j * oc, m_stride, p, t0 + j, e.bias, e.residual, e.relu, out);
-          }
-        }
+      // Even blocks of at most block_tiles tiles, a multiple of the thread count of them.
+      const Index blocks = round_up(ceil_div(total, p.block_tiles), threads);
+      const Index v_stride = xi_stride(p.block_tiles, ic), m_stride = xi_stride(p.block_tiles, oc);
+      pool.parallel_tasks(blocks, [&](std::ptrdiff_t b, int thread) {
+        float* v = scratch + thread * per_thread;  // [xi][local tile][ic]
+        float* mbuf = v + T * v_stride;            // [xi][local tile][oc]
+        float* buf = mbuf + T * m_stride;          // B packing
+        const Index t0 = total * b / blocks, nt = total * (b + 1) / blocks - t0;
+        for (Index j = 0; j < nt; ++j) input_tile<M>(in, h, w, p, t0 + j, v + j * ic, v_stride);
+        for (Index xi = 0; xi < T; ++xi) gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, 0, nt, buf);
+        for (Index j = 0; j < nt; ++j)
+          output_tile<M>(mbuf + j * oc, m_stride, p, t0 + j, e.bias, e.residual, e.relu, out);
       });
       return;
     }
@@ -271,27 +265,20 @@ class WinogradConv {
       const Index tiles = imgs * p.tiles_per_image, first = img0 * p.tiles_per_image;
       const Index v_stride = xi_stride(tiles, ic), m_stride = xi_stride(tiles, oc);
 
-      pool.parallel_for(tiles, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
-        for (Index t = t0; t < t1; ++t) input_tile<M>(in, h, w, p, first + t, v + t * ic, v_stride);
+      pool.parallel_tasks(tiles, [&](std::ptrdiff_t t, int) {
+        input_tile<M>(in, h, w, p, first + t, v + t * ic, v_stride);
       });
 
       const Index slices = ceil_div(tiles, kNc);
       const Index nc = round_up(ceil_div(tiles, slices), kNr);
-      const Index jobs = T * slices;
-      pool.parallel_for(threads, [&](std::ptrdiff_t th0, std::ptrdiff_t th1) {
-        for (std::ptrdiff_t th = th0; th < th1; ++th) {
-          float* buf = gemm_scratch + th * per_thread;
-          for (Index job = jobs * th / threads; job < jobs * (th + 1) / threads; ++job) {
-            const Index xi = job / slices, slice = job % slices;
-            const Index col0 = slice * nc, ncols = std::min(nc, tiles - col0);
-            gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, col0, ncols, buf);
-          }
-        }
+      pool.parallel_tasks(T * slices, [&](std::ptrdiff_t job, int thread) {
+        const Index xi = job / slices, slice = job % slices;
+        const Index col0 = slice * nc, ncols = std::min(nc, tiles - col0);
+        gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, col0, ncols, gemm_scratch + thread * per_thread);
       });
 
-      pool.parallel_for(tiles, [&](std::ptrdiff_t t0, std::ptrdiff_t t1) {
-        for (Index t = t0; t < t1; ++t)
-          output_tile<M>(mbuf + t * oc, m_stride, p, first + t, e.bias, e.residual, e.relu, out);
+      pool.parallel_tasks(tiles, [&](std::ptrdiff_t t, int) {
+        output_tile<M>(mbuf + t * oc, m_stride, p, first + t, e.bias, e.residual, e.relu, out);
       });
     }
   }

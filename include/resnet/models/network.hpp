@@ -389,7 +389,7 @@ class Network {
       return;
     }
     const FeatureMap pooled = global_pool(x, ws.free_buffer({x.data}), GlobalPool::avg);
-    head_.forward(pooled.data, x.shape.n, output.data());
+    head_.forward(pooled.data, x.shape.n, output.data(), &ws.pool());
     if (*options_.classifier == Classifier::softmax) softmax_rows(output.data(), x.shape.n, options_.classes);
   }
 
