@@ -167,31 +167,12 @@ class ConvKernel {
       const Index slice = task / row_parts, part = task % row_parts;
       const Index col0 = slice * nc, ncols = std::min(nc, columns - col0);
       const Index mb0 = lhs_.m_blocks() * part / row_parts, mb1 = lhs_.m_blocks() * (part + 1) / row_parts;
-      float* c = out + col0 * m;
-      auto init = [&](Index m0, Index mm, float* cb) {
-        for (Index j = 0; j < ncols; ++j) {
-          float* d = cb + j * m;
-          if (e.residual) {
-            const float* r = e.residual + (col0 + j) * m + m0;
-            if (e.bias)
-              for (Index i = 0; i < mm; ++i) d[i] = e.bias[m0 + i] + r[i];
-            else
-              std::copy(r, r + mm, d);
-          } else if (e.bias) {
-            std::copy(e.bias + m0, e.bias + m0 + mm, d);
-          } else {
-            std::fill(d, d + mm, 0.0f);
-          }
-        }
-      };
-      auto finish = [&](Index, Index mm, float* cb) {
-        if (!e.relu) return;
-        for (Index j = 0; j < ncols; ++j) {
-          float* d = cb + j * m;
-          for (Index i = 0; i < mm; ++i) d[i] = std::max(d[i], 0.0f);
-        }
-      };
-      detail::gemm_columns(lhs_, 0, mb0, mb1, src, col0, ncols, c, m, buf, init, finish);
+      detail::BlockEpilogue epi;
+      epi.relu = e.relu;
+      epi.bias = e.bias;
+      epi.residual = e.residual ? e.residual + col0 * m : nullptr;
+      epi.ldr = m;
+      detail::gemm_columns(lhs_, 0, mb0, mb1, src, col0, ncols, out + col0 * m, m, buf, epi);
     });
   }
 

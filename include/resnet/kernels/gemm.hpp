@@ -162,12 +162,54 @@ void pack_rhs(float* dst, const Source& src, Index col0, Index ncols, Index k0, 
   }
 }
 
+/// What happens to a block of C around the product, so that bias, residual and ReLU
+/// are applied while the tile is in registers rather than in extra passes over C:
+///   first depth block  C = A B + bias + residual   (C is not read: no init pass)
+///   later blocks       C += A B
+///   last depth block   then ReLU, if asked (NaN passes through, as in PyTorch).
+/// bias and residual (column j at residual + j * ldr) point at the block's first row
+/// and column; either may be null.
+struct BlockEpilogue {
+  bool first = true, last = true, relu = false;
+  const float* bias = nullptr;
+  const float* residual = nullptr;
+  Index ldr = 0;
+
+  BlockEpilogue rows_from(Index r) const {
+    BlockEpilogue e = *this;
+    if (e.bias) e.bias += r;
+    if (e.residual) e.residual += r;
+    return e;
+  }
+  BlockEpilogue columns_from(Index j) const {
+    BlockEpilogue e = *this;
+    if (e.residual) e.residual += j * ldr;
+    return e;
+  }
+
+  /// The same, on rows [0, m) x columns [0, n) of C, for the parts of a block the
+  /// register-tile kernels do not cover: `before` the product, `after` it.
+  void before(float* c, Index ldc, Index m, Index n) const {
+    if (!first) return;
+    for (Index j = 0; j < n; ++j) {
+      float* d = c + j * ldc;
+      const float* r = residual ? residual + j * ldr : nullptr;
+      for (Index i = 0; i < m; ++i) d[i] = (bias ? bias[i] : 0.0f) + (r ? r[i] : 0.0f);
+    }
+  }
+  void after(float* c, Index ldc, Index m, Index n) const {
+    if (!last || !relu) return;
+    for (Index j = 0; j < n; ++j)
+      for (Index i = 0; i < m; ++i) c[j * ldc + i] = std::max(c[j * ldc + i], 0.0f);
+  }
+};
+
 #if defined(__AVX512F__)
 /// Prefetch distance of the A stream, in k steps (16 * P floats each): a few hundred
 /// nanoseconds ahead, enough to cover a DRAM miss when A streams from memory.
 constexpr Index kPrefetchSteps = 16;
 
-/// C (ldc) += A * B for one panel of 16*P rows and `pairs` 8-column pairs of Eigen's
+/// C (ldc) = epilogue(A * B) for one panel of 16*P rows and `pairs` 8-column pairs of Eigen's
 /// packed layouts (A: k-major runs of 16*P floats; B: per 4-column group, k-major runs
 /// of 4 floats, two groups feeding one tile). The 48 x 8 tile (P = 3) keeps 24
 /// accumulators in flight, twice Eigen's 48 x 4: that lifts a Zen 4 core from ~80 to
@@ -182,7 +224,8 @@ constexpr Index kPrefetchSteps = 16;
 /// accumulators and re-reads A from memory on every FMA (measured 2x slower).
 template <int P>
 __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* ap, const float* b, Index pairs,
-                                             Index kc) {
+                                             Index kc, const BlockEpilogue& epi) {
+  const __m512 zero = _mm512_setzero_ps();
   const char* next = reinterpret_cast<const char*>(ap + 16 * P * kc);
   const Index prefetch_lines = P * kc, steps = pairs * kc;  // lines to fetch over this many k steps
   Index credit = 0, fetched = 0;
@@ -213,48 +256,67 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
     for (int j = 0; j < 8; ++j)
       for (int i = 0; i < P; ++i) {
         float* d = cp + j * ldc + 16 * i;
-        _mm512_storeu_ps(d, _mm512_add_ps(_mm512_loadu_ps(d), acc[j][i]));
+        __m512 v = acc[j][i];
+        if (!epi.first) {
+          v = _mm512_add_ps(_mm512_loadu_ps(d), v);
+        } else {
+          if (epi.bias) v = _mm512_add_ps(v, _mm512_loadu_ps(epi.bias + 16 * i));
+          if (epi.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(epi.residual + (q * 8 + j) * epi.ldr + 16 * i));
+        }
+        if (epi.last && epi.relu) v = _mm512_max_ps(zero, v);  // max(0, NaN) is NaN
+        _mm512_storeu_ps(d, v);
       }
   }
 }
 #endif
 
-/// C (m x n, ldc) += A (packed, m x kc) * B (packed, kc x n).
-inline void gebp_block(float* c, Index ldc, const float* a, const float* b, Index m, Index kc, Index n) {
+/// C (m x n, ldc) = epi(A (packed, m x kc) * B (packed, kc x n)).
+inline void gebp_block(float* c, Index ldc, const float* a, const float* b, Index m, Index kc, Index n,
+                       const BlockEpilogue& epi) {
   Index m_done = 0, n_done = 0;
 #if defined(__AVX512F__)
   if (kMr == 48) {
     // Eigen packs 48-row panels, then one 32-row and one 16-row panel, then the rest.
     const Index pairs = n / 8;
-    for (; m_done + 48 <= m; m_done += 48) gebp_panel_x8<3>(c + m_done, ldc, a + m_done * kc, b, pairs, kc);
+    for (; m_done + 48 <= m; m_done += 48)
+      gebp_panel_x8<3>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
     if (m_done + 32 <= m) {
-      gebp_panel_x8<2>(c + m_done, ldc, a + m_done * kc, b, pairs, kc);
+      gebp_panel_x8<2>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
       m_done += 32;
     }
     if (m_done + 16 <= m) {
-      gebp_panel_x8<1>(c + m_done, ldc, a + m_done * kc, b, pairs, kc);
+      gebp_panel_x8<1>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
       m_done += 16;
     }
     n_done = pairs * 8;
   }
 #endif
+  // The rest with Eigen's kernel, which only accumulates: the epilogue around it.
   Gebp gebp;
-  if (n_done < n && m_done > 0)  // right-hand columns of the panels done above
+  if (n_done < n && m_done > 0) {  // right-hand columns of the panels done above
+    const BlockEpilogue e = epi.columns_from(n_done);
+    e.before(c + n_done * ldc, ldc, m_done, n - n_done);
     gebp(ResMapper(c + n_done * ldc, ldc), a, b + n_done * kc, m_done, kc, n - n_done, 1.0f);
-  if (m_done < m)  // bottom rows, all columns
+    e.after(c + n_done * ldc, ldc, m_done, n - n_done);
+  }
+  if (m_done < m) {  // bottom rows, all columns
+    const BlockEpilogue e = epi.rows_from(m_done);
+    e.before(c + m_done, ldc, m - m_done, n);
     gebp(ResMapper(c + m_done, ldc), a + m_done * kc, b, m - m_done, kc, n, 1.0f);
+    e.after(c + m_done, ldc, m - m_done, n);
+  }
 }
 
 /// Floats of B-packing scratch one thread needs for slices of up to nc columns.
 inline Index rhs_scratch_floats(Index kc, Index nc) { return kc * round_up(nc, kNr) + 4 * kc + 2 * kPacket; }
 
-/// C[:, col0 : col0+ncols] for rows of blocks [mb0, mb1) of A's matrix `matrix`:
-///   init(m0, mm, c_block) before the first depth block (C is accumulated into),
-///   finish(m0, mm, c_block) after the last, while the mm x ncols block is still in cache.
-/// c points at column col0 of C; scratch holds rhs_scratch_floats(kc, ncols) floats.
-template <class Source, class Init, class Finish>
+/// C[:, col0 : col0+ncols] = epi(A B) for the rows of blocks [mb0, mb1) of A's matrix
+/// `matrix`. c points at column col0 of C, and epi's bias and residual at row 0 and
+/// column col0 (its first / last flags are set here); scratch holds
+/// rhs_scratch_floats(kc, ncols) floats.
+template <class Source>
 void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const Source& src, Index col0,
-                  Index ncols, float* c, Index ldc, float* scratch, Init&& init, Finish&& finish) {
+                  Index ncols, float* c, Index ldc, float* scratch, BlockEpilogue epi) {
   float* block_b = reinterpret_cast<float*>(
       (reinterpret_cast<std::uintptr_t>(scratch) + 63) & ~std::uintptr_t(63));
   float* tmp = block_b + a.kc() * round_up(ncols, kNr);
@@ -262,12 +324,12 @@ void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const 
     const Index k0 = kb * a.kc();
     const Index kk = std::min(a.kc(), a.depth() - k0);
     pack_rhs(block_b, src, col0, ncols, k0, kk, tmp);
+    epi.first = kb == 0;
+    epi.last = kb + 1 == a.k_blocks();
     for (Index mb = mb0; mb < mb1; ++mb) {
       const Index m0 = mb * a.mc();
       const Index mm = std::min(a.mc(), a.rows() - m0);
-      if (kb == 0) init(m0, mm, c + m0);
-      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), block_b, mm, kk, ncols);
-      if (kb + 1 == a.k_blocks()) finish(m0, mm, c + m0);
+      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), block_b, mm, kk, ncols, epi.rows_from(m0));
     }
   }
 }

@@ -229,12 +229,8 @@ class WinogradConv {
 
     // M_xi[:, cols] = U_xi * V_xi[:, cols] over all rows of U.
     auto gemm = [&](Index xi, const float* v_xi, float* m_xi, Index col0, Index ncols, float* buf) {
-      auto zero = [&](Index, Index mm, float* cb) {
-        for (Index j = 0; j < ncols; ++j) std::fill(cb + j * oc, cb + j * oc + mm, 0.0f);
-      };
-      auto none = [](Index, Index, float*) {};
       gemm_columns(packed_, xi, 0, packed_.m_blocks(), DenseColumns{v_xi, ic}, col0, ncols, m_xi + col0 * oc, oc,
-                   buf, zero, none);
+                   buf, BlockEpilogue{});
     };
 
     if (p.blocked) {
