@@ -41,13 +41,13 @@ class ThreadPool {
 
   int size() const noexcept { return size_; }
 
-  /// Runs body(begin, end) over [0, count) split into at most size() contiguous
-  /// chunks and returns when all are done. Chunks are claimed like parallel_tasks' tasks,
-  /// so a chunk may run on any thread.
+  /// Runs body(begin, end) over [0, count) split into contiguous chunks (a few per
+  /// thread, so a late thread's share is taken over) and returns when all are done.
+  /// Chunks are handed out like parallel_tasks' tasks, so a chunk may run on any thread.
   template <class Body>
   void parallel_for(std::ptrdiff_t count, Body&& body) {
     if (count <= 0) return;
-    const std::ptrdiff_t parts = std::min<std::ptrdiff_t>(size_, count);
+    const std::ptrdiff_t parts = size_ == 1 ? 1 : std::min<std::ptrdiff_t>(4 * size_, count);
     parallel_tasks(parts, [&](std::ptrdiff_t part, int) { body(count * part / parts, count * (part + 1) / parts); });
   }
 
