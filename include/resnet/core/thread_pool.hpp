@@ -2,7 +2,9 @@
 /// A small fork-join pool. The calling thread takes part in every job, so a pool of
 /// T threads starts T-1 workers. Workers sleep on a condition variable between jobs
 /// (no busy-waiting between layers), and kernels never start threads of their own:
-/// a forward pass uses exactly the threads of the pool it was given.
+/// a forward pass uses exactly the threads of the pool it was given. Work is handed out
+/// as tasks to whichever thread is free, and a job never waits for a worker that has not
+/// woken up yet (see parallel_tasks).
 ///
 /// A pool belongs to one caller at a time (it lives in a Workspace); two host threads
 /// that each own a workspace each own a pool, and choose its size.

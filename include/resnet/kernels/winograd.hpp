@@ -153,11 +153,11 @@ class WinogradConv {
   // the transformed weights are re-read from cache rarely; measured 10-15% faster than 16.
   static constexpr Index kMinBlock = 48, kMaxBlock = 128;
 
-  // Two schedules. Blocked: each thread takes whole blocks of tiles and runs input
-  // transform, the alpha^2 GEMMs and output transform on one block while its V and M are
-  // in its own L2, with no barrier in between. Phased (few tiles, e.g. 7x7 or 14x14 maps
-  // at batch 1): all tiles of a chunk of images at once, in three steps over the whole
-  // pool, the GEMM step split over the alpha^2 components so each thread streams only its
+  // Two schedules. Blocked: each task is a block of tiles, on which one thread runs input
+  // transform, the alpha^2 GEMMs and output transform while the block's V and M are in
+  // its own L2, with no barrier in between. Phased (few tiles, e.g. 7x7 or 14x14 maps at
+  // batch 1): all tiles of a chunk of images at once, in three steps over the whole pool,
+  // the GEMM step's tasks being the alpha^2 components so each thread streams only its
   // share of the transformed weights.
   struct Plan {
     Index oh, ow, th, tw, tiles_per_image;
