@@ -70,37 +70,44 @@ inline Index even_block(Index total, Index target, Index multiple) {
 }
 
 /// A (M x K) packed once into Eigen's gebp layout, cut into kc-deep, mc-tall blocks; or
-/// `count` such matrices of one shape (Winograd's alpha^2 weight matrices), packed one
-/// after another so that a layer's weights are one contiguous range (see weights()).
+/// `count` such matrices of one shape (Winograd's alpha^2 weight matrices) in one buffer.
 class PackedLhs {
  public:
   PackedLhs() = default;
-  /// a_row_major: M x K, row i at a + i * lda (OHWI weights: lda = K); matrix j of
-  /// `count` at a_row_major + j * matrix_stride.
-  PackedLhs(const float* a_row_major, Index m, Index k, Index lda, Index kc, Index mc, Index count = 1,
-            Index matrix_stride = 0)
+  /// a_row_major: M x K, row i at a + i * lda (OHWI weights: lda = K).
+  PackedLhs(const float* a_row_major, Index m, Index k, Index lda, Index kc, Index mc)
+      : PackedLhs(m, k, kc, mc, 1) {
+    for (Index mb = 0; mb < m_blocks_; ++mb) pack_rows(0, mb, a_row_major + mb * mc_ * lda, lda);
+  }
+  /// Room for `count` M x K matrices, filled by pack_rows().
+  PackedLhs(Index m, Index k, Index kc, Index mc, Index count)
       : rows_(m), depth_(k), kc_(std::min(kc, k)), mc_(std::min(round_up(mc, kMr), round_up(m, kMr))) {
     k_blocks_ = ceil_div(depth_, kc_);
     m_blocks_ = ceil_div(rows_, mc_);
     // Eigen's packer stores aligned packets: every block starts on a 64-byte boundary.
     data_.resize(static_cast<std::size_t>(count * (rows_ * depth_ + k_blocks_ * m_blocks_ * 16)));
+    std::size_t offset = 0;
+    offsets_.reserve(static_cast<std::size_t>(count * k_blocks_ * m_blocks_));
+    for (Index j = 0; j < count; ++j)
+      for (Index kb = 0; kb < k_blocks_; ++kb)
+        for (Index mb = 0; mb < m_blocks_; ++mb) {
+          offsets_.push_back(offset);
+          offset += static_cast<std::size_t>(round_up(block_depth(kb) * block_rows(mb), 16));
+        }
+  }
+
+  /// Packs the rows of row block mb of matrix `matrix`: row i of the block at a + i * lda.
+  /// Winograd fills its matrices one row block at a time, so the transformed weights of a
+  /// whole layer never exist unpacked.
+  void pack_rows(Index matrix, Index mb, const float* a, Index lda) {
     using LhsMapper = Eigen::internal::const_blas_data_mapper<float, Index, Eigen::RowMajor>;
     Eigen::internal::gemm_pack_lhs<float, Index, LhsMapper, GebpTraits::mr, GebpTraits::LhsProgress,
                                    GebpTraits::LhsPacket4Packing, Eigen::RowMajor>
         pack;
-    std::size_t offset = 0;
-    offsets_.reserve(static_cast<std::size_t>(count * k_blocks_ * m_blocks_));
-    for (Index j = 0; j < count; ++j) {
-      const LhsMapper mapper(a_row_major + j * matrix_stride, lda);
-      for (Index kb = 0; kb < k_blocks_; ++kb)
-        for (Index mb = 0; mb < m_blocks_; ++mb) {
-          offsets_.push_back(offset);
-          const Index k0 = kb * kc_, m0 = mb * mc_;
-          const Index kk = std::min(kc_, depth_ - k0), mm = std::min(mc_, rows_ - m0);
-          pack(data_.data() + offset, mapper.getSubMapper(m0, k0), kk, mm);
-          offset += static_cast<std::size_t>(round_up(kk * mm, 16));
-        }
-    }
+    const LhsMapper mapper(a, lda);
+    for (Index kb = 0; kb < k_blocks_; ++kb)
+      pack(const_cast<float*>(block(kb, mb, matrix)), mapper.getSubMapper(0, kb * kc_), block_depth(kb),
+           block_rows(mb));
   }
 
   Index rows() const { return rows_; }
@@ -109,11 +116,11 @@ class PackedLhs {
   Index mc() const { return mc_; }
   Index k_blocks() const { return k_blocks_; }
   Index m_blocks() const { return m_blocks_; }
+  Index block_rows(Index mb) const { return std::min(mc_, rows_ - mb * mc_); }
+  Index block_depth(Index kb) const { return std::min(kc_, depth_ - kb * kc_); }
   const float* block(Index kb, Index mb, Index matrix = 0) const {
     return data_.data() + offsets_[static_cast<std::size_t>((matrix * k_blocks_ + kb) * m_blocks_ + mb)];
   }
-  /// All packed values, in the order the GEMMs read them.
-  const float* data() const { return data_.data(); }
   std::size_t bytes() const { return data_.size() * sizeof(float); }
 
  private:

@@ -206,16 +206,21 @@ class WinogradConv {
     constexpr int A = Tr::alpha;
     const Index ic = s_.in_c, oc = s_.out_c;
     kc_ = even_block(ic, kKc, 8);
-    std::vector<float> u(static_cast<std::size_t>(A * A * oc * ic));  // [xi][o][c], row-major per xi
-    for (Index o = 0; o < oc; ++o)
-      for (Index c = 0; c < ic; ++c) {  // U = G g G^T, in double
-        double g[9], tmp[A * 3], uu[A * A];
-        for (int tap = 0; tap < 9; ++tap) g[tap] = wt[(o * 9 + tap) * ic + c];
-        for (int x = 0; x < 3; ++x) Tr::weight(g + x, 3, tmp + x, 3);          // G g
-        for (int i = 0; i < A; ++i) Tr::weight(tmp + i * 3, 1, uu + i * A, 1);  // (G g) G^T
-        for (int xi = 0; xi < A * A; ++xi) u[(xi * oc + o) * ic + c] = static_cast<float>(uu[xi]);
-      }
-    packed_ = PackedLhs(u.data(), oc, ic, ic, kc_, kMc, A * A, oc * ic);
+    packed_ = PackedLhs(oc, ic, kc_, kMc, A * A);
+    // One row block at a time: U of those output channels for every xi, then packed.
+    std::vector<float> u(static_cast<std::size_t>(A * A * packed_.mc() * ic));  // [xi][row][c]
+    for (Index mb = 0; mb < packed_.m_blocks(); ++mb) {
+      const Index o0 = mb * packed_.mc(), rows = packed_.block_rows(mb);
+      for (Index r = 0; r < rows; ++r)
+        for (Index c = 0; c < ic; ++c) {  // U = G g G^T, in double
+          double g[9], tmp[A * 3], uu[A * A];
+          for (int tap = 0; tap < 9; ++tap) g[tap] = wt[((o0 + r) * 9 + tap) * ic + c];
+          for (int x = 0; x < 3; ++x) Tr::weight(g + x, 3, tmp + x, 3);          // G g
+          for (int i = 0; i < A; ++i) Tr::weight(tmp + i * 3, 1, uu + i * A, 1);  // (G g) G^T
+          for (int xi = 0; xi < A * A; ++xi) u[(xi * rows + r) * ic + c] = static_cast<float>(uu[xi]);
+        }
+      for (int xi = 0; xi < A * A; ++xi) packed_.pack_rows(xi, mb, u.data() + xi * rows * ic, ic);
+    }
   }
 
   template <int M>
