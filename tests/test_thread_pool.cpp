@@ -95,3 +95,40 @@ TEST_CASE("an exception in a task is rethrown once no task is running", "[thread
   pool.parallel_for(10, [&](std::ptrdiff_t b, std::ptrdiff_t e) { sum += static_cast<int>(e - b); });
   CHECK(sum.load() == 10);
 }
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+
+TEST_CASE("workers keep off the caller's CPU", "[thread_pool]") {
+  // After an idle spell Linux may wake a worker onto its waker's CPU, halving the
+  // threads a forward pass really has; the pool steers its workers elsewhere.
+  cpu_set_t original;
+  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof original, &original) == 0);
+  if (CPU_COUNT(&original) < 2) {
+    WARN("fewer than 2 CPUs allowed: nothing to check");
+    return;
+  }
+  int first = 0;
+  while (!CPU_ISSET(first, &original)) ++first;
+  resnet::ThreadPool pool(2);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0);  // the caller on `first`
+  std::atomic<int> worker_tasks{0}, worker_may_use_caller_cpu{0};
+  for (int attempt = 0; attempt < 20 && worker_tasks.load() == 0; ++attempt)
+    pool.parallel_tasks(64, [&](std::ptrdiff_t, int thread) {
+      if (thread != 0) {
+        cpu_set_t mine;
+        pthread_getaffinity_np(pthread_self(), sizeof mine, &mine);
+        worker_tasks++;
+        if (CPU_ISSET(first, &mine)) worker_may_use_caller_cpu++;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    });
+  pthread_setaffinity_np(pthread_self(), sizeof original, &original);
+  REQUIRE(worker_tasks.load() > 0);
+  CHECK(worker_may_use_caller_cpu.load() == 0);
+}
+#endif
