@@ -16,6 +16,7 @@
 #include "resnet/kernels/reference.hpp"
 
 #include "allocation_probe.hpp"
+#include "support.hpp"
 #include "resnet50_conv_layers.hpp"
 
 namespace {
@@ -208,16 +209,8 @@ TEST_CASE("ConvKernel::run does not allocate", "[conv][alloc]") {
 
 TEST_CASE("ConvKernel rejects bad weights, bias and inputs", "[conv][errors]") {
   const ConvShape s{4, 8, 3, 1, 1};
-  using resnet::Error;
   using resnet::ErrorKind;
-  auto kind_of = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.kind();
-    }
-    return ErrorKind::io;  // "no error" sentinel for the checks below
-  };
+  using test_support::kind_of;
   CHECK(kind_of([&] { ConvKernel k(s, std::vector<float>(10), {}); }) == ErrorKind::shape_mismatch);
   CHECK(kind_of([&] { ConvKernel k(s, std::vector<float>(288), std::vector<float>(3)); }) ==
         ErrorKind::shape_mismatch);

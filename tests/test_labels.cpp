@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "resnet/vision/labels.hpp"
+#include "support.hpp"
 
 using resnet::Error;
 using resnet::ErrorKind;
 using resnet::Tensor;
+using test_support::kind_of;
 
 namespace {
 
@@ -21,17 +23,6 @@ Tensor rows(const std::vector<std::vector<float>>& values) {
     for (std::size_t c = 0; c < values[n].size(); ++c)
       t.at(static_cast<int>(n), 0, 0, static_cast<int>(c)) = values[n][c];
   return t;
-}
-
-template <class F>
-ErrorKind error_kind(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  FAIL("no resnet::Error thrown");
-  return ErrorKind::io;
 }
 
 std::string temp_file(const std::string& name, const std::string& content) {
@@ -110,12 +101,12 @@ TEST_CASE("decode_predictions uses the imagenet labels by default", "[labels]") 
 
 TEST_CASE("decode_predictions rejects bad arguments", "[labels][errors]") {
   const Tensor ten = rows({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}});
-  CHECK(error_kind([&] { resnet::decode_predictions(ten); }) == ErrorKind::shape_mismatch);
-  CHECK(error_kind([&] { resnet::decode_predictions(ten, 0, resnet::cifar10_labels()); }) ==
+  CHECK(kind_of([&] { resnet::decode_predictions(ten); }) == ErrorKind::shape_mismatch);
+  CHECK(kind_of([&] { resnet::decode_predictions(ten, 0, resnet::cifar10_labels()); }) ==
         ErrorKind::invalid_argument);
-  CHECK(error_kind([&] { resnet::decode_predictions(ten, -3, resnet::cifar10_labels()); }) ==
+  CHECK(kind_of([&] { resnet::decode_predictions(ten, -3, resnet::cifar10_labels()); }) ==
         ErrorKind::invalid_argument);
-  CHECK(error_kind([&] { resnet::decode_predictions(Tensor(1, 2, 2, 10), 5, resnet::cifar10_labels()); }) ==
+  CHECK(kind_of([&] { resnet::decode_predictions(Tensor(1, 2, 2, 10), 5, resnet::cifar10_labels()); }) ==
         ErrorKind::shape_mismatch);
   try {
     resnet::decode_predictions(ten);
@@ -162,9 +153,9 @@ TEST_CASE("load_labels reads one label per line", "[labels][io]") {
 TEST_CASE("load_labels reports empty, blank-line and missing files", "[labels][io][errors]") {
   const std::string empty = temp_file("empty.txt", "");
   const std::string blank = temp_file("blank.txt", "cat\n\ndog\n");
-  CHECK(error_kind([&] { resnet::load_labels(empty); }) == ErrorKind::format);
-  CHECK(error_kind([&] { resnet::load_labels(blank); }) == ErrorKind::format);
-  CHECK(error_kind([&] { resnet::load_labels(std::string(RESNET_TEST_DATA) + "/no_such_labels.txt"); }) ==
+  CHECK(kind_of([&] { resnet::load_labels(empty); }) == ErrorKind::format);
+  CHECK(kind_of([&] { resnet::load_labels(blank); }) == ErrorKind::format);
+  CHECK(kind_of([&] { resnet::load_labels(std::string(RESNET_TEST_DATA) + "/no_such_labels.txt"); }) ==
         ErrorKind::io);
   try {
     resnet::load_labels(empty);
