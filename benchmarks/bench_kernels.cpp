@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -28,13 +27,7 @@ using resnet::kernels::Epilogue;
 
 using Layer = resnet50::ConvLayer;
 
-std::vector<float> random_vector(std::size_t count, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(count);
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
+using resnet50::random_vector;
 
 double direct_macs(const ConvShape& s, int side) {
   const double o = s.out_side(side);

@@ -1,7 +1,11 @@
 #pragma once
 // The convolutions of torchvision ResNet-50 (stride on the 3x3) at 224x224, batch 1: every
 // distinct layer once, with its multiplicity, 53 convs in all. One table so that the kernel
-// tests check exactly the shapes that bench_kernels times.
+// tests check exactly the shapes that bench_kernels times, filled with the same seeded values.
+#include <cstddef>
+#include <random>
+#include <vector>
+
 #include "resnet/kernels/conv_params.hpp"
 
 namespace resnet50 {
@@ -27,5 +31,14 @@ inline constexpr ConvLayer kConvLayers[] = {
     {"1x1_s2", {1024, 2048, 1, 2, 0}, 14, 1},    {"1x1_s1", {2048, 512, 1, 1, 0}, 7, 2},
     {"3x3_s1", {512, 512, 3, 1, 1}, 7, 2},
 };
+
+/// `count` values uniform in [-1, 1), the same for the same seed.
+inline std::vector<float> random_vector(std::size_t count, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(count);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
 
 }  // namespace resnet50

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <new>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -27,13 +26,7 @@ using resnet::kernels::ConvKernel;
 using resnet::kernels::ConvShape;
 using resnet::kernels::Epilogue;
 
-std::vector<float> random_vector(std::size_t count, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(count);
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
+using resnet50::random_vector;
 
 /// max |a - b| / max |b|: the error relative to the output's magnitude (elementwise
 /// relative error is meaningless for outputs that cancel to near zero).

@@ -328,15 +328,13 @@ void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const 
       (reinterpret_cast<std::uintptr_t>(scratch) + 63) & ~std::uintptr_t(63));
   float* tmp = block_b + a.kc() * round_up(ncols, kNr);
   for (Index kb = 0; kb < a.k_blocks(); ++kb) {
-    const Index k0 = kb * a.kc();
-    const Index kk = std::min(a.kc(), a.depth() - k0);
-    pack_rhs(block_b, src, col0, ncols, k0, kk, tmp);
+    const Index kk = a.block_depth(kb);
+    pack_rhs(block_b, src, col0, ncols, kb * a.kc(), kk, tmp);
     epi.first = kb == 0;
     epi.last = kb + 1 == a.k_blocks();
     for (Index mb = mb0; mb < mb1; ++mb) {
       const Index m0 = mb * a.mc();
-      const Index mm = std::min(a.mc(), a.rows() - m0);
-      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), block_b, mm, kk, ncols, epi.rows_from(m0));
+      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), block_b, a.block_rows(mb), kk, ncols, epi.rows_from(m0));
     }
   }
 }
