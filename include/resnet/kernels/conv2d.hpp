@@ -149,6 +149,11 @@ class ConvKernel {
     // Column slices, a multiple of the thread count so every thread gets the same share.
     // Few columns (7x7 maps at batch 1): one slice per thread while each keeps at least 16
     // columns (two 8-column register tiles); below that, split the output channels too.
+    // Wide slices are cut on 8-column boundaries (whole register tiles), leaving the
+    // remainder to the last slice: only that one ends in leftover columns for Eigen's
+    // slower kernel, and it is the one handed out last, to whichever thread is free first
+    // (a woken worker starts ~20 us after the caller). Measured at 2 threads: 14x14 and
+    // 28x28 layers 5-9% faster than equal slices of 98 / 196 columns.
     Index slices = detail::ceil_div(columns, kNc);
     Index row_parts = 1;
     if (slices >= threads) {
@@ -158,7 +163,8 @@ class ConvKernel {
     } else {
       row_parts = std::min<Index>(lhs_.m_blocks(), detail::ceil_div(threads, slices));
     }
-    const Index nc = detail::ceil_div(columns, slices);
+    Index nc = detail::ceil_div(columns, slices);
+    if (nc >= 64 && detail::ceil_div(columns, detail::round_up(nc, 8)) == slices) nc = detail::round_up(nc, 8);
     slices = detail::ceil_div(columns, nc);
     const Index tasks = slices * row_parts;
     const Index per_thread = detail::rhs_scratch_floats(kc_, kNc);
