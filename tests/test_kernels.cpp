@@ -92,6 +92,10 @@ std::vector<Case> odd_cases(int kernel, int stride) {
   cases.push_back({{17, 50, kernel, stride, pad}, 1, 11, 1, true, false, true});  // w = 1
   cases.push_back({{40, 70, kernel, stride, pad}, 2, 15, 13, true, true, true});  // tails of the 48-row tile
   cases.push_back({{300, 37, kernel, stride, pad}, 1, 6, 5, true, true, false});  // several depth blocks
+  // Output channels a multiple of 16 (48- and 16-row panels; 1x1 reads its columns in
+  // place), with leftover columns after the 8-column tiles and several depth blocks.
+  cases.push_back({{272, 64, kernel, stride, pad}, 1, 5, 7, true, true, true});
+  cases.push_back({{24, 32, kernel, stride, pad}, 3, 9, 6, true, false, true});
   return cases;
 }
 

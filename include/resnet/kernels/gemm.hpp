@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace resnet::kernels::detail {
@@ -60,6 +61,14 @@ using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
 
 inline Index round_up(Index v, Index m) { return (v + m - 1) / m * m; }
 inline Index ceil_div(Index a, Index b) { return (a + b - 1) / b; }
+
+/// With AVX-512 our own 8-column panel kernels (gebp_panel_x8) do the work and Eigen's
+/// kernel only covers leftover rows and columns.
+#if defined(__AVX512F__)
+constexpr bool kPanelKernels = kMr == 48;
+#else
+constexpr bool kPanelKernels = false;
+#endif
 
 /// Splits `total` into blocks of nearly equal size, each at most `target` (and a multiple
 /// of `multiple` except possibly the last), so no block is a tiny remainder.
@@ -216,9 +225,10 @@ struct BlockEpilogue {
 /// nanoseconds ahead, enough to cover a DRAM miss when A streams from memory.
 constexpr Index kPrefetchSteps = 16;
 
-/// C (ldc) = epilogue(A * B) for one panel of 16*P rows and `pairs` 8-column pairs of Eigen's
-/// packed layouts (A: k-major runs of 16*P floats; B: per 4-column group, k-major runs
-/// of 4 floats, two groups feeding one tile). The 48 x 8 tile (P = 3) keeps 24
+/// C (ldc) = epilogue(A * B) for one panel of 16*P rows and `pairs` 8-column pairs. A is in
+/// Eigen's packed layout (k-major runs of 16*P floats); B either in Eigen's packed layout
+/// (per 4-column group, k-major runs of 4 floats, two groups feeding one tile) or, with
+/// kInPlaceB, column-major in place (column j at b + j * ldb), which skips packing it. The 48 x 8 tile (P = 3) keeps 24
 /// accumulators in flight, twice Eigen's 48 x 4: that lifts a Zen 4 core from ~80 to
 /// ~105 GFLOP/s. P = 2, 1 cover Eigen's 32- and 16-row tail panels.
 ///
@@ -229,9 +239,9 @@ constexpr Index kPrefetchSteps = 16;
 ///
 /// Never inlined: inside a large caller GCC runs out of registers for the 24
 /// accumulators and re-reads A from memory on every FMA (measured 2x slower).
-template <int P>
-__attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* ap, const float* b, Index pairs,
-                                             Index kc, const BlockEpilogue& epi) {
+template <int P, bool kInPlaceB>
+__attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* ap, const float* b, Index ldb,
+                                             Index pairs, Index kc, const BlockEpilogue& epi) {
   const __m512 zero = _mm512_setzero_ps();
   const char* next = reinterpret_cast<const char*>(ap + 16 * P * kc);
   const Index prefetch_lines = P * kc, steps = pairs * kc;  // lines to fetch over this many k steps
@@ -239,6 +249,7 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
   for (Index q = 0; q < pairs; ++q) {
     const float* b0 = b + q * 8 * kc;
     const float* b1 = b0 + 4 * kc;
+    const float* bq = b + q * 8 * ldb;
     __m512 acc[8][P];
     for (int j = 0; j < 8; ++j)
       for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_ps();
@@ -250,13 +261,9 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
         _mm_prefetch(reinterpret_cast<const char*>(ak + 16 * P * kPrefetchSteps + 16 * i), _MM_HINT_T0);
       __m512 a[P];
       for (int i = 0; i < P; ++i) a[i] = _mm512_load_ps(ak + 16 * i);
-      for (int j = 0; j < 4; ++j) {
-        const __m512 bj = _mm512_set1_ps(b0[4 * k + j]);
+      for (int j = 0; j < 8; ++j) {
+        const __m512 bj = _mm512_set1_ps(kInPlaceB ? bq[j * ldb + k] : j < 4 ? b0[4 * k + j] : b1[4 * k + j - 4]);
         for (int i = 0; i < P; ++i) acc[j][i] = _mm512_fmadd_ps(a[i], bj, acc[j][i]);
-      }
-      for (int j = 0; j < 4; ++j) {
-        const __m512 bj = _mm512_set1_ps(b1[4 * k + j]);
-        for (int i = 0; i < P; ++i) acc[4 + j][i] = _mm512_fmadd_ps(a[i], bj, acc[4 + j][i]);
       }
     }
     // Fully unrolled so the accumulators stay in registers: as a loop, GCC spilled all 24
@@ -281,23 +288,44 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
 }
 #endif
 
-/// C (m x n, ldc) = epi(A (packed, m x kc) * B (packed, kc x n)).
-inline void gebp_block(float* c, Index ldc, const float* a, const float* b, Index m, Index kc, Index n,
+/// B of one depth block for gebp_block: all n columns packed, or (`in_place` set, panel
+/// kernels only, rows a multiple of 16) the whole 8-column pairs read in place from
+/// column-major memory (column j at in_place + j * ldb) and only the columns after the
+/// last whole pair packed, from `packed` on.
+struct RhsBlock {
+  const float* packed = nullptr;
+  const float* in_place = nullptr;
+  Index ldb = 0;
+};
+
+/// C (m x n, ldc) = epi(A (packed, m x kc) * B (kc x n)).
+inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, Index m, Index kc, Index n,
                        const BlockEpilogue& epi) {
   Index m_done = 0, n_done = 0;
+  const float* b_rest = b.packed;  // packed B of the columns from n_done on
 #if defined(__AVX512F__)
-  if (kMr == 48) {
+  if (kPanelKernels) {
     // Eigen packs 48-row panels, then one 32-row and one 16-row panel, then the rest.
     const Index pairs = n / 8;
-    for (; m_done + 48 <= m; m_done += 48)
-      gebp_panel_x8<3>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
-    if (m_done + 32 <= m) {
-      gebp_panel_x8<2>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
-      m_done += 32;
-    }
-    if (m_done + 16 <= m) {
-      gebp_panel_x8<1>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
-      m_done += 16;
+    const auto panels = [&](auto in_place) {
+      constexpr bool kInPlace = decltype(in_place)::value;
+      const float* bb = kInPlace ? b.in_place : b.packed;
+      for (; m_done + 48 <= m; m_done += 48)
+        gebp_panel_x8<3, kInPlace>(c + m_done, ldc, a + m_done * kc, bb, b.ldb, pairs, kc, epi.rows_from(m_done));
+      if (m_done + 32 <= m) {
+        gebp_panel_x8<2, kInPlace>(c + m_done, ldc, a + m_done * kc, bb, b.ldb, pairs, kc, epi.rows_from(m_done));
+        m_done += 32;
+      }
+      if (m_done + 16 <= m) {
+        gebp_panel_x8<1, kInPlace>(c + m_done, ldc, a + m_done * kc, bb, b.ldb, pairs, kc, epi.rows_from(m_done));
+        m_done += 16;
+      }
+    };
+    if (b.in_place) {
+      panels(std::true_type{});
+    } else {
+      panels(std::false_type{});
+      b_rest += pairs * 8 * kc;
     }
     n_done = pairs * 8;
   }
@@ -307,13 +335,13 @@ inline void gebp_block(float* c, Index ldc, const float* a, const float* b, Inde
   if (n_done < n && m_done > 0) {  // right-hand columns of the panels done above
     const BlockEpilogue e = epi.columns_from(n_done);
     e.before(c + n_done * ldc, ldc, m_done, n - n_done);
-    gebp(ResMapper(c + n_done * ldc, ldc), a, b + n_done * kc, m_done, kc, n - n_done, 1.0f);
+    gebp(ResMapper(c + n_done * ldc, ldc), a, b_rest, m_done, kc, n - n_done, 1.0f);
     e.after(c + n_done * ldc, ldc, m_done, n - n_done);
   }
   if (m_done < m) {  // bottom rows, all columns
     const BlockEpilogue e = epi.rows_from(m_done);
     e.before(c + m_done, ldc, m - m_done, n);
-    gebp(ResMapper(c + m_done, ldc), a + m_done * kc, b, m - m_done, kc, n, 1.0f);
+    gebp(ResMapper(c + m_done, ldc), a + m_done * kc, b.packed, m - m_done, kc, n, 1.0f);  // never in place
     e.after(c + m_done, ldc, m - m_done, n);
   }
 }
@@ -331,14 +359,27 @@ void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const 
   float* block_b = reinterpret_cast<float*>(
       (reinterpret_cast<std::uintptr_t>(scratch) + 63) & ~std::uintptr_t(63));
   float* tmp = block_b + a.kc() * round_up(ncols, kNr);
+  // Columns already contiguous in memory (1x1 convolutions, Winograd's V) feed the panel
+  // kernels in place: packing them cost ~3% of a ResNet-50 pass. Their packed layout only
+  // adds locality when the same B block serves many row panels from L1, which the panel
+  // kernel's sequential column reads get from L2 anyway.
+  const Index in_place_columns =
+      Source::kContiguousColumns && kPanelKernels && a.rows() % 16 == 0 ? ncols / 8 * 8 : 0;
   for (Index kb = 0; kb < a.k_blocks(); ++kb) {
-    const Index kk = a.block_depth(kb);
-    pack_rhs(block_b, src, col0, ncols, kb * a.kc(), kk, tmp);
+    const Index kk = a.block_depth(kb), k0 = kb * a.kc();
+    RhsBlock b{block_b};
+    if constexpr (Source::kContiguousColumns) {
+      if (in_place_columns > 0) {
+        b.in_place = src.segment(col0, k0, kk, tmp);
+        b.ldb = src.ld;
+      }
+    }
+    pack_rhs(block_b, src, col0 + in_place_columns, ncols - in_place_columns, k0, kk, tmp);
     epi.first = kb == 0;
     epi.last = kb + 1 == a.k_blocks();
     for (Index mb = mb0; mb < mb1; ++mb) {
       const Index m0 = mb * a.mc();
-      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), block_b, a.block_rows(mb), kk, ncols, epi.rows_from(m0));
+      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), b, a.block_rows(mb), kk, ncols, epi.rows_from(m0));
     }
   }
 }

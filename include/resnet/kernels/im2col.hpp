@@ -13,6 +13,7 @@ namespace resnet::kernels::detail {
 
 /// B is a dense column-major matrix: column j at base + j * ld (1x1 stride 1 over NHWC).
 struct DenseColumns {
+  static constexpr bool kContiguousColumns = true;  // column j at base + j * ld: GEMM reads it in place
   const float* base;
   Index ld;
   const float* segment(Index col, Index k0, Index, float*) const { return base + col * ld + k0; }
@@ -20,6 +21,7 @@ struct DenseColumns {
 
 /// 1x1 convolution with stride s: column j is input pixel (n, s*oy, s*ox).
 struct StridedColumns {
+  static constexpr bool kContiguousColumns = false;
   const float* in;
   Index h, w, c, oh, ow, stride;
   const float* segment(Index col, Index k0, Index, float*) const {
@@ -33,6 +35,7 @@ struct StridedColumns {
 /// k x k window with stride and zero padding: depth index = (ky * k + kx) * c + ci, the
 /// OHWI order, so one window row (k * c floats) is contiguous in NHWC memory.
 struct PatchColumns {
+  static constexpr bool kContiguousColumns = false;
   const float* in;
   Index h, w, c, k, stride, pad, oh, ow;
 
