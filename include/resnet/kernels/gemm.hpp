@@ -220,17 +220,34 @@ struct BlockEpilogue {
   }
 };
 
+/// B of one depth block (kc deep, n columns) as gebp_block takes it. Either all columns
+/// in Eigen's packed layout (`packed`), or, for the panel kernels when the rows are a
+/// multiple of 16, the whole 8-column pairs read in place: column j is the concatenation
+/// of `segments` runs of kc / segments floats at cols[j * segments + s] (pointers into
+/// the activations themselves, or into a zero-padded copy at image borders); then
+/// `packed` holds only the columns after the last whole pair.
+struct RhsBlock {
+  const float* packed = nullptr;
+  const float* const* cols = nullptr;
+  Index segments = 1;
+};
+
+/// At most this many runs per in-place column (the 7x7 stem has 7 window rows).
+constexpr Index kMaxSegments = 8;
+
 #if defined(__AVX512F__)
 /// Prefetch distance of the A stream, in k steps (16 * P floats each): a few hundred
 /// nanoseconds ahead, enough to cover a DRAM miss when A streams from memory.
 constexpr Index kPrefetchSteps = 16;
 
-/// C (ldc) = epilogue(A * B) for one panel of 16*P rows and `pairs` 8-column pairs. A is in
-/// Eigen's packed layout (k-major runs of 16*P floats); B either in Eigen's packed layout
+/// C (ldc) = epilogue(A * B) for one panel of 16*P rows and `pairs` 8-column pairs. A is
+/// in Eigen's packed layout (k-major runs of 16*P floats). B is in Eigen's packed layout
 /// (per 4-column group, k-major runs of 4 floats, two groups feeding one tile) or, with
-/// kInPlaceB, column-major in place (column j at b + j * ldb), which skips packing it. The 48 x 8 tile (P = 3) keeps 24
-/// accumulators in flight, twice Eigen's 48 x 4: that lifts a Zen 4 core from ~80 to
-/// ~105 GFLOP/s. P = 2, 1 cover Eigen's 32- and 16-row tail panels.
+/// kInPlaceB, read in place through b.cols (see RhsBlock), which saves packing it: ~3%
+/// of a ResNet-50 pass for the 1x1 layers, a fifth of the 7x7 stem's time.
+/// The 48 x 8 tile (P = 3) keeps 24 accumulators in flight, twice Eigen's 48 x 4: that
+/// lifts a Zen 4 core from ~80 to ~105 GFLOP/s. P = 2, 1 cover Eigen's 32- and 16-row
+/// tail panels.
 ///
 /// Weight-heavy layers stream A from DRAM, and with few columns each panel's first pass
 /// would wait on memory while its later passes find it in L2. So the panel that follows
@@ -240,30 +257,34 @@ constexpr Index kPrefetchSteps = 16;
 /// Never inlined: inside a large caller GCC runs out of registers for the 24
 /// accumulators and re-reads A from memory on every FMA (measured 2x slower).
 template <int P, bool kInPlaceB>
-__attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* ap, const float* b, Index ldb,
-                                             Index pairs, Index kc, const BlockEpilogue& epi) {
+__attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* ap, const RhsBlock& b, Index pairs,
+                                             Index kc, const BlockEpilogue& epi) {
   const __m512 zero = _mm512_setzero_ps();
   const char* next = reinterpret_cast<const char*>(ap + 16 * P * kc);
   const Index prefetch_lines = P * kc, steps = pairs * kc;  // lines to fetch over this many k steps
+  const Index segments = kInPlaceB ? b.segments : 1, run = kc / segments;
   Index credit = 0, fetched = 0;
   for (Index q = 0; q < pairs; ++q) {
-    const float* b0 = b + q * 8 * kc;
-    const float* b1 = b0 + 4 * kc;
-    const float* bq = b + q * 8 * ldb;
     __m512 acc[8][P];
     for (int j = 0; j < 8; ++j)
       for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_ps();
     const float* ak = ap;
-    for (Index k = 0; k < kc; ++k, ak += 16 * P) {
-      for (credit += prefetch_lines; credit >= steps; credit -= steps, ++fetched)
-        _mm_prefetch(next + 64 * fetched, _MM_HINT_T1);
-      for (int i = 0; i < P; ++i)
-        _mm_prefetch(reinterpret_cast<const char*>(ak + 16 * P * kPrefetchSteps + 16 * i), _MM_HINT_T0);
-      __m512 a[P];
-      for (int i = 0; i < P; ++i) a[i] = _mm512_load_ps(ak + 16 * i);
-      for (int j = 0; j < 8; ++j) {
-        const __m512 bj = _mm512_set1_ps(kInPlaceB ? bq[j * ldb + k] : j < 4 ? b0[4 * k + j] : b1[4 * k + j - 4]);
-        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_fmadd_ps(a[i], bj, acc[j][i]);
+    for (Index seg = 0; seg < segments; ++seg) {
+      // Column j's values for this run: bj[j][k] in place, or bj[j][4 * k] packed.
+      const float* bj[8];
+      for (int j = 0; j < 8; ++j)
+        bj[j] = kInPlaceB ? b.cols[(q * 8 + j) * segments + seg] : b.packed + (q * 8 + j / 4 * 4) * kc + j % 4;
+      for (Index k = 0; k < run; ++k, ak += 16 * P) {
+        for (credit += prefetch_lines; credit >= steps; credit -= steps, ++fetched)
+          _mm_prefetch(next + 64 * fetched, _MM_HINT_T1);
+        for (int i = 0; i < P; ++i)
+          _mm_prefetch(reinterpret_cast<const char*>(ak + 16 * P * kPrefetchSteps + 16 * i), _MM_HINT_T0);
+        __m512 a[P];
+        for (int i = 0; i < P; ++i) a[i] = _mm512_load_ps(ak + 16 * i);
+        for (int j = 0; j < 8; ++j) {
+          const __m512 bk = _mm512_set1_ps(bj[j][kInPlaceB ? k : 4 * k]);
+          for (int i = 0; i < P; ++i) acc[j][i] = _mm512_fmadd_ps(a[i], bk, acc[j][i]);
+        }
       }
     }
     // Fully unrolled so the accumulators stay in registers: as a loop, GCC spilled all 24
@@ -288,16 +309,6 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
 }
 #endif
 
-/// B of one depth block for gebp_block: all n columns packed, or (`in_place` set, panel
-/// kernels only, rows a multiple of 16) the whole 8-column pairs read in place from
-/// column-major memory (column j at in_place + j * ldb) and only the columns after the
-/// last whole pair packed, from `packed` on.
-struct RhsBlock {
-  const float* packed = nullptr;
-  const float* in_place = nullptr;
-  Index ldb = 0;
-};
-
 /// C (m x n, ldc) = epi(A (packed, m x kc) * B (kc x n)).
 inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, Index m, Index kc, Index n,
                        const BlockEpilogue& epi) {
@@ -309,19 +320,18 @@ inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, I
     const Index pairs = n / 8;
     const auto panels = [&](auto in_place) {
       constexpr bool kInPlace = decltype(in_place)::value;
-      const float* bb = kInPlace ? b.in_place : b.packed;
       for (; m_done + 48 <= m; m_done += 48)
-        gebp_panel_x8<3, kInPlace>(c + m_done, ldc, a + m_done * kc, bb, b.ldb, pairs, kc, epi.rows_from(m_done));
+        gebp_panel_x8<3, kInPlace>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
       if (m_done + 32 <= m) {
-        gebp_panel_x8<2, kInPlace>(c + m_done, ldc, a + m_done * kc, bb, b.ldb, pairs, kc, epi.rows_from(m_done));
+        gebp_panel_x8<2, kInPlace>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
         m_done += 32;
       }
       if (m_done + 16 <= m) {
-        gebp_panel_x8<1, kInPlace>(c + m_done, ldc, a + m_done * kc, bb, b.ldb, pairs, kc, epi.rows_from(m_done));
+        gebp_panel_x8<1, kInPlace>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
         m_done += 16;
       }
     };
-    if (b.in_place) {
+    if (b.cols) {
       panels(std::true_type{});
     } else {
       panels(std::false_type{});
@@ -347,34 +357,40 @@ inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, I
 }
 
 /// Floats of B-packing scratch one thread needs for slices of up to nc columns.
-inline Index rhs_scratch_floats(Index kc, Index nc) { return kc * round_up(nc, kNr) + 4 * kc + 2 * kPacket; }
+inline Index rhs_scratch_floats(Index kc, Index nc) {
+  const Index pointer_floats = static_cast<Index>(sizeof(const float*) / sizeof(float));
+  return kc * round_up(nc, kNr) + 4 * kc + 2 * kPacket + round_up(nc, kNr) * kMaxSegments * pointer_floats + 2;
+}
 
 /// C[:, col0 : col0+ncols] = epi(A B) for the rows of blocks [mb0, mb1) of A's matrix
 /// `matrix`. c points at column col0 of C, and epi's bias and residual at row 0 and
 /// column col0 (its first / last flags are set here); scratch holds
 /// rhs_scratch_floats(kc, ncols) floats.
+///
+/// src.run_length(k0, kk) says how B's depth block [k0, k0 + kk) splits into equal runs
+/// that src.runs() can point to in place (0: it cannot). Then the panel kernels read
+/// the whole 8-column pairs through a table of run pointers, and only runs that cross an
+/// image border are copied (zero-padded); the rest of the columns are packed.
 template <class Source>
 void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const Source& src, Index col0,
                   Index ncols, float* c, Index ldc, float* scratch, BlockEpilogue epi) {
   float* block_b = reinterpret_cast<float*>(
       (reinterpret_cast<std::uintptr_t>(scratch) + 63) & ~std::uintptr_t(63));
   float* tmp = block_b + a.kc() * round_up(ncols, kNr);
-  // Columns already contiguous in memory (1x1 convolutions, Winograd's V) feed the panel
-  // kernels in place: packing them cost ~3% of a ResNet-50 pass. Their packed layout only
-  // adds locality when the same B block serves many row panels from L1, which the panel
-  // kernel's sequential column reads get from L2 anyway.
-  const Index in_place_columns =
-      Source::kContiguousColumns && kPanelKernels && a.rows() % 16 == 0 ? ncols / 8 * 8 : 0;
+  const float** table = reinterpret_cast<const float**>(
+      (reinterpret_cast<std::uintptr_t>(tmp + 4 * a.kc() + 2 * kPacket) + 7) & ~std::uintptr_t(7));
+  const bool panel_rows = kPanelKernels && a.rows() % 16 == 0;
   for (Index kb = 0; kb < a.k_blocks(); ++kb) {
     const Index kk = a.block_depth(kb), k0 = kb * a.kc();
-    RhsBlock b{block_b};
-    if constexpr (Source::kContiguousColumns) {
-      if (in_place_columns > 0) {
-        b.in_place = src.segment(col0, k0, kk, tmp);
-        b.ldb = src.ld;
-      }
+    const Index run = panel_rows ? src.run_length(k0, kk) : 0;
+    const Index in_place = run > 0 && kk / run <= kMaxSegments ? ncols / 8 * 8 : 0;
+    RhsBlock b{block_b + in_place * kk};
+    if (in_place > 0) {
+      b.cols = table;
+      b.segments = kk / run;
+      src.runs(col0, in_place, k0, run, b.segments, table, block_b);
     }
-    pack_rhs(block_b, src, col0 + in_place_columns, ncols - in_place_columns, k0, kk, tmp);
+    pack_rhs(block_b + in_place * kk, src, col0 + in_place, ncols - in_place, k0, kk, tmp);
     epi.first = kb == 0;
     epi.last = kb + 1 == a.k_blocks();
     for (Index mb = mb0; mb < mb1; ++mb) {
