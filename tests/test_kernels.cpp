@@ -151,6 +151,14 @@ TEST_CASE("Winograd F(2x2,3x3) matches the reference on odd shapes", "[conv][win
     }
 }
 
+TEST_CASE("Winograd stride-2 F(2x2,3x3) matches the reference on odd shapes", "[conv][winograd]") {
+  for (const Case& c : odd_cases(3, 2))
+    for (int threads : {1, 3}) {
+      INFO(describe(c, threads));
+      CHECK(compare(c, ConvAlgorithm::winograd_2x2, threads) < 1e-5);
+    }
+}
+
 TEST_CASE("Winograd F(4x4,3x3) matches the reference on odd shapes", "[conv][winograd]") {
   for (const Case& c : odd_cases(3, 1))
     for (int threads : {1, 3}) {
@@ -161,11 +169,13 @@ TEST_CASE("Winograd F(4x4,3x3) matches the reference on odd shapes", "[conv][win
 
 TEST_CASE("Winograd with padding 0 and 2", "[conv][winograd]") {
   for (int pad : {0, 2})
-    for (auto algo : {ConvAlgorithm::winograd_2x2, ConvAlgorithm::winograd_4x4}) {
-      const Case c{{13, 24, 3, 1, pad}, 2, 7, 9, true, true, true};
-      INFO(describe(c, 2));
-      CHECK(compare(c, algo, 2) < 1e-4);
-    }
+    for (auto algo : {ConvAlgorithm::winograd_2x2, ConvAlgorithm::winograd_4x4})
+      for (int stride : {1, 2}) {
+        if (stride == 2 && algo == ConvAlgorithm::winograd_4x4) continue;
+        const Case c{{13, 24, 3, stride, pad}, 2, 7, 9, true, true, true};
+        INFO(describe(c, 2));
+        CHECK(compare(c, algo, 2) < 1e-4);
+      }
 }
 
 TEST_CASE("ConvKernel on the shapes of ResNet-50 at batch 1", "[conv][resnet50]") {
@@ -212,6 +222,8 @@ TEST_CASE("ConvKernel rejects bad weights, bias and inputs", "[conv][errors]") {
   CHECK(kind_of([&] { ConvKernel k(s, std::vector<float>(288), std::vector<float>(3)); }) ==
         ErrorKind::shape_mismatch);
   CHECK(kind_of([&] { ConvKernel k({4, 8, 3, 2, 1}, std::vector<float>(288), {}, ConvAlgorithm::winograd_4x4); }) ==
+        ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { ConvKernel k({4, 8, 3, 3, 1}, std::vector<float>(288), {}, ConvAlgorithm::winograd_2x2); }) ==
         ErrorKind::invalid_argument);
   CHECK(kind_of([&] { ConvKernel k({0, 8, 3, 1, 1}, {}, {}); }) == ErrorKind::invalid_argument);
   ConvKernel k({4, 8, 3, 1, 0}, std::vector<float>(288), {});

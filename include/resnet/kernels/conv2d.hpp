@@ -7,6 +7,7 @@
 ///   1x1 stride 1      GEMM straight over the NHWC input (no copy);
 ///   1x1 stride > 1    GEMM whose packer gathers the strided pixels;
 ///   3x3 stride 1      Winograd (see winograd.hpp for the F(2x2)/F(4x4) choice);
+///   3x3 stride 2      Winograd F(2x2) stride 2 up to 256 x 256 channels, else as below;
 ///   anything else     GEMM whose packer builds im2col columns in cache-sized slices.
 
 #include <algorithm>
@@ -49,12 +50,17 @@ class ConvKernel {
       throw Error(ErrorKind::shape_mismatch, "ConvKernel: bias has " + std::to_string(bias_.size()) +
                                                  " values, expected " + std::to_string(s.out_c));
     const bool winograd_shape = s.kernel == 3 && s.stride == 1 && s.pad <= 2;
-    if (algorithm == ConvAlgorithm::automatic)
-      algorithm = winograd_shape ? (detail::winograd_prefers_2x2(s) ? ConvAlgorithm::winograd_2x2
-                                                                    : ConvAlgorithm::winograd_4x4)
-                                 : ConvAlgorithm::gemm;
-    if (algorithm != ConvAlgorithm::gemm && !winograd_shape)
-      throw Error(ErrorKind::invalid_argument, "ConvKernel: Winograd needs a 3x3 stride-1 convolution");
+    const bool winograd_s2_shape = s.kernel == 3 && s.stride == 2 && s.pad <= 2;
+    if (algorithm == ConvAlgorithm::automatic) {
+      if (winograd_shape)
+        algorithm = detail::winograd_prefers_2x2(s) ? ConvAlgorithm::winograd_2x2 : ConvAlgorithm::winograd_4x4;
+      else
+        algorithm = winograd_s2_shape && detail::winograd_s2_pays(s) ? ConvAlgorithm::winograd_2x2 : ConvAlgorithm::gemm;
+    }
+    if (algorithm == ConvAlgorithm::winograd_4x4 && !winograd_shape)
+      throw Error(ErrorKind::invalid_argument, "ConvKernel: Winograd F(4x4) needs a 3x3 stride-1 convolution");
+    if (algorithm == ConvAlgorithm::winograd_2x2 && !winograd_shape && !winograd_s2_shape)
+      throw Error(ErrorKind::invalid_argument, "ConvKernel: Winograd F(2x2) needs a 3x3 stride-1 or stride-2 convolution");
     if (algorithm == ConvAlgorithm::gemm) {
       path_ = s.kernel == 1 && s.pad == 0 ? (s.stride == 1 ? Path::pointwise : Path::pointwise_strided)
                                           : Path::patch;
@@ -77,7 +83,8 @@ class ConvKernel {
       case Path::pointwise: return "gemm_1x1";
       case Path::pointwise_strided: return "gemm_1x1_strided";
       case Path::patch: return "im2col_gemm";
-      case Path::winograd: return winograd_.tile() == 4 ? "winograd_4x4" : "winograd_2x2";
+      case Path::winograd:
+        return winograd_.tile() == 4 ? "winograd_4x4" : shape_.stride == 2 ? "winograd_2x2_s2" : "winograd_2x2";
     }
     return "?";
   }

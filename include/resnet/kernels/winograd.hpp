@@ -1,9 +1,9 @@
 #pragma once
-/// Winograd convolution for 3x3 stride-1 layers (Lavin & Gray 2015), F(2x2,3x3) and
-/// F(4x4,3x3), over NHWC.
+/// Winograd convolution for 3x3 layers (Lavin & Gray 2015), over NHWC: F(2x2,3x3) and
+/// F(4x4,3x3) for stride 1, and a stride-2 F(2x2,3x3) (see WinogradTransforms<2, 2>).
 ///
 /// Three steps over a set of tiles:
-///   1. input transform: each (tile, channel) 4x4 / 6x6 patch d -> B^T d B, written as
+///   1. input transform: each (tile, channel) alpha x alpha patch d -> B^T d B, written as
 ///      alpha^2 matrices V_xi (in_c x tiles, column-major: a tile's channels contiguous);
 ///   2. alpha^2 GEMMs M_xi (out_c x tiles) = U_xi (out_c x in_c) * V_xi, with U = G g G^T
 ///      transformed and packed once at construction;
@@ -34,6 +34,12 @@ namespace resnet::kernels::detail {
 /// F(2x2) when in_c * out_c is above 256 * 256 (see the file comment), else F(4x4).
 inline bool winograd_prefers_2x2(const ConvShape& s) { return 1LL * s.in_c * s.out_c > 256LL * 256LL; }
 
+/// Stride-2 F(2x2) stores 25/9 = 2.8x the weights. Up to 256 x 256 channels it beats
+/// im2col (measured at 2 threads: 128 channels on 56x56 -15%, 256 on 28x28 -19%, 64->128
+/// -3%); the 512-channel layer (14x14 -> 7x7 at batch 1) streams its weights from memory
+/// and came out 2% slower, so it stays on im2col.
+inline bool winograd_s2_pays(const ConvShape& s) { return 1LL * s.in_c * s.out_c <= 256LL * 256LL; }
+
 // 16 floats as one value (GCC/Clang vector extension: one zmm register with AVX-512,
 // split by the compiler otherwise). The transforms below run on whole registers.
 typedef float Vec16 __attribute__((vector_size(64)));
@@ -56,12 +62,13 @@ inline void store_partial(float* p, Vec16 v, Index n) {
   std::memcpy(p, buf, sizeof(float) * static_cast<std::size_t>(n));
 }
 
-// 1-D transforms, applied to rows then columns. Hand-factored: the dense matrices
-// would spend most of their multiplies on zeros and ones.
-template <int M> struct WinogradTransforms;
+// 1-D transforms, applied to rows then columns: M outputs from alpha inputs taken every
+// `stride` * M positions. Hand-factored: the dense matrices would spend most of their
+// multiplies on zeros and ones.
+template <int M, int Stride = 1> struct WinogradTransforms;
 
 template <> struct WinogradTransforms<2> {
-  static constexpr int alpha = 4;
+  static constexpr int alpha = 4, stride = 1;
   template <class T> static void input(const T* d, int sd, T* t, int st) {  // B^T d
     t[0 * st] = d[0 * sd] - d[2 * sd];
     t[1 * st] = d[1 * sd] + d[2 * sd];
@@ -82,7 +89,7 @@ template <> struct WinogradTransforms<2> {
 };
 
 template <> struct WinogradTransforms<4> {
-  static constexpr int alpha = 6;
+  static constexpr int alpha = 6, stride = 1;
   template <class T> static void input(const T* d, int sd, T* t, int st) {
     const T d0 = d[0 * sd], d1 = d[1 * sd], d2 = d[2 * sd], d3 = d[3 * sd], d4 = d[4 * sd], d5 = d[5 * sd];
     const T a = d4 - 4.0f * d2, b = d3 - 4.0f * d1;
@@ -114,13 +121,44 @@ template <> struct WinogradTransforms<4> {
   }
 };
 
+/// Stride 2, two outputs: y_i = g0 d_2i + g1 d_2i+1 + g2 d_2i+2 splits into its even taps,
+/// a 2-tap convolution of d0, d2, d4 done as F(2,2) with 3 products, and its odd tap, a
+/// 1-tap one of d1, d3 with 2 products. So 5 products per 2 outputs instead of 6, and
+/// 25 instead of 36 in 2-D (1.44x fewer multiplies), with transforms of additions only:
+///   y0 = (d0 - d2) g0 + d2 (g0 + g2) + d1 g1,   y1 = d2 (g0 + g2) + (d4 - d2) g2 + d3 g1.
+template <> struct WinogradTransforms<2, 2> {
+  static constexpr int alpha = 5, stride = 2;
+  template <class T> static void input(const T* d, int sd, T* t, int st) {
+    const T d2 = d[2 * sd];
+    t[0 * st] = d[0 * sd] - d2;
+    t[1 * st] = d2;
+    t[2 * st] = d[4 * sd] - d2;
+    t[3 * st] = d[1 * sd];
+    t[4 * st] = d[3 * sd];
+  }
+  template <class T> static void output(const T* m, int sm, T* o, int so) {
+    o[0 * so] = m[0 * sm] + m[1 * sm] + m[3 * sm];
+    o[1 * so] = m[1 * sm] + m[2 * sm] + m[4 * sm];
+  }
+  template <class T> static void weight(const T* g, int sg, T* u, int su) {
+    u[0 * su] = g[0 * sg];
+    u[1 * su] = g[0 * sg] + g[2 * sg];
+    u[2 * su] = g[2 * sg];
+    u[3 * su] = g[1 * sg];
+    u[4 * su] = g[1 * sg];
+  }
+};
+
 class WinogradConv {
  public:
   WinogradConv() = default;
 
-  /// weight_ohwi: out_c x 3 x 3 x in_c; tile: 2 for F(2x2,3x3), 4 for F(4x4,3x3).
+  /// weight_ohwi: out_c x 3 x 3 x in_c; tile: 2 for F(2x2,3x3), 4 for F(4x4,3x3) (stride
+  /// 1 only). s.kernel must be 3 and s.stride 1 or 2.
   WinogradConv(const ConvShape& s, const float* weight_ohwi, int tile) : s_(s), m_(tile) {
-    if (tile == 4)
+    if (s.stride == 2)
+      transform_weights<2, 2>(weight_ohwi);
+    else if (tile == 4)
       transform_weights<4>(weight_ohwi);
     else
       transform_weights<2>(weight_ohwi);
@@ -137,7 +175,9 @@ class WinogradConv {
 
   void run(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
            ThreadPool& pool) const {
-    if (m_ == 4)
+    if (s_.stride == 2)
+      run_tiled<2, 2>(in, n, h, w, out, e, scratch, pool);
+    else if (m_ == 4)
       run_tiled<4>(in, n, h, w, out, e, scratch, pool);
     else
       run_tiled<2>(in, n, h, w, out, e, scratch, pool);
@@ -167,7 +207,7 @@ class WinogradConv {
     Index scratch;                    // floats
   };
 
-  Index alpha() const { return m_ + 2; }
+  Index alpha() const { return s_.stride == 2 ? 2 * m_ + 1 : m_ + 2; }
 
   // Floats between V_xi (or M_xi) of consecutive xi for `tiles` tiles of `channels`: one
   // cache line more than the data. Without it the stride is often a multiple of 4 KiB
@@ -201,8 +241,8 @@ class WinogradConv {
     return p;
   }
 
-  template <int M> void transform_weights(const float* wt) {
-    using Tr = WinogradTransforms<M>;
+  template <int M, int S = 1> void transform_weights(const float* wt) {
+    using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha;
     const Index ic = s_.in_c, oc = s_.out_c;
     kc_ = even_block(ic, kKc, 8);
@@ -223,10 +263,10 @@ class WinogradConv {
     }
   }
 
-  template <int M>
+  template <int M, int S = 1>
   void run_tiled(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
                  ThreadPool& pool) const {
-    using Tr = WinogradTransforms<M>;
+    using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha, T = A * A;
     const Index threads = pool.size();
     const Plan p = plan(n, h, w, threads);
@@ -249,10 +289,10 @@ class WinogradConv {
         float* mbuf = v + T * v_stride;            // [xi][local tile][oc]
         float* buf = mbuf + T * m_stride;          // B packing
         const Index t0 = total * b / blocks, nt = total * (b + 1) / blocks - t0;
-        for (Index j = 0; j < nt; ++j) input_tile<M>(in, h, w, p, t0 + j, v + j * ic, v_stride);
+        for (Index j = 0; j < nt; ++j) input_tile<M, S>(in, h, w, p, t0 + j, v + j * ic, v_stride);
         for (Index xi = 0; xi < T; ++xi) gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, 0, nt, buf);
         for (Index j = 0; j < nt; ++j)
-          output_tile<M>(mbuf + j * oc, m_stride, p, t0 + j, e.bias, e.residual, e.relu, out);
+          output_tile<M, S>(mbuf + j * oc, m_stride, p, t0 + j, e.bias, e.residual, e.relu, out);
       });
       return;
     }
@@ -267,7 +307,7 @@ class WinogradConv {
       const Index v_stride = xi_stride(tiles, ic), m_stride = xi_stride(tiles, oc);
 
       pool.parallel_tasks(tiles, [&](std::ptrdiff_t t, int) {
-        input_tile<M>(in, h, w, p, first + t, v + t * ic, v_stride);
+        input_tile<M, S>(in, h, w, p, first + t, v + t * ic, v_stride);
       });
 
       const Index slices = ceil_div(tiles, kNc);
@@ -279,20 +319,20 @@ class WinogradConv {
       });
 
       pool.parallel_tasks(tiles, [&](std::ptrdiff_t t, int) {
-        output_tile<M>(mbuf + t * oc, m_stride, p, first + t, e.bias, e.residual, e.relu, out);
+        output_tile<M, S>(mbuf + t * oc, m_stride, p, first + t, e.bias, e.residual, e.relu, out);
       });
     }
   }
 
   // One tile's input patch for all channels, 16 at a time (the tail via a padded copy).
-  template <int M>
+  template <int M, int S>
   void input_tile(const float* in, Index h, Index w, const Plan& p, Index tile, float* dst, Index xi_stride) const {
     // tile: index over all images (its position); dst: its column in V; xi_stride: floats between V_xi
-    using Tr = WinogradTransforms<M>;
+    using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha;
     const Index ic = s_.in_c;
     const Index img = tile / p.tiles_per_image, r = tile % p.tiles_per_image;
-    const Index y0 = (r / p.tw) * M - s_.pad, x0 = (r % p.tw) * M - s_.pad;
+    const Index y0 = (r / p.tw) * M * S - s_.pad, x0 = (r % p.tw) * M * S - s_.pad;
     const float* base = in + img * h * w * ic;
     const bool inside = y0 >= 0 && x0 >= 0 && y0 + A <= h && x0 + A <= w;
     Vec16 d[A * A], t[A * A];
@@ -323,10 +363,10 @@ class WinogradConv {
     }
   }
 
-  template <int M>
+  template <int M, int S>
   void output_tile(const float* msrc, Index xi_stride, const Plan& p, Index tile, const float* bias,
                    const float* residual, bool relu, float* out) const {
-    using Tr = WinogradTransforms<M>;
+    using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha;
     const Index oc = s_.out_c;
     const Index img = tile / p.tiles_per_image, r = tile % p.tiles_per_image;
