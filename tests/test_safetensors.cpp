@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "resnet/io/json.hpp"
@@ -639,6 +641,92 @@ TEST_CASE("open reads a file and names it in errors", "[safetensors][file]") {
   }
   // A directory opens but cannot be read.
   CHECK_THROWS_AS(SafeTensors::open(RESNET_SOURCE_DIR), Error);
+}
+
+namespace {
+void write_bytes(const std::string& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  REQUIRE(out);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out);
+}
+
+// Three tensors of different dtypes, unaligned after a 1-byte U8 one, with metadata.
+Bytes mixed_file() {
+  const std::string header =
+      R"({"__metadata__":{"k":"v"},"u":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
+      R"("h":{"dtype":"F16","shape":[2],"data_offsets":[1,5]},)"
+      R"("w":{"dtype":"F32","shape":[3],"data_offsets":[5,17]}})";
+  Bytes data = {7, 0x00, 0x3C, 0x00, 0xC0};  // u = 7; h = 1, -2
+  const Bytes w = f32_bytes({0.25f, -4.0f, 3.5f});
+  data.insert(data.end(), w.begin(), w.end());
+  return file(header, data);
+}
+}  // namespace
+
+TEST_CASE("stream reads each tensor from the file when asked, as open would", "[safetensors][file]") {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "resnet_st_stream_test.safetensors").string();
+  write_bytes(path, mixed_file());
+  const SafeTensors whole = SafeTensors::open(path);
+  const SafeTensors streamed = SafeTensors::stream(path);
+  CHECK_FALSE(whole.streamed());
+  CHECK(streamed.streamed());
+  CHECK(streamed.name() == path);
+  CHECK(streamed.data_size() == whole.data_size());
+  CHECK(streamed.metadata() == whole.metadata());
+  REQUIRE(streamed.tensors().size() == whole.tensors().size());
+  for (const TensorInfo& t : whole.tensors()) {
+    INFO(t.name);
+    REQUIRE(streamed.find(t.name));
+    if (t.dtype != DType::U8) CHECK(streamed.read_f32(*streamed.find(t.name)) == whole.read_f32(t));
+  }
+  CHECK(streamed.read_f32(*streamed.find("w")) == std::vector<float>{0.25f, -4.0f, 3.5f});
+  CHECK(streamed.read_f32(*streamed.find("h")) == std::vector<float>{1.0f, -2.0f});
+
+  // Raw bytes would need the file in memory: a clear error, not a dangling pointer.
+  try {
+    streamed.data(*streamed.find("u"));
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::invalid_argument);
+    CHECK(std::string(e.what()).find(path) == 0);
+  }
+  CHECK(*whole.data(*whole.find("u")) == 7);
+
+  // One object, several threads: each read gets its own tensor's bytes.
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      for (int r = 0; r < 200; ++r) {
+        const char* name = (i + r) % 2 ? "w" : "h";
+        if (streamed.read_f32(*streamed.find(name)) != whole.read_f32(*whole.find(name))) ++wrong;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
+
+  // The file shrinks after the header was read: the read fails as io, naming the file.
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 6);
+  try {
+    streamed.read_f32(*streamed.find("w"));
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::io);
+    CHECK(std::string(e.what()).find(path) == 0);
+  }
+  CHECK(streamed.read_f32(*streamed.find("h")) == std::vector<float>{1.0f, -2.0f});  // still readable
+  // Opened now, the truncated file is rejected up front by both.
+  CHECK_THROWS_AS(SafeTensors::stream(path), Error);
+  CHECK_THROWS_AS(SafeTensors::open(path), Error);
+  std::remove(path.c_str());
+  try {
+    SafeTensors::stream(path);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::io);
+  }
 }
 
 TEST_CASE("writer output equals the independent Python encoder byte for byte",

@@ -23,6 +23,8 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -205,15 +207,79 @@ struct RawEntry {
 
 }  // namespace detail
 
-/// A safetensors file held in memory, validated on construction. Tensor data is
-/// decoded on request with read_f32 (or raw bytes via data()).
+namespace detail {
+/// An open file that tensors are read from one range at a time (SafeTensors::stream).
+/// A mutex, not a shared stream position: one SafeTensors may be read from several threads.
+class RangeReader {
+ public:
+  explicit RangeReader(std::ifstream in) : in_(std::move(in)) {}
+  void read(std::uint64_t offset, std::uint64_t size, void* dst, const std::string& name) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    in_.clear();
+    in_.seekg(static_cast<std::streamoff>(offset));
+    if (!in_ || !in_.read(static_cast<char*>(dst), static_cast<std::streamsize>(size)))
+      throw Error(ErrorKind::io, name + ": read of " + std::to_string(size) + " bytes at offset " +
+                                     std::to_string(offset) + " failed (file changed or unreadable)");
+  }
+
+ private:
+  std::ifstream in_;
+  std::mutex mutex_;
+};
+}  // namespace detail
+
+/// A safetensors file, validated on construction. Tensor data is decoded on request with
+/// read_f32 (or raw bytes via data()). open() holds the whole file in memory; stream()
+/// holds only the header and reads each tensor from the file when asked, so loading a
+/// model never holds the file and the packed weights at once (ResNet-50: ~100 MB less
+/// peak memory).
 class SafeTensors {
  public:
   /// Largest header accepted, as in the reference implementation.
   static constexpr std::uint64_t max_header_size = 100000000;
 
   /// Reads the whole file once and validates it. Errors name `path`.
-  static SafeTensors open(const std::string& path) {
+  static SafeTensors open(const std::string& path) { return open_file(path, false); }
+
+  /// Reads and validates the header only; read_f32 then reads each tensor from the file.
+  /// data() is not available (ErrorKind::invalid_argument). If the file changes after
+  /// this call, a read may fail (ErrorKind::io) or return the new bytes.
+  static SafeTensors stream(const std::string& path) { return open_file(path, true); }
+
+  /// Validates `bytes` as a safetensors file; `name` stands for the file in errors.
+  static SafeTensors from_memory(std::vector<std::uint8_t> bytes, std::string name = "<memory>") {
+    const std::uint64_t size = bytes.size();
+    return SafeTensors(std::move(bytes), std::move(name), size, nullptr);
+  }
+
+  /// The path or given name; every error message starts with it.
+  const std::string& name() const noexcept { return name_; }
+  /// All tensors in buffer order (by begin, then end, then name).
+  const std::vector<TensorInfo>& tensors() const noexcept { return tensors_; }
+  /// The tensor called `tensor_name`, or nullptr.
+  const TensorInfo* find(const std::string& tensor_name) const {
+    const auto it = index_.find(tensor_name);
+    return it == index_.end() ? nullptr : &tensors_[it->second];
+  }
+  const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }
+  /// Size of the data buffer (file size - 8 - header length).
+  std::uint64_t data_size() const noexcept { return file_size_ - data_start_; }
+  /// True when opened with stream(): tensor data stays in the file until read.
+  bool streamed() const noexcept { return reader_ != nullptr; }
+
+  /// First byte of a tensor's data (not aligned; copy with memcpy). `info` must describe
+  /// a range inside this file's data buffer, else ErrorKind::invalid_argument; so must
+  /// the file be held in memory (not stream()).
+  const std::uint8_t* data(const TensorInfo& info) const {
+    check_range(info);
+    if (reader_)
+      fail(ErrorKind::invalid_argument, "data(): the file was opened with SafeTensors::stream, which keeps "
+                                        "tensor data in the file; use read_f32, or SafeTensors::open");
+    return bytes_.data() + data_start_ + info.begin;
+  }
+
+ private:
+  static SafeTensors open_file(const std::string& path, bool streamed) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(ErrorKind::io, path + ": cannot open file for reading");
     in.seekg(0, std::ios::end);
@@ -232,39 +298,19 @@ class SafeTensors {
     std::uint8_t prefix[8];
     if (!in.read(reinterpret_cast<char*>(prefix), 8))
       throw Error(ErrorKind::io, path + ": cannot read the header length");
-    check_header_length(detail::load_u64_le(prefix), file_size, path);
-    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(file_size));
+    const std::uint64_t header_length = detail::load_u64_le(prefix);
+    check_header_length(header_length, file_size, path);
+    // Streamed: the prefix and header only (the header length is capped above).
+    const std::uint64_t held = streamed ? 8 + header_length : file_size;
+    std::vector<std::uint8_t> bytes(static_cast<std::size_t>(held));
     std::memcpy(bytes.data(), prefix, 8);
-    if (!in.read(reinterpret_cast<char*>(bytes.data() + 8),
-                 static_cast<std::streamsize>(file_size - 8)))
+    if (!in.read(reinterpret_cast<char*>(bytes.data() + 8), static_cast<std::streamsize>(held - 8)))
       throw Error(ErrorKind::io, path + ": read failed (file changed or unreadable)");
-    return SafeTensors(std::move(bytes), path);
+    auto reader = streamed ? std::make_shared<detail::RangeReader>(std::move(in)) : nullptr;
+    return SafeTensors(std::move(bytes), path, file_size, std::move(reader));
   }
 
-  /// Validates `bytes` as a safetensors file; `name` stands for the file in errors.
-  static SafeTensors from_memory(std::vector<std::uint8_t> bytes, std::string name = "<memory>") {
-    return SafeTensors(std::move(bytes), std::move(name));
-  }
-
-  /// The path or given name; every error message starts with it.
-  const std::string& name() const noexcept { return name_; }
-  /// All tensors in buffer order (by begin, then end, then name).
-  const std::vector<TensorInfo>& tensors() const noexcept { return tensors_; }
-  /// The tensor called `tensor_name`, or nullptr.
-  const TensorInfo* find(const std::string& tensor_name) const {
-    const auto it = index_.find(tensor_name);
-    return it == index_.end() ? nullptr : &tensors_[it->second];
-  }
-  const std::map<std::string, std::string>& metadata() const noexcept { return metadata_; }
-  /// Size of the data buffer (file size - 8 - header length).
-  std::uint64_t data_size() const noexcept { return bytes_.size() - data_start_; }
-
-  /// First byte of a tensor's data (not aligned; copy with memcpy). `info` must describe
-  /// a range inside this file's data buffer, else ErrorKind::invalid_argument.
-  const std::uint8_t* data(const TensorInfo& info) const {
-    check_range(info);
-    return bytes_.data() + data_start_ + info.begin;
-  }
+ public:
 
   /// Values as float: F32 as is, F16 / BF16 / F64 converted (F64 rounds to nearest,
   /// out-of-range values become +-inf). Any other dtype -> ErrorKind::unsupported_dtype.
@@ -274,14 +320,26 @@ class SafeTensors {
       throw Error(ErrorKind::unsupported_dtype,
                   name_ + ": tensor " + detail::JsonReader::quoted(info.name) + ": dtype " +
                       to_string(info.dtype) + " cannot be read as float (F32, F16, BF16 and F64 can)");
-    const std::uint8_t* p = data(info);
+    check_range(info);
     const std::size_t size = dtype_bits(info.dtype) / 8;
     const auto count = static_cast<std::size_t>(info.nbytes() / size);
     std::vector<float> out(count);
+    const bool direct = info.dtype == DType::F32 && detail::host_is_little_endian();
+    std::vector<std::uint8_t> staged;  // a streamed tensor's bytes, unless read straight into `out`
+    const std::uint8_t* p = nullptr;
+    if (!reader_) {
+      p = bytes_.data() + data_start_ + info.begin;
+    } else if (direct) {
+      if (count) reader_->read(data_start_ + info.begin, count * 4, out.data(), name_);
+    } else {
+      staged.resize(static_cast<std::size_t>(info.nbytes()));
+      if (!staged.empty()) reader_->read(data_start_ + info.begin, staged.size(), staged.data(), name_);
+      p = staged.data();
+    }
     switch (info.dtype) {
       case DType::F32:
-        if (detail::host_is_little_endian()) {
-          if (count) std::memcpy(out.data(), p, count * 4);
+        if (direct) {
+          if (count && p) std::memcpy(out.data(), p, count * 4);
         } else {
           for (std::size_t i = 0; i < count; ++i)
             out[i] = detail::float_from_bits(load_le<std::uint32_t>(p + 4 * i));
@@ -309,8 +367,9 @@ class SafeTensors {
   }
 
  private:
-  SafeTensors(std::vector<std::uint8_t> bytes, std::string name)
-      : name_(std::move(name)), bytes_(std::move(bytes)) {
+  SafeTensors(std::vector<std::uint8_t> bytes, std::string name, std::uint64_t file_size,
+              std::shared_ptr<detail::RangeReader> reader)
+      : name_(std::move(name)), bytes_(std::move(bytes)), file_size_(file_size), reader_(std::move(reader)) {
     parse();
   }
 
@@ -360,11 +419,11 @@ class SafeTensors {
   }
 
   void parse() {
-    if (bytes_.size() < 8)
-      fail(ErrorKind::format, "file has " + std::to_string(bytes_.size()) +
+    if (file_size_ < 8)
+      fail(ErrorKind::format, "file has " + std::to_string(file_size_) +
                                   " bytes, fewer than the 8-byte header length");
     const std::uint64_t n = detail::load_u64_le(bytes_.data());
-    check_header_length(n, bytes_.size(), name_);
+    check_header_length(n, file_size_, name_);
     data_start_ = 8 + static_cast<std::size_t>(n);
     const std::uint8_t* header = bytes_.data() + 8;
     const auto header_size = static_cast<std::size_t>(n);
@@ -548,8 +607,10 @@ class SafeTensors {
   }
 
   std::string name_;
-  std::vector<std::uint8_t> bytes_;
+  std::vector<std::uint8_t> bytes_;  // the whole file, or (streamed) its prefix and header
   std::size_t data_start_ = 0;
+  std::uint64_t file_size_ = 0;
+  std::shared_ptr<detail::RangeReader> reader_;  // streamed only; shared by copies
   std::vector<TensorInfo> tensors_;
   std::unordered_map<std::string, std::size_t> index_;
   std::map<std::string, std::string> metadata_;

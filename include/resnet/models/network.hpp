@@ -210,7 +210,7 @@ class Network {
   /// With WeightParts::backbone the file's classifier (if any) is ignored and the head
   /// comes from load_head() — a custom class count on a pretrained backbone.
   void load_weights(const std::string& path, WeightParts parts = WeightParts::all) {
-    load_weights(io::SafeTensors::open(path), parts);
+    load_weights(io::SafeTensors::stream(path), parts);  // tensors read one at a time: the file is never held whole
   }
   void load_weights(const io::SafeTensors& file, WeightParts parts = WeightParts::all) {
     Network fresh(options_);
@@ -224,7 +224,7 @@ class Network {
 
   /// Loads only the classifier (`fc`, `linear` or `predictions`, as the family names
   /// it) with this model's class count, from a file holding nothing else.
-  void load_head(const std::string& path) { load_head(io::SafeTensors::open(path)); }
+  void load_head(const std::string& path) { load_head(io::SafeTensors::stream(path)); }
   void load_head(const io::SafeTensors& file) {
     if (!options_.include_top)
       throw Error(ErrorKind::invalid_argument, "load_head: the model was built without its top (include_top = false)");
