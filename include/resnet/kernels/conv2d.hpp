@@ -5,10 +5,11 @@
 ///
 /// Algorithm by shape:
 ///   1x1 stride 1      GEMM straight over the NHWC input (no copy);
-///   1x1 stride > 1    GEMM whose packer gathers the strided pixels;
+///   1x1 stride > 1    GEMM over the strided pixels, read in place;
 ///   3x3 stride 1      Winograd (see winograd.hpp for the F(2x2)/F(4x4) choice);
 ///   3x3 stride 2      Winograd F(2x2) stride 2 up to 256 x 256 channels, else as below;
-///   anything else     GEMM whose packer builds im2col columns in cache-sized slices.
+///   anything else     GEMM over im2col windows, in cache-sized slices, read in place
+///                     except where a window crosses the image border.
 
 #include <algorithm>
 #include <string>

@@ -2,10 +2,11 @@
 /// GEMM for convolutions, built on Eigen's register-blocked kernel (gebp) with our own
 /// driver around it. Why not `noalias() = A * B` directly: Eigen's driver packs both
 /// operands on every call and takes its packing buffers from the heap for large sizes.
-/// Here the weights (A) are packed once, at construction, in Eigen's own blockA layout;
-/// the activations (B) are packed by the caller's column source straight from NHWC memory
-/// (fusing im2col / strided gathers / Winograd tiles into the packing), into a buffer
-/// that lives in the caller's scratch. No heap allocation happens at run time.
+/// Here the weights (A) are packed once, at construction, in Eigen's own blockA layout.
+/// The activations (B) come from the caller's column source (im2col windows, strided
+/// pixels, Winograd tiles over NHWC memory): with AVX-512 our own panel kernels read them
+/// in place through a table of pointers, otherwise they are packed into a buffer in the
+/// caller's scratch. No heap allocation happens at run time.
 ///
 /// Orientation: C (M x N, column-major, ldc) = A (M x K) * B (K x N), with M = output
 /// channels, N = output pixels, K = in_c * k * k. A column of C is one NHWC output pixel.
@@ -356,7 +357,8 @@ inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, I
   }
 }
 
-/// Floats of B-packing scratch one thread needs for slices of up to nc columns.
+/// Floats of scratch one thread needs for slices of up to nc columns: packed B (or
+/// copies of border runs), the packer's column buffer and the table of run pointers.
 inline Index rhs_scratch_floats(Index kc, Index nc) {
   const Index pointer_floats = static_cast<Index>(sizeof(const float*) / sizeof(float));
   return kc * round_up(nc, kNr) + 4 * kc + 2 * kPacket + round_up(nc, kNr) * kMaxSegments * pointer_floats + 2;
@@ -369,8 +371,9 @@ inline Index rhs_scratch_floats(Index kc, Index nc) {
 ///
 /// src.run_length(k0, kk) says how B's depth block [k0, k0 + kk) splits into equal runs
 /// that src.runs() can point to in place (0: it cannot). Then the panel kernels read
-/// the whole 8-column pairs through a table of run pointers, and only runs that cross an
-/// image border are copied (zero-padded); the rest of the columns are packed.
+/// the whole 8-column pairs through a table of run pointers (runs that cross an image
+/// border are copied, zero-padded, into the packing buffer), and only the columns after
+/// the last whole pair are packed, for Eigen's kernel.
 template <class Source>
 void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const Source& src, Index col0,
                   Index ncols, float* c, Index ldc, float* scratch, BlockEpilogue epi) {
