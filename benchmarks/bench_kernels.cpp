@@ -111,10 +111,10 @@ int main(int argc, char** argv) {
   for (int threads : {1, 2}) {
     for (const Layer& l : resnet50::kConvLayers) {
       std::vector<std::pair<const char*, ConvAlgorithm>> algos = {{"auto", ConvAlgorithm::automatic}};
-      if (l.s.kernel == 3 && l.s.stride == 1) {
+      if (l.s.kernel == 3) {  // the alternatives to the automatic choice, side by side
         algos.push_back({"im2col", ConvAlgorithm::gemm});
-        algos.push_back({"wino2", ConvAlgorithm::winograd_2x2});
-        algos.push_back({"wino4", ConvAlgorithm::winograd_4x4});
+        algos.push_back({"wino2", ConvAlgorithm::winograd_2x2});  // stride 1 or 2
+        if (l.s.stride == 1) algos.push_back({"wino4", ConvAlgorithm::winograd_4x4});
       }
       for (const auto& [tag, algo] : algos) {
         const std::string name =
