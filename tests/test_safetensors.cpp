@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "resnet/io/json.hpp"
@@ -651,6 +652,18 @@ void write_bytes(const std::string& path, const Bytes& bytes) {
   REQUIRE(out);
 }
 
+/// Kind and message of the Error that f() throws (a test failure if it throws none).
+template <class F>
+std::pair<ErrorKind, std::string> error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return {e.kind(), e.what()};
+  }
+  FAIL("no error");
+  return {};
+}
+
 // Three tensors of different dtypes, unaligned after a 1-byte U8 one, with metadata.
 Bytes mixed_file() {
   const std::string header =
@@ -685,13 +698,9 @@ TEST_CASE("stream reads each tensor from the file when asked, as open would", "[
   CHECK(streamed.read_f32(*streamed.find("h")) == std::vector<float>{1.0f, -2.0f});
 
   // Raw bytes would need the file in memory: a clear error, not a dangling pointer.
-  try {
-    streamed.data(*streamed.find("u"));
-    FAIL("no error");
-  } catch (const Error& e) {
-    CHECK(e.kind() == ErrorKind::invalid_argument);
-    CHECK(std::string(e.what()).find(path) == 0);
-  }
+  const auto [data_kind, data_message] = error_of([&] { streamed.data(*streamed.find("u")); });
+  CHECK(data_kind == ErrorKind::invalid_argument);
+  CHECK(data_message.find(path) == 0);
   CHECK(*whole.data(*whole.find("u")) == 7);
 
   // One object, several threads: each read gets its own tensor's bytes.
@@ -709,24 +718,15 @@ TEST_CASE("stream reads each tensor from the file when asked, as open would", "[
 
   // The file shrinks after the header was read: the read fails as io, naming the file.
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 6);
-  try {
-    streamed.read_f32(*streamed.find("w"));
-    FAIL("no error");
-  } catch (const Error& e) {
-    CHECK(e.kind() == ErrorKind::io);
-    CHECK(std::string(e.what()).find(path) == 0);
-  }
+  const auto [read_kind, read_message] = error_of([&] { streamed.read_f32(*streamed.find("w")); });
+  CHECK(read_kind == ErrorKind::io);
+  CHECK(read_message.find(path) == 0);
   CHECK(streamed.read_f32(*streamed.find("h")) == std::vector<float>{1.0f, -2.0f});  // still readable
   // Opened now, the truncated file is rejected up front by both.
   CHECK_THROWS_AS(SafeTensors::stream(path), Error);
   CHECK_THROWS_AS(SafeTensors::open(path), Error);
   std::remove(path.c_str());
-  try {
-    SafeTensors::stream(path);
-    FAIL("no error");
-  } catch (const Error& e) {
-    CHECK(e.kind() == ErrorKind::io);
-  }
+  CHECK(error_of([&] { SafeTensors::stream(path); }).first == ErrorKind::io);
 }
 
 TEST_CASE("writer output equals the independent Python encoder byte for byte",
