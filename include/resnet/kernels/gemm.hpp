@@ -223,10 +223,9 @@ struct BlockEpilogue {
 
 /// B of one depth block (kc deep, n columns) as gebp_block takes it. Either all columns
 /// in Eigen's packed layout (`packed`), or, for the panel kernels when the rows are a
-/// multiple of 16, the whole 8-column pairs read in place: column j is the concatenation
-/// of `segments` runs of kc / segments floats at cols[j * segments + s] (pointers into
-/// the activations themselves, or into a zero-padded copy at image borders); then
-/// `packed` holds only the columns after the last whole pair.
+/// multiple of 16, every column read in place: column j is the concatenation of
+/// `segments` runs of kc / segments floats at cols[j * segments + s] (pointers into the
+/// activations themselves, or into a zero-padded copy at image borders).
 struct RhsBlock {
   const float* packed = nullptr;
   const float* const* cols = nullptr;
@@ -257,23 +256,27 @@ constexpr Index kPrefetchSteps = 16;
 ///
 /// Never inlined: inside a large caller GCC runs out of registers for the 24
 /// accumulators and re-reads A from memory on every FMA (measured 2x slower).
-template <int P, bool kInPlaceB>
+///
+/// kCols < 8 (in place only): one group of that many columns, the leftover after the
+/// last whole pair, so no column goes through Eigen's slower 4- and 1-column loops.
+template <int P, bool kInPlaceB, int kCols = 8>
 __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* ap, const RhsBlock& b, Index pairs,
                                              Index kc, const BlockEpilogue& epi) {
+  static_assert(kCols == 8 || kInPlaceB, "partial column groups are read in place");
   const __m512 zero = _mm512_setzero_ps();
   const char* next = reinterpret_cast<const char*>(ap + 16 * P * kc);
   const Index prefetch_lines = P * kc, steps = pairs * kc;  // lines to fetch over this many k steps
   const Index segments = kInPlaceB ? b.segments : 1, run = kc / segments;
   Index credit = 0, fetched = 0;
   for (Index q = 0; q < pairs; ++q) {
-    __m512 acc[8][P];
-    for (int j = 0; j < 8; ++j)
+    __m512 acc[kCols][P];
+    for (int j = 0; j < kCols; ++j)
       for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_ps();
     const float* ak = ap;
     for (Index seg = 0; seg < segments; ++seg) {
       // Column j's values for this run: bj[j][k] in place, or bj[j][4 * k] packed.
-      const float* bj[8];
-      for (int j = 0; j < 8; ++j)
+      const float* bj[kCols];
+      for (int j = 0; j < kCols; ++j)
         bj[j] = kInPlaceB ? b.cols[(q * 8 + j) * segments + seg] : b.packed + (q * 8 + j / 4 * 4) * kc + j % 4;
       for (Index k = 0; k < run; ++k, ak += 16 * P) {
         for (credit += prefetch_lines; credit >= steps; credit -= steps, ++fetched)
@@ -282,7 +285,7 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
           _mm_prefetch(reinterpret_cast<const char*>(ak + 16 * P * kPrefetchSteps + 16 * i), _MM_HINT_T0);
         __m512 a[P];
         for (int i = 0; i < P; ++i) a[i] = _mm512_load_ps(ak + 16 * i);
-        for (int j = 0; j < 8; ++j) {
+        for (int j = 0; j < kCols; ++j) {
           __m512 bk = _mm512_set1_ps(bj[j][kInPlaceB ? k : 4 * k]);
 #if defined(__clang__)
           // Clang 14 otherwise hoists the broadcasts, keeps three live and spills an
@@ -297,7 +300,7 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
     // to the stack after every tile (7% at depth 64, 1-2% at 256).
     float* cp = c + q * 8 * ldc;
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j)
+    for (int j = 0; j < kCols; ++j)
 #pragma GCC unroll 4
       for (int i = 0; i < P; ++i) {
         float* d = cp + j * ldc + 16 * i;
@@ -315,11 +318,39 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
 }
 #endif
 
+#if defined(__AVX512F__)
+/// The 1..7 in-place columns from column j0 of b on, for all m rows (a multiple of 16).
+inline void in_place_columns(float* c, Index ldc, const float* a, const RhsBlock& b, Index j0, Index cols, Index m,
+                             Index kc, const BlockEpilogue& epi) {
+  RhsBlock rest = b;
+  rest.cols += j0 * b.segments;
+  const auto run = [&](auto columns) {
+    constexpr int kCols = decltype(columns)::value;
+    Index r = 0;
+    for (; r + 48 <= m; r += 48) gebp_panel_x8<3, true, kCols>(c + r, ldc, a + r * kc, rest, 1, kc, epi.rows_from(r));
+    if (r + 32 <= m) {
+      gebp_panel_x8<2, true, kCols>(c + r, ldc, a + r * kc, rest, 1, kc, epi.rows_from(r));
+      r += 32;
+    }
+    if (r + 16 <= m) gebp_panel_x8<1, true, kCols>(c + r, ldc, a + r * kc, rest, 1, kc, epi.rows_from(r));
+  };
+  switch (cols) {
+    case 1: run(std::integral_constant<int, 1>{}); break;
+    case 2: run(std::integral_constant<int, 2>{}); break;
+    case 3: run(std::integral_constant<int, 3>{}); break;
+    case 4: run(std::integral_constant<int, 4>{}); break;
+    case 5: run(std::integral_constant<int, 5>{}); break;
+    case 6: run(std::integral_constant<int, 6>{}); break;
+    default: run(std::integral_constant<int, 7>{}); break;
+  }
+}
+#endif
+
 /// C (m x n, ldc) = epi(A (packed, m x kc) * B (kc x n)).
 inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, Index m, Index kc, Index n,
                        const BlockEpilogue& epi) {
   Index m_done = 0, n_done = 0;
-  const float* b_rest = b.packed;  // packed B of the columns from n_done on
+  const float* b_rest = b.packed;  // packed B of the columns from n_done on (not in place)
 #if defined(__AVX512F__)
   if (kPanelKernels) {
     // Eigen packs 48-row panels, then one 32-row and one 16-row panel, then the rest.
@@ -339,11 +370,14 @@ inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, I
     };
     if (b.cols) {
       panels(std::true_type{});
+      if (n > pairs * 8) in_place_columns(c + pairs * 8 * ldc, ldc, a, b, pairs * 8, n - pairs * 8, m, kc,
+                                          epi.columns_from(pairs * 8));
+      n_done = n;
     } else {
       panels(std::false_type{});
       b_rest += pairs * 8 * kc;
+      n_done = pairs * 8;
     }
-    n_done = pairs * 8;
   }
 #endif
   // The rest with Eigen's kernel, which only accumulates: the epilogue around it.
@@ -376,9 +410,8 @@ inline Index rhs_scratch_floats(Index kc, Index nc) {
 ///
 /// src.run_length(k0, kk) says how B's depth block [k0, k0 + kk) splits into equal runs
 /// that src.runs() can point to in place (0: it cannot). Then the panel kernels read
-/// the whole 8-column pairs through a table of run pointers (runs that cross an image
-/// border are copied, zero-padded, into the packing buffer), and only the columns after
-/// the last whole pair are packed, for Eigen's kernel.
+/// every column through a table of run pointers (runs that cross an image border are
+/// copied, zero-padded, into the packing buffer) and nothing is packed.
 template <class Source>
 void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const Source& src, Index col0,
                   Index ncols, float* c, Index ldc, float* scratch, BlockEpilogue epi) {
@@ -391,7 +424,7 @@ void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const 
   for (Index kb = 0; kb < a.k_blocks(); ++kb) {
     const Index kk = a.block_depth(kb), k0 = kb * a.kc();
     const Index run = panel_rows ? src.run_length(k0, kk) : 0;
-    const Index in_place = run > 0 && kk / run <= kMaxSegments ? ncols / 8 * 8 : 0;
+    const Index in_place = run > 0 && kk / run <= kMaxSegments ? ncols : 0;
     RhsBlock b{block_b + in_place * kk};
     if (in_place > 0) {
       b.cols = table;
