@@ -2,8 +2,9 @@
 /// Column sources for the GEMM: they present an NHWC input as the K x N matrix B (one
 /// column per output pixel) without ever materialising it. The GEMM asks for one column's
 /// depth range at a time, in runs of run_length() floats: segment() returns a run in
-/// place when it lies inside the image, and copies it zero-padded otherwise. So im2col
-/// happens in cache-sized slices (kc x nc floats) and mostly not at all.
+/// place when it lies inside the image, and copies it zero-padded otherwise; runs() does
+/// the same for a slice of columns at once (the panel kernels' table of run pointers).
+/// So im2col happens in cache-sized slices (kc x nc floats) and mostly not at all.
 
 #include <algorithm>
 #include <cstring>
