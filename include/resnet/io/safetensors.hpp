@@ -205,11 +205,8 @@ struct RawEntry {
   std::vector<std::uint64_t> offsets;
 };
 
-}  // namespace detail
-
-namespace detail {
 /// An open file that tensors are read from one range at a time (SafeTensors::stream).
-/// A mutex, not a shared stream position: one SafeTensors may be read from several threads.
+/// Seek and read happen under one mutex, so a SafeTensors may be read from several threads.
 class RangeReader {
  public:
   explicit RangeReader(std::ifstream in) : in_(std::move(in)) {}

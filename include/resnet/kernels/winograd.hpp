@@ -62,13 +62,13 @@ inline void store_partial(float* p, Vec16 v, Index n) {
   std::memcpy(p, buf, sizeof(float) * static_cast<std::size_t>(n));
 }
 
-// 1-D transforms, applied to rows then columns: M outputs from alpha inputs taken every
-// `stride` * M positions. Hand-factored: the dense matrices would spend most of their
-// multiplies on zeros and ones.
+// 1-D transforms, applied to rows then columns: M outputs of a convolution with the
+// given stride from alpha inputs (tiles start every Stride * M inputs). Hand-factored:
+// the dense matrices would spend most of their multiplies on zeros and ones.
 template <int M, int Stride = 1> struct WinogradTransforms;
 
 template <> struct WinogradTransforms<2> {
-  static constexpr int alpha = 4, stride = 1;
+  static constexpr int alpha = 4;
   template <class T> static void input(const T* d, int sd, T* t, int st) {  // B^T d
     t[0 * st] = d[0 * sd] - d[2 * sd];
     t[1 * st] = d[1 * sd] + d[2 * sd];
@@ -89,7 +89,7 @@ template <> struct WinogradTransforms<2> {
 };
 
 template <> struct WinogradTransforms<4> {
-  static constexpr int alpha = 6, stride = 1;
+  static constexpr int alpha = 6;
   template <class T> static void input(const T* d, int sd, T* t, int st) {
     const T d0 = d[0 * sd], d1 = d[1 * sd], d2 = d[2 * sd], d3 = d[3 * sd], d4 = d[4 * sd], d5 = d[5 * sd];
     const T a = d4 - 4.0f * d2, b = d3 - 4.0f * d1;
@@ -127,7 +127,7 @@ template <> struct WinogradTransforms<4> {
 /// 25 instead of 36 in 2-D (1.44x fewer multiplies), with transforms of additions only:
 ///   y0 = (d0 - d2) g0 + d2 (g0 + g2) + d1 g1,   y1 = d2 (g0 + g2) + (d4 - d2) g2 + d3 g1.
 template <> struct WinogradTransforms<2, 2> {
-  static constexpr int alpha = 5, stride = 2;
+  static constexpr int alpha = 5;
   template <class T> static void input(const T* d, int sd, T* t, int st) {
     const T d2 = d[2 * sd];
     t[0 * st] = d[0 * sd] - d2;
