@@ -178,6 +178,17 @@ TEST_CASE("Winograd with padding 0 and 2", "[conv][winograd]") {
       }
 }
 
+TEST_CASE("GEMM packs B when a window row is too short to read in place", "[conv][gemm]") {
+  // A 9x9 window over 3 channels: a 243-deep block holds 9 window rows of 27 floats, more
+  // runs than the panel kernels' pointer table takes, so B is packed (with 16 output
+  // channels, through the panel kernels' packed-B path).
+  for (int threads : {1, 3}) {
+    const Case c{{3, 16, 9, 1, 4}, 2, 11, 10, true, true, true};
+    INFO(describe(c, threads));
+    CHECK(compare(c, ConvAlgorithm::gemm, threads) < 1e-5);
+  }
+}
+
 TEST_CASE("ConvKernel on the shapes of ResNet-50 at batch 1", "[conv][resnet50]") {
   for (const auto& l : resnet50::kConvLayers) {
     const Case c{l.s, 1, l.side, l.side, true, l.s.out_c == 256, true};
