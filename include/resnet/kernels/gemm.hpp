@@ -257,8 +257,8 @@ constexpr Index kPrefetchSteps = 16;
 /// Never inlined: inside a large caller GCC runs out of registers for the 24
 /// accumulators and re-reads A from memory on every FMA (measured 2x slower).
 ///
-/// kCols < 8 (in place only): one group of that many columns, the leftover after the
-/// last whole pair, so no column goes through Eigen's slower 4- and 1-column loops.
+/// kCols < 8 (in place only): one group of that many columns, part of the leftover after
+/// the last whole pair, so no column goes through Eigen's slower 4- and 1-column loops.
 template <int P, bool kInPlaceB, int kCols = 8>
 __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* ap, const RhsBlock& b, Index pairs,
                                              Index kc, const BlockEpilogue& epi) {
@@ -319,30 +319,29 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
 #endif
 
 #if defined(__AVX512F__)
-/// The 1..7 in-place columns from column j0 of b on, for all m rows (a multiple of 16).
+/// The 1..7 in-place columns from column j0 of b on, for all m rows (a multiple of 16),
+/// as groups of 4, 2 and 1 columns: three kernel widths instead of seven keep the
+/// instantiations (and every model's compile time) down.
 inline void in_place_columns(float* c, Index ldc, const float* a, const RhsBlock& b, Index j0, Index cols, Index m,
                              Index kc, const BlockEpilogue& epi) {
-  RhsBlock rest = b;
-  rest.cols += j0 * b.segments;
-  const auto run = [&](auto columns) {
+  const auto group = [&](Index j, auto columns) {
     constexpr int kCols = decltype(columns)::value;
+    RhsBlock rest = b;
+    rest.cols += j * b.segments;
+    float* cj = c + (j - j0) * ldc;
+    const BlockEpilogue e = epi.columns_from(j - j0);
     Index r = 0;
-    for (; r + 48 <= m; r += 48) gebp_panel_x8<3, true, kCols>(c + r, ldc, a + r * kc, rest, 1, kc, epi.rows_from(r));
+    for (; r + 48 <= m; r += 48) gebp_panel_x8<3, true, kCols>(cj + r, ldc, a + r * kc, rest, 1, kc, e.rows_from(r));
     if (r + 32 <= m) {
-      gebp_panel_x8<2, true, kCols>(c + r, ldc, a + r * kc, rest, 1, kc, epi.rows_from(r));
+      gebp_panel_x8<2, true, kCols>(cj + r, ldc, a + r * kc, rest, 1, kc, e.rows_from(r));
       r += 32;
     }
-    if (r + 16 <= m) gebp_panel_x8<1, true, kCols>(c + r, ldc, a + r * kc, rest, 1, kc, epi.rows_from(r));
+    if (r + 16 <= m) gebp_panel_x8<1, true, kCols>(cj + r, ldc, a + r * kc, rest, 1, kc, e.rows_from(r));
   };
-  switch (cols) {
-    case 1: run(std::integral_constant<int, 1>{}); break;
-    case 2: run(std::integral_constant<int, 2>{}); break;
-    case 3: run(std::integral_constant<int, 3>{}); break;
-    case 4: run(std::integral_constant<int, 4>{}); break;
-    case 5: run(std::integral_constant<int, 5>{}); break;
-    case 6: run(std::integral_constant<int, 6>{}); break;
-    default: run(std::integral_constant<int, 7>{}); break;
-  }
+  Index j = j0;
+  if (cols & 4) group(j, std::integral_constant<int, 4>{}), j += 4;
+  if (cols & 2) group(j, std::integral_constant<int, 2>{}), j += 2;
+  if (cols & 1) group(j, std::integral_constant<int, 1>{});
 }
 #endif
 
