@@ -319,24 +319,35 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
 #endif
 
 #if defined(__AVX512F__)
+/// Runs the panel kernels down the rows of a block the way Eigen packs them: 48-row
+/// panels, then one 32-row and one 16-row panel. Returns the rows done (m rounded down
+/// to 16); the rest is Eigen's.
+template <bool kInPlace, int kCols = 8>
+Index panel_rows(float* c, Index ldc, const float* a, const RhsBlock& b, Index pairs, Index m, Index kc,
+                 const BlockEpilogue& epi) {
+  Index r = 0;
+  for (; r + 48 <= m; r += 48)
+    gebp_panel_x8<3, kInPlace, kCols>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
+  if (r + 32 <= m) {
+    gebp_panel_x8<2, kInPlace, kCols>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
+    r += 32;
+  }
+  if (r + 16 <= m) {
+    gebp_panel_x8<1, kInPlace, kCols>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
+    r += 16;
+  }
+  return r;
+}
+
 /// The 1..7 in-place columns from column j0 of b on, for all m rows (a multiple of 16),
 /// as groups of 4, 2 and 1 columns: three kernel widths instead of seven keep the
 /// instantiations (and every model's compile time) down.
 inline void in_place_columns(float* c, Index ldc, const float* a, const RhsBlock& b, Index j0, Index cols, Index m,
                              Index kc, const BlockEpilogue& epi) {
   const auto group = [&](Index j, auto columns) {
-    constexpr int kCols = decltype(columns)::value;
     RhsBlock rest = b;
     rest.cols += j * b.segments;
-    float* cj = c + (j - j0) * ldc;
-    const BlockEpilogue e = epi.columns_from(j - j0);
-    Index r = 0;
-    for (; r + 48 <= m; r += 48) gebp_panel_x8<3, true, kCols>(cj + r, ldc, a + r * kc, rest, 1, kc, e.rows_from(r));
-    if (r + 32 <= m) {
-      gebp_panel_x8<2, true, kCols>(cj + r, ldc, a + r * kc, rest, 1, kc, e.rows_from(r));
-      r += 32;
-    }
-    if (r + 16 <= m) gebp_panel_x8<1, true, kCols>(cj + r, ldc, a + r * kc, rest, 1, kc, e.rows_from(r));
+    panel_rows<true, decltype(columns)::value>(c + (j - j0) * ldc, ldc, a, rest, 1, m, kc, epi.columns_from(j - j0));
   };
   Index j = j0;
   if (cols & 4) group(j, std::integral_constant<int, 4>{}), j += 4;
@@ -352,28 +363,14 @@ inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, I
   const float* b_rest = b.packed;  // packed B of the columns from n_done on (not in place)
 #if defined(__AVX512F__)
   if (kPanelKernels) {
-    // Eigen packs 48-row panels, then one 32-row and one 16-row panel, then the rest.
     const Index pairs = n / 8;
-    const auto panels = [&](auto in_place) {
-      constexpr bool kInPlace = decltype(in_place)::value;
-      for (; m_done + 48 <= m; m_done += 48)
-        gebp_panel_x8<3, kInPlace>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
-      if (m_done + 32 <= m) {
-        gebp_panel_x8<2, kInPlace>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
-        m_done += 32;
-      }
-      if (m_done + 16 <= m) {
-        gebp_panel_x8<1, kInPlace>(c + m_done, ldc, a + m_done * kc, b, pairs, kc, epi.rows_from(m_done));
-        m_done += 16;
-      }
-    };
     if (b.cols) {
-      panels(std::true_type{});
+      m_done = panel_rows<true>(c, ldc, a, b, pairs, m, kc, epi);
       if (n > pairs * 8) in_place_columns(c + pairs * 8 * ldc, ldc, a, b, pairs * 8, n - pairs * 8, m, kc,
                                           epi.columns_from(pairs * 8));
       n_done = n;
     } else {
-      panels(std::false_type{});
+      m_done = panel_rows<false>(c, ldc, a, b, pairs, m, kc, epi);
       b_rest += pairs * 8 * kc;
       n_done = pairs * 8;
     }
@@ -423,14 +420,14 @@ void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const 
   for (Index kb = 0; kb < a.k_blocks(); ++kb) {
     const Index kk = a.block_depth(kb), k0 = kb * a.kc();
     const Index run = panel_rows ? src.run_length(k0, kk) : 0;
-    const Index in_place = run > 0 && kk / run <= kMaxSegments ? ncols : 0;
-    RhsBlock b{block_b + in_place * kk};
-    if (in_place > 0) {
+    RhsBlock b{block_b};
+    if (run > 0 && kk / run <= kMaxSegments) {
       b.cols = table;
       b.segments = kk / run;
-      src.runs(col0, in_place, k0, run, b.segments, table, block_b);
+      src.runs(col0, ncols, k0, run, b.segments, table, block_b);
+    } else {
+      pack_rhs(block_b, src, col0, ncols, k0, kk, tmp);
     }
-    pack_rhs(block_b + in_place * kk, src, col0 + in_place, ncols - in_place, k0, kk, tmp);
     epi.first = kb == 0;
     epi.last = kb + 1 == a.k_blocks();
     for (Index mb = mb0; mb < mb1; ++mb) {
