@@ -2,7 +2,7 @@
 """Writes the seed corpus in fuzz/corpus/ (run: python3 fuzz/make_corpus.py; --check compares).
 
 An encoder independent of include/resnet/io/safetensors.hpp: only struct and json. The
-valid files follow the reference writer's layout (spec 6.5: compact JSON, __metadata__
+valid files follow the reference writer's layout (docs/spec.md 6.5: compact JSON, __metadata__
 first, tensors in buffer order, header padded with spaces to a multiple of 8) unless the
 file exists to test something else. File names say what the C++ reader must do:
 valid_*   must parse (and every float tensor must read),

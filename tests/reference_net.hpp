@@ -1,6 +1,6 @@
 #pragma once
 // A deliberately plain reference for the layer and block tests: NCHW, double
-// precision, nested loops, written straight from RESNET_SPEC 0.2 and 1.4 and sharing
+// precision, nested loops, written straight from docs/spec.md 0.2 and 1.4 and sharing
 // no code with the library. Slow on purpose; only small odd shapes go through it.
 //
 // Also here: an in-memory weight-file builder (random tensors written under
@@ -50,7 +50,7 @@ struct Norm {
   double eps = 1e-5;
 };
 
-/// Zero padding, then valid cross-correlation (spec 0.2).
+/// Zero padding, then valid cross-correlation (docs/spec.md 0.2).
 inline Map conv2d(const Map& x, const Conv& cv) {
   const int oh = (x.h + 2 * cv.pad - cv.k) / cv.stride + 1;
   const int ow = (x.w + 2 * cv.pad - cv.k) / cv.stride + 1;
@@ -109,7 +109,7 @@ inline Map pad(const Map& x, int p, double value) {
 inline Map zero_pad(const Map& x, int p) { return pad(x, p, 0.0); }
 
 /// Max pool k/s/p. zero_padding = false: PyTorch, padding is -inf and never wins;
-/// true: Keras ZeroPadding2D + valid pool, padded zeros take part (spec 0.2, 1.7).
+/// true: Keras ZeroPadding2D + valid pool, padded zeros take part (docs/spec.md 0.2, 1.7).
 inline Map max_pool(const Map& x, int k, int s, int p, bool zero_padding) {
   const Map padded = pad(x, p, zero_padding ? 0.0 : -std::numeric_limits<double>::infinity());
   const int oh = (padded.h - k) / s + 1, ow = (padded.w - k) / s + 1;
@@ -136,7 +136,7 @@ inline Map subsample(const Map& x) {
   return y;
 }
 
-/// CIFAR option A (spec 1.4): subsample, then (out_c - in_c) / 2 zero channels before
+/// CIFAR option A (docs/spec.md 1.4): subsample, then (out_c - in_c) / 2 zero channels before
 /// and after the input channels.
 inline Map option_a(const Map& x, int out_c) {
   const Map s = subsample(x);
@@ -250,7 +250,7 @@ inline double max_scaled_error(const Map& got, const Map& want) {
 
 enum class Layout { torch, keras };
 
-/// Random weights written under hand-spelled names (spec 4.1, 4.2) in the file's
+/// Random weights written under hand-spelled names (docs/spec.md 4.1, 4.2) in the file's
 /// own layout; the reference keeps them as OIHW / [out][in] doubles.
 class WeightFile {
  public:

@@ -1,7 +1,7 @@
 // Shortcuts, residual blocks and a stage against compositions of the plain NCHW
-// double reference (reference_net.hpp), written from RESNET_SPEC 1.4. Every block is
+// double reference (reference_net.hpp), written from docs/spec.md 1.4. Every block is
 // loaded from an in-memory safetensors file with random weights under hand-spelled
-// names (spec 4.1, 4.2), run on odd maps (7x9, 1x1, 2x3; batch 2), and the workspace
+// names (docs/spec.md 4.1, 4.2), run on odd maps (7x9, 1x1, 2x3; batch 2), and the workspace
 // is filled with NaN first so a read of memory nobody wrote shows up in the output.
 //
 // Tolerance: |got - ref| <= tol * max(1, |ref|). tol = 1e-4 (kTol) where every conv
@@ -92,7 +92,7 @@ void check_block(const ref::WeightFile& wf, Naming naming, const std::string& pr
   }
 }
 
-// ---- reference blocks (spec 1.4), built while writing their weights ----
+// ---- reference blocks (docs/spec.md 1.4), built while writing their weights ----
 
 /// V1 basic block: relu(bn2(conv2(relu(bn1(conv1_s(x))))) + sc(x)).
 /// shortcut: 'p' projection conv+BN, 'a' option A, 'i' identity.
@@ -174,7 +174,7 @@ Reference bottleneck_kv2(ref::WeightFile& wf, const std::string& p, int in, int 
   if (project) c0 = wf.conv(p + "_0_conv", 4 * f, in, 1, stride, true);
   const ref::Conv c1 = wf.conv(p + "_1_conv", f, in, 1, 1, false);
   const ref::Norm b1 = wf.batch_norm(p + "_1_bn", f, eps);
-  const ref::Conv c2 = wf.conv(p + "_2_conv", f, f, 3, stride, false);  // ZeroPad 1 + valid == pad 1 (spec 1.7)
+  const ref::Conv c2 = wf.conv(p + "_2_conv", f, f, 3, stride, false);  // ZeroPad 1 + valid == pad 1 (docs/spec.md 1.7)
   const ref::Norm b2 = wf.batch_norm(p + "_2_bn", f, eps);
   const ref::Conv c3 = wf.conv(p + "_3_conv", 4 * f, f, 1, 1, true);
   return [=](const ref::Map& x) {
@@ -293,12 +293,12 @@ void check_option_a() {
 
 }  // namespace
 
-TEST_CASE("CIFAR option A 16->32: channels 0-7 and 24-31 zero, 8+c = x[c, ::2, ::2] (spec 7.6)",
+TEST_CASE("CIFAR option A 16->32: channels 0-7 and 24-31 zero, 8+c = x[c, ::2, ::2] (docs/spec.md 7.6)",
           "[blocks][shortcut][spec]") {
   check_option_a<16, 32>();
 }
 
-TEST_CASE("CIFAR option A 32->64: 16 zero channels on each side (spec 7.6)", "[blocks][shortcut][spec]") {
+TEST_CASE("CIFAR option A 32->64: 16 zero channels on each side (docs/spec.md 7.6)", "[blocks][shortcut][spec]") {
   check_option_a<32, 64>();
 }
 

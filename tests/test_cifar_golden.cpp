@@ -1,6 +1,6 @@
 // Real pretrained CIFAR-10 checkpoints (../shared/data/cifar10/checkpoints, converted to
 // safetensors by tools/convert_torch.py) must reproduce the golden logits that
-// PyTorch 1.13 computed on the spec's synthetic input (RESNET_SPEC section 7.7).
+// PyTorch 1.13 computed on the spec's synthetic input (docs/spec.md section 7.7).
 #include "support.hpp"
 
 using namespace resnet;

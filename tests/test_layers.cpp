@@ -305,7 +305,7 @@ TEST_CASE("MaxPool 3/2/1 matches the reference in both padding modes", "[layers]
   CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::zeros>(x), ref::max_pool(x, 3, 2, 1, true)) == 0.0);
 }
 
-TEST_CASE("KV2 stem pool: zero padding on a negative map gives zeros only at the border (spec 7.5)",
+TEST_CASE("KV2 stem pool: zero padding on a negative map gives zeros only at the border (docs/spec.md 7.5)",
           "[layers][pool][spec]") {
   struct Case {
     int side, out_side, zeros;

@@ -1,5 +1,5 @@
 // Parameter counts and MACs are compile-time facts; they must equal the published
-// numbers of RESNET_SPEC sections 2 and 3 (torchvision num_params, Keras totals,
+// numbers of docs/spec.md sections 2 and 3 (torchvision num_params, Keras totals,
 // akamaster CIFAR counts, and the exact MAC counts).
 #include <catch2/catch.hpp>
 
@@ -7,7 +7,7 @@
 
 using namespace resnet;
 
-// torchvision: trainable parameters only (spec 2.1).
+// torchvision: trainable parameters only (docs/spec.md 2.1).
 static_assert(ResNet18::parameter_count() == 11'689'512);
 static_assert(ResNet34::parameter_count() == 21'797'672);
 static_assert(ResNet50::parameter_count() == 25'557'032);
@@ -19,7 +19,7 @@ static_assert(ResNet18::non_trainable_count() == 9'600);
 static_assert(ResNet50::non_trainable_count() == 53'120);
 static_assert(ResNet152::non_trainable_count() == 151'424);
 
-// Keras totals count BN moving statistics (spec 2.2).
+// Keras totals count BN moving statistics (docs/spec.md 2.2).
 template <class M>
 constexpr long long keras_total(bool top = true) {
   return M::parameter_count(1000, top) + M::non_trainable_count();
@@ -45,7 +45,7 @@ static_assert(keras_total<ResNet34V2>(false) == 21'302'848);
 static_assert(ResNet18V2::macs(224, 224) == 1'293'848'576);
 static_assert(ResNet34V2::macs(224, 224) == 3'143'536'640);
 
-// CIFAR (spec 2.3).
+// CIFAR (docs/spec.md 2.3).
 static_assert(CifarResNet20::parameter_count() == 269'722);
 static_assert(CifarResNet32::parameter_count() == 464'154);
 static_assert(CifarResNet44::parameter_count() == 658'586);
@@ -53,7 +53,7 @@ static_assert(CifarResNet56::parameter_count() == 853'018);
 static_assert(CifarResNet110::parameter_count() == 1'727'962);
 static_assert(CifarResNet20::non_trainable_count() == 1'376);
 
-// MACs at 224x224, CIFAR at 32x32 (spec 3).
+// MACs at 224x224, CIFAR at 32x32 (docs/spec.md 3).
 static_assert(ResNet18::macs(224, 224) == 1'814'073'344);
 static_assert(ResNet34::macs(224, 224) == 3'663'761'408);
 static_assert(ResNet50::macs(224, 224) == 4'089'184'256);
@@ -82,7 +82,7 @@ TEST_CASE("final feature map side is ceil(H/32) for ImageNet models", "[model][s
   }
 }
 
-TEST_CASE("Keras V2 stage shapes at 224 follow spec 1.11", "[model][shape]") {
+TEST_CASE("Keras V2 stage shapes at 224 follow docs/spec.md 1.11", "[model][shape]") {
   CHECK(ResNet50V2::feature_extent(224, 224).h == 7);
   CHECK(ResNet50V2::feature_channels == 2048);
   CHECK(ResNet18::feature_channels == 512);

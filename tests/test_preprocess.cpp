@@ -1,5 +1,5 @@
 // Preprocessing against torchvision (reference data from tests/python/gen_preprocess_ref.py)
-// and against the worked values of RESNET_SPEC.md section 5.
+// and against the worked values of docs/spec.md section 5.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -75,7 +75,7 @@ Image image_from(const RefTensor& t) {  // HWC floats holding integers
 }  // namespace
 
 TEST_CASE("resize sizes follow torchvision's shorter-side rule", "[preprocess]") {
-  // RESNET_SPEC.md 5.2 [RUN].
+  // docs/spec.md 5.2 [RUN].
   auto size = [](int h, int w, int s) {
     const auto r = resnet::resized_shorter_side_size(h, w, s);
     return std::make_pair(r.height, r.width);
@@ -91,7 +91,7 @@ TEST_CASE("resize sizes follow torchvision's shorter-side rule", "[preprocess]")
 }
 
 TEST_CASE("center crop offsets round half to even", "[preprocess]") {
-  // RESNET_SPEC.md 5.2 [RUN]: W=341 -> 58, W=343 -> 60, H=375 -> 76.
+  // docs/spec.md 5.2 [RUN]: W=341 -> 58, W=343 -> 60, H=375 -> 76.
   CHECK(resnet::center_crop_offsets(256, 341, 224, 224).left == 58);
   CHECK(resnet::center_crop_offsets(256, 343, 224, 224).left == 60);
   CHECK(resnet::center_crop_offsets(375, 256, 224, 224).top == 76);

@@ -1,4 +1,4 @@
-// Strict safetensors reader and writer: every rejection case of spec 6.4 / 6.6 with its
+// Strict safetensors reader and writer: every rejection case of docs/spec.md 6.4 / 6.6 with its
 // ErrorKind, the acceptance cases, dtype conversions against values worked out by hand
 // from bit patterns, and the writer against bytes from an independent Python encoder
 // (fuzz/make_corpus.py).
@@ -295,7 +295,7 @@ TEST_CASE("unknown and wrongly cased dtypes are unsupported_dtype", "[safetensor
   CHECK(m.find("\"f32\"") != std::string::npos);
 }
 
-TEST_CASE("every dtype of spec 6.3 is known with its bit width", "[safetensors][accept]") {
+TEST_CASE("every dtype of docs/spec.md 6.3 is known with its bit width", "[safetensors][accept]") {
   struct Case {
     const char* name;
     unsigned bits;

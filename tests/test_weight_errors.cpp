@@ -1,7 +1,7 @@
 // Weight files that are wrong in one way each (issue 5): missing, extra, misshapen and
 // mistyped tensors, converted dtypes, prefixes, truncation at every region, and the
 // strong guarantee of load_weights(). The files are built here from the tensor lists of
-// RESNET_SPEC (section 4 and appendices A-C), not from the library's own naming code,
+// docs/spec.md (section 4 and appendices A-C), not from the library's own naming code,
 // by a small writer that can emit any dtype.
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Converts Keras legacy HDF5 weights (.h5) to safetensors under Keras names (spec 4.2, 4.7).
+"""Converts Keras legacy HDF5 weights (.h5) to safetensors under Keras names (docs/spec.md 4.2, 4.7).
 
 Key = `<layer_name>/<weight_name>` where weight_name is the last component of the stored
 weight name without `:0` (`conv1_conv/kernel:0` -> `conv1_conv/kernel`). Layouts are kept:

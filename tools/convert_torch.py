@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Converts a PyTorch checkpoint to safetensors, keeping the state_dict names (spec 4.1, 4.4, 4.7).
+"""Converts a PyTorch checkpoint to safetensors, keeping the state_dict names (docs/spec.md 4.1, 4.4, 4.7).
 
 Accepts torchvision/timm state dicts (.pth, zip or legacy container), dicts that hold the
 state dict under 'state_dict' or 'model', and the akamaster CIFAR checkpoints whose keys

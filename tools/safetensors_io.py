@@ -1,8 +1,8 @@
-"""Minimal safetensors writer and reader (spec section 6), without the safetensors package.
+"""Minimal safetensors writer and reader (docs/spec.md section 6), without the safetensors package.
 
 write(path, tensors, metadata=None)
     tensors: {name: numpy array | torch tensor | RawTensor}. The file has the layout of
-    the reference writer (spec 6.5): compact JSON header with __metadata__ first, then the
+    the reference writer (docs/spec.md 6.5): compact JSON header with __metadata__ first, then the
     tensors in buffer order (dtype by descending alignment, then name byte-wise), header
     padded with spaces to a multiple of 8 so the data buffer is 8-byte aligned.
 read(path) -> {name: numpy array}
@@ -36,7 +36,7 @@ _DTYPES = {
     "U64": (np.uint64, 8),
 }
 
-# The reference writer sorts by its Dtype enum in descending order (spec 6.5); this list is
+# The reference writer sorts by its Dtype enum in descending order (docs/spec.md 6.5); this list is
 # that order, largest first.
 _BUFFER_ORDER = ["U64", "I64", "F64", "F32", "U32", "I32", "BF16", "F16", "U16", "I16",
                  "I8", "U8", "BOOL"]

@@ -9,13 +9,13 @@ missing the script says so and exits 0 (nothing to convert).
 
 Writes, per depth D in 20, 32, 44, 56:
   OUTDIR/cifar_resnet{D}.safetensors     the converted checkpoint (`module.` stripped)
-  OUTDIR/cifar_resnet{D}_io.safetensors  batch 2, 32x32 (sample 0 = the spec 7.7 pattern
+  OUTDIR/cifar_resnet{D}_io.safetensors  batch 2, 32x32 (sample 0 = the docs/spec.md 7.7 pattern
                                          image, sample 1 = N(0,1)):
       input_32x32 [2,3,32,32], logits_32x32 [2,10], pooled_32x32 [2,64],
       fmap_32x32 [2,64,8,8] (layer3 output, NCHW)
-The converted files are checked against spec 2.3 / 7.7 (tensor and parameter counts,
+The converted files are checked against docs/spec.md 2.3 / 7.7 (tensor and parameter counts,
 conv1.weight sums) and the PyTorch re-implementation of the option-A network must
-reproduce the golden logits of spec 7.7 to 1e-4.
+reproduce the golden logits of docs/spec.md 7.7 to 1e-4.
 """
 
 import argparse
@@ -58,7 +58,7 @@ def pattern_image():
 
 
 def cifar_forward(torch, w, x):
-    """akamaster ResNet with option-A shortcuts (spec 1.4), from the converted tensors."""
+    """akamaster ResNet with option-A shortcuts (docs/spec.md 1.4), from the converted tensors."""
     F = torch.nn.functional
 
     def bn(h, name):

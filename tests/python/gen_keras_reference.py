@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference data for the Keras ResNets (KV1 ResNet50/101/152, KV2 ResNet50V2/101V2/152V2),
-computed by a PyTorch re-implementation that follows RESNET_SPEC.md 1.3-1.11 literally
+computed by a PyTorch re-implementation that follows docs/spec.md 1.3-1.11 literally
 (no Keras runtime is available), and for our basic-block V2 models in the Keras V2 style
 (resnet18v2, resnet34v2; definition in keras_arch.py). Weights are seeded random values
 with non-trivial BN statistics, stored under Keras names and layouts.
@@ -17,9 +17,9 @@ Writes, per variant NAME:
       pooled_avg_S   [2,C]       include_top=False, pooling='avg'
       pooled_max_S   [2,C]       include_top=False, pooling='max'
       fmap_S         [2,C,h,w]   NCHW; KV1 conv5 block output, KV2 post_relu output
-Before writing, the script asserts the parameter and weight-array counts of spec 2.2 / 7.2,
-the MAC counts of spec 3 (for 18v2/34v2: counts derived by hand, BASIC_V2_COUNTS), the
-ceil(H/32) rule and the KV2 stem-pool zeros of spec 7.5.
+Before writing, the script asserts the parameter and weight-array counts of docs/spec.md 2.2 / 7.2,
+the MAC counts of docs/spec.md 3 (for 18v2/34v2: counts derived by hand, BASIC_V2_COUNTS), the
+ceil(H/32) rule and the KV2 stem-pool zeros of docs/spec.md 7.5.
 """
 
 import argparse
@@ -135,7 +135,7 @@ class KerasResNet:
 
     @staticmethod
     def stem_pool(F, x):
-        """pool1_pad + pool1_pool: the zero padding takes part in the max (spec 1.7)."""
+        """pool1_pad + pool1_pool: the zero padding takes part in the max (docs/spec.md 1.7)."""
         return F.max_pool2d(F.pad(x, (1, 1, 1, 1)), kernel_size=3, stride=2)
 
     def block_v1(self, x, p, stride, proj):
@@ -210,7 +210,7 @@ def check_stem_pool_semantics(torch):
         assert bool((y[~z] < 0).all())
         # PyTorch's own padding (-inf semantics) gives no zeros: the two really differ.
         assert int((F.max_pool2d(x, 3, 2, padding=1) == 0).sum()) == 0
-    print("stem pool (spec 7.5): zero padding takes part in the max: 112 -> 56x56 with 111 "
+    print("stem pool (docs/spec.md 7.5): zero padding takes part in the max: 112 -> 56x56 with 111 "
           "zeros, 113 -> 57x57 with 224 zeros on negative input; -inf padding gives none",
           flush=True)
 
@@ -250,7 +250,7 @@ def check_counts(name, weights):
 def torchvision_v1(torch, name, weights):
     """KV1 built a second, independent way: torchvision's ResNet with the stride moved to
     the first 1x1 (the paper's V1), biased convs and Keras' BN epsilon. Stem pools agree
-    because KV1 pools non-negative values (spec 1.7)."""
+    because KV1 pools non-negative values (docs/spec.md 1.7)."""
     import torchvision
     depth, _ = keras_arch.parse_variant(name)
     model = getattr(torchvision.models, f"resnet{depth}")(weights=None).eval()

@@ -1,4 +1,4 @@
-"""Keras ResNet layer lists (KV1 ResNet50/101/152, KV2 ResNet50V2/101V2/152V2), spec 4.2 and
+"""Keras ResNet layer lists (KV1 ResNet50/101/152, KV2 ResNet50V2/101V2/152V2), docs/spec.md 4.2 and
 Appendix C: every layer in creation order with the weights it owns, Keras shapes (HWIO
 kernels, [in, out] dense kernel), weights in Keras order (trainable, then non-trainable).
 
@@ -20,7 +20,7 @@ BASIC_DEPTHS = (18, 34)  # basic (two 3x3) blocks, expansion 1; the others are b
 VARIANTS = ("resnet50", "resnet101", "resnet152", "resnet50v2", "resnet101v2", "resnet152v2",
             "resnet18v2", "resnet34v2")
 BN_WEIGHTS = ("gamma", "beta", "moving_mean", "moving_variance")
-BN_EPSILON = 1.001e-5  # spec 1.9, KV1 and KV2
+BN_EPSILON = 1.001e-5  # docs/spec.md 1.9, KV1 and KV2
 
 
 def parse_variant(name):
@@ -66,7 +66,7 @@ def _none(name):
 
 
 def block_plan(name):
-    """[(block name, filters, stride, has_projection, C_in)] in order (spec 1.4-1.6)."""
+    """[(block name, filters, stride, has_projection, C_in)] in order (docs/spec.md 1.4-1.6)."""
     depth, v2 = parse_variant(name)
     e = expansion(name)
     plan = []

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes a Keras legacy HDF5 weight file with h5py, laid out as Keras' save_weights does
-(spec 4.2): root attributes layer_names / backend / keras_version, one group per layer with
+(docs/spec.md 4.2): root attributes layer_names / backend / keras_version, one group per layer with
 attribute weight_names, datasets at /<layer>/<weight name>. Values are random.
 
     make_keras_h5.py OUT.h5 VARIANT [--style tf|keras3] [--whole-model] [--seed N]

@@ -95,7 +95,7 @@ def main():
         check_errors(scratch)
         check_case(scratch, "resnet50", "tf", whole_model=False, expected_count=320)
         check_case(scratch, "resnet50v2", "keras3", whole_model=True, expected_count=272)
-    # Counts without the top (spec 2.2 / 7.2), from the same layer tables.
+    # Counts without the top (docs/spec.md 2.2 / 7.2), from the same layer tables.
     assert len(keras_arch.keras_weights("resnet50", include_top=False)) == 318
     assert len(keras_arch.keras_weights("resnet50v2", include_top=False)) == 270
     print("test_convert_keras: ok")

@@ -64,7 +64,7 @@ def main():
         def path(name):
             return os.path.join(d, name)
 
-        # Zip container, bare state dict; the summary names spec 2.1's counts.
+        # Zip container, bare state dict; the summary names docs/spec.md 2.1's counts.
         torch.save(state, path("zip.pth"))
         r = run(path("zip.pth"), out, "--variant", "resnet18")
         assert r.returncode == 0, r.stderr

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tools/safetensors_io.py: byte layout of the reference writer (spec 6.1, 6.2, 6.5) checked
+"""tools/safetensors_io.py: byte layout of the reference writer (docs/spec.md 6.1, 6.2, 6.5) checked
 by hand-parsing the file, round trips for every supported dtype, and reader rejections.
 
     test_safetensors_io.py [SCRATCH_DIR]

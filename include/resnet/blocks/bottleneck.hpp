@@ -27,7 +27,7 @@ template <int In, int Width, int Stride, StrideOn On, class Eps, Bias B = Bias::
 struct Bottleneck
     : Residual<BottleneckPath<In, Width, Stride, On, Eps, B>, BottleneckShortcut<In, Width, Stride, Eps, B>> {};
 
-/// Keras V2 (spec 1.4): BN only after _1 and _2, biases on _0 and _3, no ReLU after
+/// Keras V2 (docs/spec.md 1.4): BN only after _1 and _2, biases on _0 and _3, no ReLU after
 /// the sum. Project marks block 1 of a stage; a later block with a stride subsamples.
 template <int In, int Width, int Stride, bool Project, class Eps>
 using PreActBottleneckShortcut = std::conditional_t<

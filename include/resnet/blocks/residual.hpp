@@ -56,7 +56,7 @@ class Residual {
   Shortcut shortcut_;
 };
 
-/// Pre-activation block (Keras V2, spec 1.4). A projection shortcut reads the
+/// Pre-activation block (Keras V2, docs/spec.md 1.4). A projection shortcut reads the
 /// pre-activated `a`; identity and subsampling shortcuts read the raw input `x`.
 template <class PreNorm, class Main, class Shortcut, bool ShortcutOnPreactivation>
 class PreActResidual {

@@ -1,5 +1,5 @@
 #pragma once
-/// The four shortcuts of the ResNet family (spec 1.4, 1.6): identity, a 1x1
+/// The four shortcuts of the ResNet family (docs/spec.md 1.4, 1.6): identity, a 1x1
 /// projection (conv, with a BN in V1), CIFAR's option A (subsample and zero channels
 /// on both sides) and Keras V2's 1x1 stride-2 max pool, which is plain subsampling.
 
@@ -71,7 +71,7 @@ inline FeatureMap subsample_into(const FeatureMap& x, float* out, int out_channe
 
 /// x[:, ::2, ::2, :] with (Out - In) / 2 zero channels on each side, so output channel
 /// c reads input channel c - (Out - In) / 2. With Out > In this is CIFAR's option A
-/// (spec 1.4); with Out == In it is Keras V2's MaxPooling2D(1, strides=2), whose 1x1
+/// (docs/spec.md 1.4); with Out == In it is Keras V2's MaxPooling2D(1, strides=2), whose 1x1
 /// window makes it plain subsampling. Output side ceil(side / 2), as a stride-2 conv.
 template <int In, int Out = In>
 struct SubsampleShortcut {

@@ -1,7 +1,7 @@
 #pragma once
-/// Strict safetensors reader and F32 writer (docs/RESNET_SPEC.md section 6).
+/// Strict safetensors reader and F32 writer (docs/docs/spec.md section 6).
 ///
-/// The reader enforces every structural rule of spec 6.4 (R1-R12) before it hands out
+/// The reader enforces every structural rule of docs/spec.md 6.4 (R1-R12) before it hands out
 /// anything: the 8-byte length prefix against the file size and the 100,000,000-byte cap,
 /// UTF-8 and a leading '{', one JSON object followed only by whitespace padding, no
 /// duplicate keys, string-only __metadata__, tensor objects with exactly dtype / shape /
@@ -37,7 +37,7 @@
 
 namespace resnet::io {
 
-/// Every dtype of spec 6.3, spelled as in the file.
+/// Every dtype of docs/spec.md 6.3, spelled as in the file.
 enum class DType {
   BOOL,
   U8,
@@ -621,7 +621,7 @@ struct TensorToWrite {
 };
 
 /// The bytes of a safetensors file holding `tensors` as F32, in the reference writer's
-/// layout (spec 6.5): compact JSON, __metadata__ first (omitted when empty), tensors in
+/// layout (docs/spec.md 6.5): compact JSON, __metadata__ first (omitted when empty), tensors in
 /// buffer order (byte-wise by name, all being F32), header padded with spaces to a
 /// multiple of 8. Throws ErrorKind::invalid_argument for an empty shape/values mismatch,
 /// a negative dimension, a duplicate name, the name "__metadata__" or a string that is

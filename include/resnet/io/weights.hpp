@@ -1,6 +1,6 @@
 #pragma once
 /// Reads a model's weights out of a safetensors file under one of the naming schemes
-/// of RESNET_SPEC section 4, converting layouts to the library's own (OHWI kernels,
+/// of docs/spec.md section 4, converting layouts to the library's own (OHWI kernels,
 /// [out][in] dense) once at load time. Every tensor the model takes is checked for
 /// its shape; after loading, finish() reports tensors the model had no use for.
 
@@ -45,7 +45,7 @@ class WeightReader {
   Naming naming() const noexcept { return naming_; }
   const std::string& file_name() const noexcept { return file_.name(); }
 
-  // ---- names of the weighted sites of a model (spec 4.1, 4.2, 4.4) ----
+  // ---- names of the weighted sites of a model (docs/spec.md 4.1, 4.2, 4.4) ----
 
   /// Prefix of block `block` (0-based) of stage `stage` (0-based).
   std::string block_prefix(int stage, int block) const {

@@ -20,7 +20,7 @@ enum class Bias : bool { none = false, with = true };
 /// What follows a layer inside a fused unit.
 enum class Act { linear, relu };
 
-/// Batch-norm epsilons differ per family (spec 1.9); a float cannot be a template
+/// Batch-norm epsilons differ per family (docs/spec.md 1.9); a float cannot be a template
 /// argument in C++17, so each one is a type.
 struct TorchEps {
   static constexpr float value = 1e-5f;

@@ -3,7 +3,7 @@
 /// (ConvUnit): a conv, the batch norm folded into it at load time and the activation
 /// applied in the kernel's epilogue. Padding is always symmetric K/2, which equals both
 /// PyTorch's `padding=K//2` and Keras' ZeroPadding + 'valid' for every ResNet conv
-/// (spec 1.7).
+/// (docs/spec.md 1.7).
 
 #include <string>
 #include <type_traits>
@@ -106,7 +106,7 @@ class ConvUnit {
   }
 
  private:
-  // W' = W * a per output channel, b' = (b - mean) * a + beta (spec 1.12).
+  // W' = W * a per output channel, b' = (b - mean) * a + beta (docs/spec.md 1.12).
   void build(std::vector<float> weight, std::vector<float> bias, const BatchNormParams& bn) {
     if constexpr (normalised) {
       std::vector<float> scale, shift;

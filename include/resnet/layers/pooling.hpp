@@ -10,7 +10,7 @@
 
 namespace resnet {
 
-/// How padded cells take part in a max pool (spec 0.2, 1.7): PyTorch's implicit
+/// How padded cells take part in a max pool (docs/spec.md 0.2, 1.7): PyTorch's implicit
 /// padding never wins; Keras' ZeroPadding2D puts real zeros into the window.
 enum class PoolPadding { never_wins, zeros };
 

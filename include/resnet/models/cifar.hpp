@@ -1,5 +1,5 @@
 #pragma once
-/// The CIFAR ResNets of He et al. section 4.2 as trained by akamaster (spec 1.2-1.4):
+/// The CIFAR ResNets of He et al. section 4.2 as trained by akamaster (docs/spec.md 1.2-1.4):
 /// depth 6n + 2, three stages of n basic blocks (16, 32, 64 channels), option-A
 /// zero-padding shortcuts, no stem pool, 10 classes by default, logits out.
 

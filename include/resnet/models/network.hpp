@@ -146,7 +146,7 @@ class Network {
   const ModelOptions& options() const noexcept { return options_; }
   int classes() const noexcept { return options_.classes; }
 
-  // ---- compile-time facts (spec sections 2 and 3) ----
+  // ---- compile-time facts (docs/spec.md sections 2 and 3) ----
 
   /// Trainable parameters: conv weights and biases, BN gamma and beta, the dense layer.
   static constexpr long long parameter_count(int classes = Family::default_classes, bool include_top = true) noexcept {

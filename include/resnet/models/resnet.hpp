@@ -1,5 +1,5 @@
 #pragma once
-/// The ImageNet ResNets (spec 1.1, 1.3-1.6):
+/// The ImageNet ResNets (docs/spec.md 1.1, 1.3-1.6):
 ///   resnet::ResNet18 ... ResNet152        torchvision (stride on the 3x3, "V1.5"), logits
 ///   resnet::keras::ResNet50/101/152       Keras V1 = paper (stride on the first 1x1), softmax
 ///   resnet::ResNet50V2/101V2/152V2        Keras V2, pre-activation (also as resnet::keras::)
@@ -47,10 +47,10 @@ using TorchBottleneckNet = BottleneckNet<TorchFamily, TorchStem, StrideOn::middl
 template <int N1, int N2, int N3, int N4>
 using KerasV1Net = BottleneckNet<KerasFamily, KerasV1Stem, StrideOn::first_1x1, KerasEps, Bias::with, N1, N2, N3, N4>;
 
-// ---- pre-activation (V2, Keras conventions; spec 1.4-1.6) ----
+// ---- pre-activation (V2, Keras conventions; docs/spec.md 1.4-1.6) ----
 
 // No BN or ReLU in the stem, and the stem pool's zero padding takes part in the max
-// because it sees signed values (spec 1.7).
+// because it sees signed values (docs/spec.md 1.7).
 using KerasV2Stem = Stem<ConvUnit<Conv2d<3, 64, 7, 2, Bias::with>>, MaxPool<3, 2, 1, PoolPadding::zeros>>;
 
 // Keras V2 strides in the LAST block of a stage (conv2..conv4), with a subsampling
