@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "resnet/core/math.hpp"
 #include "resnet/vision/labels.hpp"
 #include "support.hpp"
 
@@ -138,6 +139,49 @@ TEST_CASE("softmax is stable for large logits", "[labels][softmax]") {
   CHECK(p.at(1, 0, 0, 0) == Approx(0.5).epsilon(1e-6));
   CHECK(p.at(1, 0, 0, 2) == 0.0f);
   for (int c = 0; c < 3; ++c) CHECK(std::isfinite(p.at(0, 0, 0, c)));
+}
+
+TEST_CASE("top_k ranks descending, ties to the lower index, NaN after every number", "[labels][top_k]") {
+  const float scores[] = {0.5f, NAN, 0.7f, 0.5f, 0.7f, -INFINITY, 0.5f};
+  CHECK(resnet::top_k(scores, 7, 7) == std::vector<int>{2, 4, 0, 3, 6, 5, 1});
+  CHECK(resnet::top_k(scores, 7, 3) == std::vector<int>{2, 4, 0});
+  CHECK(resnet::top_k(scores, 7, 50) == std::vector<int>{2, 4, 0, 3, 6, 5, 1});  // k > count: all
+  CHECK(resnet::top_k(scores, 7, 0).empty());
+  const float nans[] = {NAN, NAN, NAN};
+  CHECK(resnet::top_k(nans, 3, 2) == std::vector<int>{0, 1});
+}
+
+TEST_CASE("softmax_rows equals exp(x) / sum exp(x) computed in double", "[labels][softmax]") {
+  const int rows = 3, cols = 11;
+  std::vector<float> x(rows * cols);
+  for (int i = 0; i < rows * cols; ++i) x[i] = static_cast<float>((i * 7919) % 23) * 0.37f - 4.0f;
+  std::vector<float> got = x;
+  resnet::softmax_rows(got.data(), rows, cols);
+  for (int r = 0; r < rows; ++r) {
+    double sum = 0.0;
+    for (int c = 0; c < cols; ++c) sum += std::exp(static_cast<double>(x[r * cols + c]));
+    for (int c = 0; c < cols; ++c)
+      CHECK(got[r * cols + c] == Approx(std::exp(static_cast<double>(x[r * cols + c])) / sum).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("softmax of an NCHW feature map normalises the channels at each pixel", "[labels][softmax]") {
+  Tensor logits(2, 3, 2, 5, resnet::Layout::nchw);
+  for (int n = 0; n < 2; ++n)
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 2; ++x)
+        for (int c = 0; c < 5; ++c) logits.at(n, y, x, c) = static_cast<float>(n - y + 2 * x * c) * 0.5f;
+  const Tensor p = resnet::softmax(logits);
+  REQUIRE(p.layout() == resnet::Layout::nchw);
+  REQUIRE(p.shape() == logits.shape());
+  for (int n = 0; n < 2; ++n)
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 2; ++x) {
+        double sum = 0.0;
+        for (int c = 0; c < 5; ++c) sum += std::exp(static_cast<double>(logits.at(n, y, x, c)));
+        for (int c = 0; c < 5; ++c)
+          CHECK(p.at(n, y, x, c) == Approx(std::exp(static_cast<double>(logits.at(n, y, x, c))) / sum).epsilon(1e-6));
+      }
 }
 
 TEST_CASE("load_labels reads one label per line", "[labels][io]") {

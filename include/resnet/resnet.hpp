@@ -11,6 +11,7 @@
 /// lives in <resnet/vision.hpp>.
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/math.hpp"
 #include "resnet/core/tensor.hpp"
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/core/workspace.hpp"

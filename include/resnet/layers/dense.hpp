@@ -9,6 +9,7 @@
 #include <Eigen/Core>
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/math.hpp"
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/io/weights.hpp"
 #include "resnet/layers/common.hpp"
@@ -66,17 +67,5 @@ class Dense {
   int classes_;
   std::vector<float> weight_, bias_;
 };
-
-/// Row-wise softmax in place, shifted by the row maximum for stability.
-inline void softmax_rows(float* data, int rows, int cols) {
-  for (int r = 0; r < rows; ++r) {
-    float* x = data + static_cast<std::size_t>(r) * cols;
-    float top = x[0];
-    for (int c = 1; c < cols; ++c) top = x[c] > top ? x[c] : top;
-    double sum = 0.0;
-    for (int c = 0; c < cols; ++c) sum += (x[c] = std::exp(x[c] - top));
-    for (int c = 0; c < cols; ++c) x[c] = static_cast<float>(x[c] / sum);
-  }
-}
 
 }  // namespace resnet

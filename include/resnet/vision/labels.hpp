@@ -1,10 +1,8 @@
 #pragma once
 /// Class labels and post-processing: softmax and Keras-style decode_predictions.
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <fstream>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/math.hpp"
 #include "resnet/core/tensor.hpp"
 
 namespace resnet {
@@ -81,27 +80,13 @@ std::vector<std::vector<Prediction>> decode_predictions(const Tensor& scores, in
     throw Error(ErrorKind::shape_mismatch, "decode_predictions: scores have " + std::to_string(scores.c()) +
                                                " classes but there are " + std::to_string(label_count) + " labels");
   const int classes = scores.c();
-  const int keep = std::min(top, classes);
   std::vector<std::vector<Prediction>> result(static_cast<std::size_t>(scores.n()));
-  std::vector<int> order(static_cast<std::size_t>(classes));
   for (int n = 0; n < scores.n(); ++n) {
-    for (int i = 0; i < classes; ++i) order[static_cast<std::size_t>(i)] = i;
-    // Descending score, ties to the lower index; NaN ranks last (keeps the order strict).
-    auto before = [&](int a, int b) {
-      const float sa = scores.at(n, 0, 0, a), sb = scores.at(n, 0, 0, b);
-      const bool na = std::isnan(sa), nb = std::isnan(sb);
-      if (na != nb) return nb;
-      if (!na && sa != sb) return sa > sb;
-      return a < b;
-    };
-    std::partial_sort(order.begin(), order.begin() + keep, order.end(), before);
-    auto& row = result[static_cast<std::size_t>(n)];
-    row.reserve(static_cast<std::size_t>(keep));
-    for (int k = 0; k < keep; ++k) {
-      const int index = order[static_cast<std::size_t>(k)];
-      row.push_back(Prediction{index, std::string(label_at(static_cast<std::size_t>(index))),
-                               scores.at(n, 0, 0, index)});
-    }
+    // N x 1 x 1 x C holds the same bytes in either layout: row n is contiguous.
+    const float* row = scores.data() + static_cast<std::size_t>(n) * classes;
+    auto& predictions = result[static_cast<std::size_t>(n)];
+    for (const int index : top_k(row, classes, top))
+      predictions.push_back(Prediction{index, std::string(label_at(static_cast<std::size_t>(index))), row[index]});
   }
   return result;
 }
@@ -135,22 +120,9 @@ inline std::vector<std::vector<Prediction>> decode_predictions(const Tensor& sco
 inline Tensor softmax(const Tensor& logits) {
   if (logits.c() < 1)
     throw Error(ErrorKind::shape_mismatch, "softmax: no classes in shape " + logits.shape().str());
-  Tensor out(logits.shape(), logits.layout());
-  const int classes = logits.c();
-  for (int n = 0; n < logits.n(); ++n)
-    for (int y = 0; y < logits.h(); ++y)
-      for (int x = 0; x < logits.w(); ++x) {
-        float peak = logits.at(n, y, x, 0);
-        for (int c = 1; c < classes; ++c) peak = std::max(peak, logits.at(n, y, x, c));
-        double sum = 0.0;
-        for (int c = 0; c < classes; ++c) {
-          const float e = std::exp(logits.at(n, y, x, c) - peak);
-          out.at(n, y, x, c) = e;
-          sum += e;
-        }
-        for (int c = 0; c < classes; ++c)
-          out.at(n, y, x, c) = static_cast<float>(out.at(n, y, x, c) / sum);
-      }
+  Tensor out = logits.to(Layout::nhwc);  // channels contiguous: one row per (n, y, x)
+  softmax_rows(out.data(), logits.n() * logits.h() * logits.w(), logits.c());
+  if (logits.layout() != Layout::nhwc) out = out.to(logits.layout());
   return out;
 }
 
