@@ -11,12 +11,14 @@
 /// lives in <resnet/vision.hpp>.
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/fusion.hpp"
 #include "resnet/core/math.hpp"
 #include "resnet/core/tensor.hpp"
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/core/workspace.hpp"
 #include "resnet/io/safetensors.hpp"
-#include "resnet/io/weights.hpp"
+#include "resnet/io/tensor_reader.hpp"
+#include "resnet/models/naming.hpp"
 #include "resnet/models/cifar.hpp"
 #include "resnet/models/resnet.hpp"
 #include "resnet/vision/labels.hpp"

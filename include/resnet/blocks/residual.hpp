@@ -1,15 +1,36 @@
 #pragma once
 /// Residual blocks: post-activation (V1: out = act(main(x) + shortcut(x))) and
 /// pre-activation (V2: a = relu(bn(x)); out = main(a) + shortcut(a or x)). The
-/// addition and the ReLU after it run in the epilogue of the main path's last conv.
+/// addition and the ReLU after it run in the epilogue of the main path's last conv:
+/// the block hands the shortcut's map down as that conv's Fusion.
 
 #include <string>
+
+#include "resnet/core/error.hpp"
+#include "resnet/core/workspace.hpp"
 
 #include "resnet/blocks/sequential.hpp"
 #include "resnet/blocks/shortcut.hpp"
 #include "resnet/layers/batch_norm.hpp"
+#include "resnet/layers/common.hpp"
 
 namespace resnet {
+
+namespace detail {
+/// The Fusion a block gives its main path: add the shortcut's map (which must have the
+/// main path's output shape), then the block's activation or the caller's.
+template <class Main>
+Fusion residual_fusion(const Shape& in, const FeatureMap& shortcut, Act block_act, const Fusion& caller) {
+  if (caller.residual)
+    throw Error(ErrorKind::invalid_argument, "residual block: it adds its own shortcut and cannot take a second residual");
+  const Extent e = Main::output_extent({in.h, in.w});
+  const Shape main_out{in.n, e.h, e.w, Main::out_channels};
+  if (shortcut.shape() != main_out)
+    throw Error(ErrorKind::shape_mismatch, "residual block: the shortcut gives " + shortcut.shape().str() +
+                                               ", the main path " + main_out.str());
+  return {shortcut.data(), block_act == Act::relu ? Act::relu : caller.act};
+}
+}  // namespace detail
 
 template <class Main, class Shortcut, Act After = Act::relu>
 class Residual {
@@ -32,23 +53,20 @@ class Residual {
   }
   static constexpr long long macs(Extent in) noexcept { return Main::macs(in) + Shortcut::macs(in); }
 
-  void load(WeightReader& reader, const std::string& prefix) {
-    main_.load(reader, prefix);
-    shortcut_.load(reader, prefix);
+  template <class Loader>
+  void load(Loader& loader, const std::string& block) {
+    main_.load(loader, block);
+    shortcut_.load(loader, block);
   }
   void init_random(RandomWeights& rng) {
     main_.init_random(rng);
     shortcut_.init_random(rng);
   }
 
-  Shape plan(const Shape& in, MemoryPlan& plan, int threads) const {
-    shortcut_.plan(in, plan, threads);
-    return main_.plan(in, plan, threads);
-  }
-
-  FeatureMap forward(const FeatureMap& x, Workspace& ws) const {
+  /// out = After(main(x) + shortcut(x)), then the caller's activation.
+  FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
     const FeatureMap sc = shortcut_.forward(x, ws);
-    return main_.forward(x, ws, sc.data, sc.data, After == Act::relu);
+    return main_.forward(x, ws, detail::residual_fusion<Main>(x.shape(), sc, After, fusion));
   }
 
  private:
@@ -78,10 +96,11 @@ class PreActResidual {
   }
   static constexpr long long macs(Extent in) noexcept { return Main::macs(in) + Shortcut::macs(in); }
 
-  void load(WeightReader& reader, const std::string& prefix) {
-    pre_.load(reader, reader.preact_bn(prefix));
-    main_.load(reader, prefix);
-    shortcut_.load(reader, prefix);
+  template <class Loader>
+  void load(Loader& loader, const std::string& block) {
+    pre_.load(loader, loader.preact_bn(block));
+    main_.load(loader, block);
+    shortcut_.load(loader, block);
   }
   void init_random(RandomWeights& rng) {
     pre_.init_random(rng);
@@ -89,17 +108,11 @@ class PreActResidual {
     shortcut_.init_random(rng);
   }
 
-  Shape plan(const Shape& in, MemoryPlan& plan, int threads) const {
-    plan.need_activation(in);
-    shortcut_.plan(in, plan, threads);
-    return main_.plan(in, plan, threads);
-  }
-
-  FeatureMap forward(const FeatureMap& x, Workspace& ws) const {
-    const FeatureMap a = pre_.forward(x, ws.free_buffer({x.data}), Act::relu, ws.pool());
-    const FeatureMap sc = shortcut_.forward(ShortcutOnPreactivation ? a : x, ws, ShortcutOnPreactivation ? x.data : a.data);
-    // Keep x alive too: an identity shortcut's sum reads it.
-    return main_.forward(a, ws, sc.data == x.data ? x.data : sc.data, sc.data, false);
+  /// a = relu(pre(x)); out = main(a) + shortcut(a or x), then the caller's activation.
+  FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
+    const FeatureMap a = pre_.forward(x, ws, Fusion{nullptr, Act::relu});
+    const FeatureMap sc = shortcut_.forward(ShortcutOnPreactivation ? a : x, ws);
+    return main_.forward(a, ws, detail::residual_fusion<Main>(a.shape(), sc, Act::linear, fusion));
   }
 
  private:

@@ -2,13 +2,11 @@
 /// A main path: ConvUnits run one after another. Composed with a flat pack and fold
 /// expressions, never by nesting, so symbols stay short and compiles stay fast.
 
-#include <initializer_list>
 #include <string>
 #include <tuple>
 #include <utility>
 
 #include "resnet/core/workspace.hpp"
-#include "resnet/io/weights.hpp"
 #include "resnet/layers/common.hpp"
 
 namespace resnet {
@@ -51,30 +49,18 @@ class Sequential {
   }
 
   /// Unit i (0-based) is the block's conv number i + 1 in every naming scheme.
-  void load(WeightReader& reader, const std::string& prefix) {
-    for_each([&](auto& unit, int i) {
-      unit.load(reader, reader.block_conv(prefix, i + 1), reader.block_bn(prefix, i + 1));
-    });
+  template <class Loader>
+  void load(Loader& loader, const std::string& block) {
+    for_each([&](auto& unit, int i) { unit.load(loader, loader.conv(block, i + 1), loader.bn(block, i + 1)); });
   }
   void init_random(RandomWeights& rng) {
     for_each([&](auto& unit, int) { unit.init_random(rng); });
   }
 
-  Shape plan(Shape in, MemoryPlan& plan, int threads) const {
-    for_each([&](const auto& unit, int) { in = unit.plan(in, plan, threads); });
-    return in;
-  }
-
-  /// Runs the path; the last unit adds `residual` and applies the block's ReLU.
-  /// Intermediate maps go to workspace buffers other than `in` and `keep`.
-  FeatureMap forward(const FeatureMap& in, Workspace& ws, const float* keep, const float* residual,
-                     bool relu_after_residual) const {
+  /// Runs the units in order; the fusion applies to the last one's output.
+  FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     FeatureMap x = in;
-    for_each([&](const auto& unit, int i) {
-      float* out = ws.free_buffer({in.data, x.data, keep});
-      x = (i + 1 == static_cast<int>(count)) ? unit.forward(x, out, ws, residual, relu_after_residual)
-                                             : unit.forward(x, out, ws);
-    });
+    for_each([&](const auto& unit, int i) { x = unit.forward(x, ws, i + 1 == int(count) ? fusion : Fusion{}); });
     return x;
   }
 

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "resnet/core/workspace.hpp"
-#include "resnet/io/weights.hpp"
 #include "resnet/layers/common.hpp"
 
 namespace resnet {
@@ -79,12 +78,13 @@ class Stage {
 
   Stage() : repeated_(static_cast<std::size_t>(repeated_count)) {}
 
-  /// stage: 0-based index, mapped to names by the reader's scheme.
-  void load(WeightReader& reader, int stage) {
+  /// stage: 0-based index, mapped to block names by the loader's naming scheme.
+  template <class Loader>
+  void load(Loader& loader, int stage) {
     int b = 0;
-    first_.load(reader, reader.block_prefix(stage, b++));
-    for (auto& block : repeated_) block.load(reader, reader.block_prefix(stage, b++));
-    if constexpr (has_last) last_.load(reader, reader.block_prefix(stage, b++));
+    first_.load(loader, loader.block(stage, b++));
+    for (auto& block : repeated_) block.load(loader, loader.block(stage, b++));
+    if constexpr (has_last) last_.load(loader, loader.block(stage, b++));
   }
   void init_random(RandomWeights& rng) {
     first_.init_random(rng);
@@ -92,17 +92,13 @@ class Stage {
     if constexpr (has_last) last_.init_random(rng);
   }
 
-  Shape plan(Shape in, MemoryPlan& plan, int threads) const {
-    in = first_.plan(in, plan, threads);
-    if (!repeated_.empty()) repeated_.front().plan(in, plan, threads);  // all repeated blocks alike
-    if constexpr (has_last) in = last_.plan(in, plan, threads);
-    return in;
-  }
-
-  FeatureMap forward(FeatureMap x, Workspace& ws) const {
-    x = first_.forward(x, ws);
-    for (const auto& block : repeated_) x = block.forward(x, ws);
-    if constexpr (has_last) x = last_.forward(x, ws);
+  /// The blocks in order; the fusion applies to the last block's output.
+  FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
+    const bool first_is_last = repeated_.empty() && !has_last;
+    FeatureMap x = first_.forward(in, ws, first_is_last ? fusion : Fusion{});
+    for (std::size_t i = 0; i < repeated_.size(); ++i)
+      x = repeated_[i].forward(x, ws, i + 1 == repeated_.size() && !has_last ? fusion : Fusion{});
+    if constexpr (has_last) x = last_.forward(x, ws, fusion);
     return x;
   }
 

@@ -3,6 +3,7 @@
 /// ask for NCHW (what PyTorch holds). A 2-D result (batch x features) is stored as
 /// N x 1 x 1 x C, which is the same bytes in either layout.
 
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -30,6 +31,30 @@ struct Shape {
            ", c=" + std::to_string(c) + ")";
   }
 };
+
+namespace detail {
+/// Copies an (n, h, w, c) activation from one memory layout to another; the one
+/// NHWC <-> NCHW conversion of the library.
+inline void convert_layout(const float* src, float* dst, const Shape& s, Layout from, Layout to) noexcept {
+  const std::size_t count = static_cast<std::size_t>(s.elements());
+  if (from == to) {
+    std::copy(src, src + count, dst);
+    return;
+  }
+  const std::size_t plane = static_cast<std::size_t>(s.h) * s.w;
+  for (int n = 0; n < s.n; ++n) {
+    const std::size_t image = static_cast<std::size_t>(n) * plane * s.c;
+    for (std::size_t p = 0; p < plane; ++p)
+      for (int c = 0; c < s.c; ++c) {
+        const std::size_t nhwc = image + p * s.c + c, nchw = image + static_cast<std::size_t>(c) * plane + p;
+        if (from == Layout::nhwc)
+          dst[nchw] = src[nhwc];
+        else
+          dst[nhwc] = src[nchw];
+      }
+  }
+}
+}  // namespace detail
 
 class Tensor {
  public:
@@ -60,10 +85,7 @@ class Tensor {
   Tensor to(Layout target) const {
     if (target == layout_) return *this;
     Tensor out(shape_, target);
-    for (int n = 0; n < shape_.n; ++n)
-      for (int y = 0; y < shape_.h; ++y)
-        for (int x = 0; x < shape_.w; ++x)
-          for (int c = 0; c < shape_.c; ++c) out.at(n, y, x, c) = at(n, y, x, c);
+    detail::convert_layout(data(), out.data(), shape_, layout_, target);
     return out;
   }
 

@@ -1,73 +1,189 @@
 #pragma once
-/// Per-caller scratch memory and threads. A loaded model is immutable and may be
-/// shared by any number of threads; each calling thread brings its own Workspace.
-/// The arena grows on the first forward pass with a given input shape and is reused
-/// afterwards, so repeated calls with that shape make no heap allocation.
+/// Per-caller scratch memory and threads, and the feature maps that live in it.
+///
+/// A loaded model is immutable and may be shared by any number of threads; each calling
+/// thread brings its own Workspace. A forward pass runs twice through the same code
+/// (Workspace::run): a planning pass, in which every layer allocates its output map and
+/// asks for its scratch but computes nothing, and the computing pass. The planning pass
+/// sizes each buffer slot for the largest map it will hold, so the computing pass cannot
+/// run out of buffers, and the arena grows only when a pass needs more: repeated calls
+/// with one input shape make no heap allocation.
+///
+/// Liveness is counted, not declared: a FeatureMap holds its slot until its last copy is
+/// gone, and allocate() hands out only slots that no live map holds. A block that keeps
+/// five maps alive simply holds five FeatureMaps; nothing is aliased, nothing is null.
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
+#include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/fusion.hpp"
 #include "resnet/core/tensor.hpp"
 #include "resnet/core/thread_pool.hpp"
 
 namespace resnet {
 
-/// A non-owning NHWC activation.
-struct FeatureMap {
-  float* data = nullptr;
-  Shape shape{};
-};
+class Workspace;
 
-/// The sizes a forward pass needs, found by walking the network once per input shape.
-struct MemoryPlan {
-  std::size_t activation_floats = 0;  ///< the largest activation of the pass
-  std::size_t scratch_floats = 0;     ///< the largest kernel scratch of the pass
-
-  void need_activation(const Shape& s) {
-    activation_floats = std::max(activation_floats, static_cast<std::size_t>(s.elements()));
+/// An NHWC activation in a Workspace slot. Copies share the slot. While planning, data()
+/// is null: layers then only allocate, they never read or write.
+class FeatureMap {
+ public:
+  FeatureMap() = default;
+  FeatureMap(const FeatureMap& other) noexcept : owner_(other.owner_), slot_(other.slot_), data_(other.data_), shape_(other.shape_) {
+    retain();
   }
-  void need_scratch(std::size_t floats) { scratch_floats = std::max(scratch_floats, floats); }
+  FeatureMap(FeatureMap&& other) noexcept : owner_(other.owner_), slot_(other.slot_), data_(other.data_), shape_(other.shape_) {
+    other.owner_ = nullptr;
+  }
+  FeatureMap& operator=(FeatureMap other) noexcept {
+    std::swap(owner_, other.owner_);
+    std::swap(slot_, other.slot_);
+    std::swap(data_, other.data_);
+    std::swap(shape_, other.shape_);
+    return *this;
+  }
+  ~FeatureMap() { release(); }
+
+  float* data() const noexcept { return data_; }
+  const Shape& shape() const noexcept { return shape_; }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(shape_.elements()); }
+
+ private:
+  friend class Workspace;
+  FeatureMap(Workspace* owner, int slot, float* data, const Shape& shape) noexcept
+      : owner_(owner), slot_(slot), data_(data), shape_(shape) {}
+  inline void retain() noexcept;
+  inline void release() noexcept;
+
+  Workspace* owner_ = nullptr;
+  int slot_ = -1;
+  float* data_ = nullptr;
+  Shape shape_{};
 };
 
 class Workspace {
  public:
-  /// Ping-pong, two main-path temporaries, the shortcut and the pre-activation.
-  static constexpr int buffer_count = 5;
-
   /// threads <= 0: one per hardware core.
   explicit Workspace(int threads = 0) : pool_(threads) {}
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
 
   int threads() const noexcept { return pool_.size(); }
   ThreadPool& pool() noexcept { return pool_; }
 
-  /// Makes room for a plan; grows only, so a smaller input reuses the arena.
-  void reserve(const MemoryPlan& plan) {
-    const std::size_t act = std::max(round_up(plan.activation_floats), activation_floats_);
-    const std::size_t scratch = std::max(round_up(plan.scratch_floats), scratch_floats_);
-    if (act == activation_floats_ && scratch == scratch_floats_) return;
-    // Allocate first: if it throws, the recorded sizes still describe the old arena.
-    arena_.assign(act * buffer_count + scratch + alignment_floats, 0.0f);
-    activation_floats_ = act;
-    scratch_floats_ = scratch;
-  }
+  /// True during run()'s planning pass: allocate as usual, compute nothing.
+  bool planning() const noexcept { return planning_; }
 
-  float* buffer(int i) noexcept { return aligned_base() + static_cast<std::size_t>(i) * activation_floats_; }
-  float* scratch() noexcept { return aligned_base() + activation_floats_ * buffer_count; }
-
-  /// The first activation buffer that is none of `busy`.
-  float* free_buffer(std::initializer_list<const float*> busy) noexcept {
-    for (int i = 0; i < buffer_count; ++i) {
-      float* b = buffer(i);
-      if (std::find(busy.begin(), busy.end(), b) == busy.end()) return b;
+  /// A map of `shape` in a slot no live map holds.
+  FeatureMap allocate(const Shape& shape) {
+    const std::size_t need = round_up(static_cast<std::size_t>(shape.elements()));
+    int index = 0;
+    while (index < static_cast<int>(slots_.size()) && slots_[static_cast<std::size_t>(index)].users > 0) ++index;
+    if (index == static_cast<int>(slots_.size())) {
+      if (!planning_) throw plan_broken("needs more live maps than its planning pass");
+      slots_.emplace_back();
     }
-    return nullptr;  // unreachable: no block holds more than buffer_count - 1 live maps
+    Slot& slot = slots_[static_cast<std::size_t>(index)];
+    if (planning_) {
+      slot.planned = std::max(slot.planned, need);
+    } else if (need > slot.capacity) {
+      throw plan_broken("allocates a larger map than its planning pass");
+    }
+    ++slot.users;
+    return FeatureMap(this, index, planning_ ? nullptr : aligned_base() + slot.offset, shape);
   }
+
+  /// A map of `shape` holding a copy of `data` (NHWC or NCHW, as `layout` says).
+  FeatureMap import(const float* data, const Shape& shape, Layout layout) {
+    FeatureMap x = allocate(shape);
+    if (!planning_) detail::convert_layout(data, x.data(), shape, layout, Layout::nhwc);
+    return x;
+  }
+
+  /// `floats` of scratch for the current layer, valid until the next layer asks; null while planning.
+  float* scratch(std::size_t floats) {
+    if (planning_) {
+      planned_scratch_ = std::max(planned_scratch_, round_up(floats));
+      return nullptr;
+    }
+    if (floats > scratch_capacity_) throw plan_broken("asks for more scratch than its planning pass");
+    return aligned_base() + scratch_offset_;
+  }
+
+  /// Runs `pass` to plan, grows the arena if the plan needs more, then runs it to compute.
+  /// The pass must allocate the same maps in the same order both times: it may test
+  /// planning() only to skip work. Every map must be gone when the pass returns.
+  template <class Pass>
+  void run(Pass&& pass) {
+    if (planning_ || running_) throw Error(ErrorKind::invalid_argument, "Workspace::run: already running a pass");
+    {
+      Phase planning(planning_);
+      for (Slot& s : slots_) s.planned = 0;
+      planned_scratch_ = 0;
+      pass();
+      check_all_released();
+    }
+    grow_to_plan();
+    Phase running(running_);
+    pass();
+    check_all_released();
+  }
+
+  /// Buffer slots planned so far, and the bytes the arena holds (slots and scratch).
+  int slot_count() const noexcept { return static_cast<int>(slots_.size()); }
+  std::size_t arena_bytes() const noexcept { return arena_.size() * sizeof(float); }
 
  private:
+  friend class FeatureMap;
+  struct Slot {
+    std::size_t offset = 0, capacity = 0, planned = 0;
+    int users = 0;
+  };
+  // Resets a flag however the pass ends; an exception unwinds every map first.
+  struct Phase {
+    explicit Phase(bool& flag) : flag_(flag) { flag_ = true; }
+    ~Phase() { flag_ = false; }
+    bool& flag_;
+  };
+
+  static Error plan_broken(const char* what) {
+    return Error(ErrorKind::invalid_argument,
+                 std::string("Workspace: a forward pass ") + what +
+                     "; a layer may test planning() only to skip computation");
+  }
+  void check_all_released() const {
+    for (const Slot& s : slots_)
+      if (s.users != 0)
+        throw Error(ErrorKind::invalid_argument, "Workspace::run: a feature map outlived its pass; copy results out");
+  }
+
+  // Lays the slots out one after another, each the larger of its old and planned size;
+  // reallocates only when something grew, so repeated shapes reuse the arena.
+  void grow_to_plan() {
+    bool grows = planned_scratch_ > scratch_capacity_;
+    for (const Slot& s : slots_) grows = grows || s.planned > s.capacity;
+    if (!grows) return;
+    std::size_t total = 0;
+    std::vector<Slot> laid = slots_;
+    for (Slot& s : laid) {
+      s.capacity = std::max(s.capacity, s.planned);
+      s.offset = total;
+      total += s.capacity;
+    }
+    const std::size_t scratch = std::max(scratch_capacity_, planned_scratch_);
+    // Allocate first: if it throws, the recorded layout still describes the old arena.
+    arena_.assign(total + scratch + alignment_floats, 0.0f);
+    slots_ = std::move(laid);
+    scratch_offset_ = total;
+    scratch_capacity_ = scratch;
+  }
+
   static constexpr std::size_t alignment_floats = 16;  // 64-byte alignment for AVX-512 loads
   static std::size_t round_up(std::size_t n) {
     return (n + alignment_floats - 1) / alignment_floats * alignment_floats;
@@ -80,8 +196,32 @@ class Workspace {
 
   ThreadPool pool_;
   std::vector<float> arena_;
-  std::size_t activation_floats_ = 0;
-  std::size_t scratch_floats_ = 0;
+  std::vector<Slot> slots_;
+  std::size_t scratch_offset_ = 0, scratch_capacity_ = 0, planned_scratch_ = 0;
+  bool planning_ = false, running_ = false;
 };
+
+inline void FeatureMap::retain() noexcept {
+  if (owner_) ++owner_->slots_[static_cast<std::size_t>(slot_)].users;
+}
+inline void FeatureMap::release() noexcept {
+  if (owner_) --owner_->slots_[static_cast<std::size_t>(slot_)].users;
+  owner_ = nullptr;
+}
+
+/// Runs one layer or block on an NHWC or NCHW tensor in its own planned pass and copies
+/// the result out (NHWC). For tests, examples and custom compositions; models have
+/// their own forward().
+template <class Layer>
+Tensor run_layer(const Layer& layer, const Tensor& input, Workspace& ws, const Fusion& fusion = {}) {
+  Tensor output;
+  ws.run([&] {
+    const FeatureMap y = layer.forward(ws.import(input.data(), input.shape(), input.layout()), ws, fusion);
+    if (ws.planning()) return;
+    if (output.shape() != y.shape()) output = Tensor(y.shape());
+    std::memcpy(output.data(), y.data(), sizeof(float) * y.size());
+  });
+  return output;
+}
 
 }  // namespace resnet

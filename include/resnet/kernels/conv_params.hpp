@@ -1,6 +1,6 @@
 #pragma once
 /// What every convolution kernel agrees on: the geometry of one conv layer and the
-/// epilogue applied while the output tile is still in cache.
+/// epilogue applied while the output tile is still in cache (see core/fusion.hpp).
 ///
 /// Conventions shared by all kernels:
 ///   activations  NHWC, dense;
@@ -20,11 +20,14 @@ struct ConvShape {
   }
 };
 
-/// out = act(conv + bias + residual). Null pointers mean "absent".
-struct Epilogue {
+namespace detail {
+/// A layer's own bias joined with its caller's Fusion: out = act(conv + bias + residual).
+/// Built in one place, ConvKernel::run; null pointers mean "absent".
+struct OutputEpilogue {
   const float* bias = nullptr;      ///< [out_c]
   const float* residual = nullptr;  ///< NHWC, same shape as the output
   bool relu = false;
 };
+}  // namespace detail
 
 }  // namespace resnet::kernels

@@ -4,22 +4,23 @@
 
 #include <algorithm>
 
+#include "resnet/core/fusion.hpp"
 #include "resnet/kernels/conv_params.hpp"
 
 namespace resnet::kernels {
 
 /// out[n][oy][ox][o] = act(sum_{ky,kx,c} in[n][oy*s+ky-pad][ox*s+kx-pad][c] * w[o][ky][kx][c]
-///                         + epi.bias[o] + epi.residual[n][oy][ox][o]).
+///                         + bias[o] + fusion.residual[n][oy][ox][o]); bias may be null.
 /// in is NHWC [n][h][w][in_c]; out is NHWC [n][out_h][out_w][out_c]; weight is OHWI.
-inline void conv2d_reference(const ConvShape& s, const float* weight_ohwi, const float* in, int n,
-                             int h, int w, float* out, const Epilogue& epi) {
+inline void conv2d_reference(const ConvShape& s, const float* weight_ohwi, const float* bias, const float* in,
+                             int n, int h, int w, float* out, const Fusion& fusion = {}) {
   const int oh = s.out_side(h), ow = s.out_side(w);
   for (int b = 0; b < n; ++b)
     for (int oy = 0; oy < oh; ++oy)
       for (int ox = 0; ox < ow; ++ox) {
         const long long pixel = (1LL * b * oh + oy) * ow + ox;
         for (int o = 0; o < s.out_c; ++o) {
-          double acc = epi.bias ? epi.bias[o] : 0.0;
+          double acc = bias ? bias[o] : 0.0;
           for (int ky = 0; ky < s.kernel; ++ky) {
             const int iy = oy * s.stride + ky - s.pad;
             if (iy < 0 || iy >= h) continue;
@@ -31,8 +32,8 @@ inline void conv2d_reference(const ConvShape& s, const float* weight_ohwi, const
               for (int c = 0; c < s.in_c; ++c) acc += double(x[c]) * double(k[c]);
             }
           }
-          if (epi.residual) acc += epi.residual[pixel * s.out_c + o];
-          if (epi.relu) acc = std::max(acc, 0.0);
+          if (fusion.residual) acc += fusion.residual[pixel * s.out_c + o];
+          if (fusion.relu()) acc = std::max(acc, 0.0);
           out[pixel * s.out_c + o] = static_cast<float>(acc);
         }
       }

@@ -173,7 +173,7 @@ class WinogradConv {
     return static_cast<std::size_t>(most);
   }
 
-  void run(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
+  void run(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, float* scratch,
            ThreadPool& pool) const {
     if (s_.stride == 2)
       run_tiled<2, 2>(in, n, h, w, out, e, scratch, pool);
@@ -264,7 +264,7 @@ class WinogradConv {
   }
 
   template <int M, int S = 1>
-  void run_tiled(const float* in, int n, int h, int w, float* out, const Epilogue& e, float* scratch,
+  void run_tiled(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, float* scratch,
                  ThreadPool& pool) const {
     using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha, T = A * A;

@@ -5,11 +5,12 @@
 /// post-norm, which precede a ReLU and feed a shortcut or the head).
 
 #include <cmath>
+#include <cstddef>
 #include <string>
 #include <vector>
 
+#include "resnet/core/error.hpp"
 #include "resnet/core/workspace.hpp"
-#include "resnet/io/weights.hpp"
 #include "resnet/layers/common.hpp"
 
 namespace resnet {
@@ -48,27 +49,32 @@ class BatchNorm {
             rng.uniform(C, 0.5f, 1.5f)};
   }
 
-  void load(WeightReader& reader, const std::string& site) { affine(reader.batch_norm(site, C), scale_, shift_); }
+  template <class Loader>
+  void load(Loader& loader, const std::string& site) {
+    affine(loader.batch_norm(site, C), scale_, shift_);
+  }
   void init_random(RandomWeights& rng) { affine(random_params(rng), scale_, shift_); }
 
-  /// out = act(x * a + b), NHWC; `out` may equal `in.data`.
-  FeatureMap forward(const FeatureMap& in, float* out, Act act, ThreadPool& pool) const {
+  static constexpr Extent output_extent(Extent in) noexcept { return in; }
+  static constexpr long long macs(Extent) noexcept { return 0; }
+
+  /// out = fusion.act(x * a + b + fusion.residual), NHWC.
+  FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
+    detail::expect_channels("BatchNorm", in.shape(), C);
+    FeatureMap out = ws.allocate(in.shape());
+    if (ws.planning()) return out;
     const float* scale = scale_.data();
     const float* shift = shift_.data();
-    const float* src = in.data;
-    const bool relu = act == Act::relu;
-    pool.parallel_for(static_cast<std::ptrdiff_t>(in.shape.n) * in.shape.h * in.shape.w,
-                      [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
-                        for (std::ptrdiff_t p = begin; p < end; ++p) {
-                          const float* x = src + p * C;
-                          float* y = out + p * C;
-                          for (int c = 0; c < C; ++c) {
-                            const float v = x[c] * scale[c] + shift[c];
-                            y[c] = (relu && v < 0.0f) ? 0.0f : v;  // NaN passes through, as in PyTorch
-                          }
-                        }
-                      });
-    return {out, in.shape};
+    const float* src = in.data();
+    float* dst = out.data();
+    ws.pool().parallel_for(static_cast<std::ptrdiff_t>(in.shape().n) * in.shape().h * in.shape().w,
+                           [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+                             for (std::ptrdiff_t p = begin; p < end; ++p)
+                               for (int c = 0; c < C; ++c) dst[p * C + c] = src[p * C + c] * scale[c] + shift[c];
+                             detail::apply_fusion(dst, static_cast<std::size_t>(begin) * C,
+                                                  static_cast<std::size_t>(end) * C, fusion);
+                           });
+    return out;
   }
 
  private:

@@ -1,12 +1,29 @@
 #pragma once
-/// Vocabulary shared by the layer templates: spatial extents, the bias and
-/// activation switches, batch-norm epsilons as types, and a seeded weight source for
-/// models that run without a weight file (benchmarks, demos).
+/// Vocabulary shared by the layer templates: spatial extents, the bias switch, batch-norm
+/// epsilons as types and statistics, and a seeded weight source for models that run
+/// without a weight file (benchmarks, demos). Act and Fusion live in core/fusion.hpp.
+///
+/// The layer contract. Every layer and block (and a user's own) provides:
+///   static constexpr int in_channels, out_channels;
+///   static constexpr Extent output_extent(Extent in);
+///   static constexpr long long parameter_count(), non_trainable_count(), macs(Extent in);
+///   template <class Loader> void load(Loader&, <its site names>);
+///   void init_random(RandomWeights&);
+///   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const;
+/// forward() allocates its output from `ws` (and whatever it keeps alive meanwhile),
+/// returns out = fusion.act(layer(in) + fusion.residual), and while ws.planning() only
+/// allocates and asks for scratch. Pools and padding work on any channel count and have
+/// no channel constants.
 
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
+
+#include "resnet/core/error.hpp"
+#include "resnet/core/fusion.hpp"
+#include "resnet/core/tensor.hpp"
 
 namespace resnet {
 
@@ -16,9 +33,6 @@ struct Extent {
 };
 
 enum class Bias : bool { none = false, with = true };
-
-/// What follows a layer inside a fused unit.
-enum class Act { linear, relu };
 
 /// Batch-norm epsilons differ per family (docs/spec.md 1.9); a float cannot be a template
 /// argument in C++17, so each one is a type.
@@ -30,6 +44,20 @@ struct KerasEps {
 };
 struct KerasLegacyEps {
   static constexpr float value = 1e-3f;
+};
+
+namespace detail {
+/// A layer's run-time check of what its template fixes: a map of the wrong width is an error, never a stray read.
+inline void expect_channels(const char* layer, const Shape& in, int channels) {
+  if (in.c != channels)
+    throw Error(ErrorKind::shape_mismatch, std::string(layer) + ": input " + in.str() + " has " +
+                                               std::to_string(in.c) + " channels, expected " + std::to_string(channels));
+}
+}  // namespace detail
+
+/// Batch-norm statistics as stored; folded or applied by the layer that owns them.
+struct BatchNormParams {
+  std::vector<float> gamma, beta, mean, var;
 };
 
 /// Seeded random weights: He-normal kernels and mild batch-norm statistics, so a

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "resnet/core/workspace.hpp"
-#include "resnet/io/weights.hpp"
 #include "resnet/kernels/conv2d.hpp"
 #include "resnet/layers/batch_norm.hpp"
 #include "resnet/layers/common.hpp"
@@ -64,13 +63,14 @@ class ConvUnit {
   static constexpr long long macs(Extent in) noexcept { return Conv::macs(in); }
 
   /// Reads the conv at `conv_site` and, when normalised, folds the BN at `bn_site` into it.
-  void load(WeightReader& reader, const std::string& conv_site, const std::string& bn_site) {
+  template <class Loader>
+  void load(Loader& loader, const std::string& conv_site, const std::string& bn_site) {
     constexpr int k = Conv::kernel;
-    std::vector<float> weight = reader.conv_kernel(conv_site, out_channels, in_channels, k);
+    std::vector<float> weight = loader.conv_kernel(conv_site, out_channels, in_channels, k);
     std::vector<float> bias;
-    if constexpr (Conv::has_bias) bias = reader.bias(conv_site, out_channels);
+    if constexpr (Conv::has_bias) bias = loader.bias(conv_site, out_channels);
     BatchNormParams bn;
-    if constexpr (normalised) bn = reader.batch_norm(bn_site, out_channels);
+    if constexpr (normalised) bn = loader.batch_norm(bn_site, out_channels);
     build(std::move(weight), std::move(bias), bn);
   }
 
@@ -84,25 +84,20 @@ class ConvUnit {
     build(std::move(weight), std::move(bias), bn);
   }
 
-  Shape plan(const Shape& in, MemoryPlan& plan, int threads) const {
-    const Extent e = output_extent({in.h, in.w});
-    const Shape out{in.n, e.h, e.w, out_channels};
-    plan.need_activation(out);
-    plan.need_scratch(kernel_.scratch_floats(in.n, in.h, in.w, threads));
+  /// out = act(fusion.act(A(conv(in) + bias) + fusion.residual)) in the kernel's epilogue.
+  /// A unit with its own ReLU takes no residual: relu(relu(y) + r) has no single epilogue.
+  FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
+    const Shape& s = in.shape();
+    detail::expect_channels("ConvUnit", s, in_channels);
+    if (A == Act::relu && fusion.residual)
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a unit with its own ReLU cannot add a residual");
+    const Extent e = output_extent({s.h, s.w});
+    FeatureMap out = ws.allocate({s.n, e.h, e.w, out_channels});
+    float* scratch = ws.scratch(kernel_.scratch_floats(s.n, s.h, s.w, ws.threads()));
+    if (ws.planning()) return out;
+    const Fusion f{fusion.residual, A == Act::relu ? Act::relu : fusion.act};
+    kernel_.run(in.data(), s.n, s.h, s.w, out.data(), f, scratch, ws.pool());
     return out;
-  }
-
-  /// out = act(conv(in) + residual); act is ReLU when the unit says so or when the
-  /// enclosing residual block wants its ReLU after the addition.
-  FeatureMap forward(const FeatureMap& in, float* out, Workspace& ws, const float* residual = nullptr,
-                     bool relu_after_residual = false) const {
-    const Extent e = output_extent({in.shape.h, in.shape.w});
-    kernels::Epilogue epi;
-    epi.bias = kernel_.bias();
-    epi.residual = residual;
-    epi.relu = A == Act::relu || relu_after_residual;
-    kernel_.run(in.data, in.shape.n, in.shape.h, in.shape.w, out, epi, ws.scratch(), ws.pool());
-    return {out, Shape{in.shape.n, e.h, e.w, out_channels}};
   }
 
  private:

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <string>
 
+#include "resnet/core/error.hpp"
 #include "resnet/core/workspace.hpp"
 #include "resnet/layers/common.hpp"
 
@@ -21,18 +23,23 @@ struct MaxPool {
   static constexpr Extent output_extent(Extent in) noexcept {
     return {(in.h + 2 * Pad - K) / Stride + 1, (in.w + 2 * Pad - K) / Stride + 1};
   }
-  static Shape plan(const Shape& in, MemoryPlan& plan) {
-    const Extent e = output_extent({in.h, in.w});
-    const Shape out{in.n, e.h, e.w, in.c};
-    plan.need_activation(out);
-    return out;
-  }
+  static constexpr long long parameter_count() noexcept { return 0; }
+  static constexpr long long non_trainable_count() noexcept { return 0; }
+  static constexpr long long macs(Extent) noexcept { return 0; }
+  template <class Loader>
+  void load(Loader&, const std::string&) {}
+  void init_random(RandomWeights&) {}
 
-  static FeatureMap forward(const FeatureMap& in, float* out, ThreadPool& pool) {
-    const Shape s = in.shape;
+  FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
+    const Shape s = in.shape();
     const Extent e = output_extent({s.h, s.w});
+    if (e.h < 1 || e.w < 1)
+      throw Error(ErrorKind::shape_mismatch, "MaxPool: input " + s.str() + " is smaller than its window");
+    FeatureMap result = ws.allocate({s.n, e.h, e.w, s.c});
+    if (ws.planning()) return result;
+    float* out = result.data();
     const int C = s.c;
-    pool.parallel_for(static_cast<std::ptrdiff_t>(s.n) * e.h, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+    ws.pool().parallel_for(static_cast<std::ptrdiff_t>(s.n) * e.h, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
       for (std::ptrdiff_t row = begin; row < end; ++row) {
         const int n = static_cast<int>(row / e.h), oy = static_cast<int>(row % e.h);
         for (int ox = 0; ox < e.w; ++ox) {
@@ -49,14 +56,17 @@ struct MaxPool {
             for (int kx = 0; kx < K; ++kx) {
               const int ix = ox * Stride - Pad + kx;
               if (ix < 0 || ix >= s.w) continue;
-              const float* x = in.data + ((static_cast<std::size_t>(n) * s.h + iy) * s.w + ix) * C;
+              const float* x = in.data() + ((static_cast<std::size_t>(n) * s.h + iy) * s.w + ix) * C;
               for (int c = 0; c < C; ++c) y[c] = x[c] > y[c] || x[c] != x[c] ? x[c] : y[c];  // NaN wins
             }
           }
         }
       }
+      const std::size_t row_floats = static_cast<std::size_t>(e.w) * C;
+      detail::apply_fusion(out, static_cast<std::size_t>(begin) * row_floats, static_cast<std::size_t>(end) * row_floats,
+                           fusion);
     });
-    return {out, Shape{s.n, e.h, e.w, C}};
+    return result;
   }
 };
 
@@ -67,45 +77,72 @@ struct ZeroPad {
   static_assert(Pad >= 0, "ZeroPad: padding must be non-negative");
   static constexpr Extent output_extent(Extent in) noexcept { return {in.h + 2 * Pad, in.w + 2 * Pad}; }
 
-  static FeatureMap forward(const FeatureMap& in, float* out) {
-    const Shape s = in.shape;
+  static constexpr long long parameter_count() noexcept { return 0; }
+  static constexpr long long non_trainable_count() noexcept { return 0; }
+  static constexpr long long macs(Extent) noexcept { return 0; }
+  template <class Loader>
+  void load(Loader&, const std::string&) {}
+  void init_random(RandomWeights&) {}
+
+  FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
+    const Shape s = in.shape();
     const Extent e = output_extent({s.h, s.w});
+    FeatureMap result = ws.allocate({s.n, e.h, e.w, s.c});
+    if (ws.planning()) return result;
+    float* out = result.data();
     const std::size_t row = static_cast<std::size_t>(s.w) * s.c;
-    std::fill(out, out + static_cast<std::size_t>(s.n) * e.h * e.w * s.c, 0.0f);
+    std::fill(out, out + result.size(), 0.0f);
     for (int n = 0; n < s.n; ++n)
       for (int y = 0; y < s.h; ++y)
         std::memcpy(out + ((static_cast<std::size_t>(n) * e.h + y + Pad) * e.w + Pad) * s.c,
-                    in.data + (static_cast<std::size_t>(n) * s.h + y) * row, row * sizeof(float));
-    return {out, Shape{s.n, e.h, e.w, s.c}};
+                    in.data() + (static_cast<std::size_t>(n) * s.h + y) * row, row * sizeof(float));
+    detail::apply_fusion(out, 0, result.size(), fusion);
+    return result;
   }
 };
 
 /// Global average or max over H x W, one value per channel: (n, 1, 1, c).
 enum class GlobalPool { avg, max };
 
-inline FeatureMap global_pool(const FeatureMap& in, float* out, GlobalPool kind) {
-  const Shape s = in.shape;
-  const std::size_t pixels = static_cast<std::size_t>(s.h) * s.w;
-  for (int n = 0; n < s.n; ++n) {
-    float* y = out + static_cast<std::size_t>(n) * s.c;
-    const float* x = in.data + static_cast<std::size_t>(n) * pixels * s.c;
-    if (kind == GlobalPool::avg) {
-      // Accumulate in double: a 7x7 map of large activations loses bits in float.
-      for (int c = 0; c < s.c; ++c) {
-        double sum = 0.0;
-        for (std::size_t p = 0; p < pixels; ++p) sum += x[p * s.c + c];
-        y[c] = static_cast<float>(sum / static_cast<double>(pixels));
-      }
-    } else {
-      std::copy(x, x + s.c, y);
-      for (std::size_t p = 1; p < pixels; ++p)
+/// Global pooling as a layer; the kind is a run-time choice (Keras' `pooling`).
+struct GlobalPooling {
+  GlobalPool kind = GlobalPool::avg;
+
+  static constexpr Extent output_extent(Extent) noexcept { return {1, 1}; }
+  static constexpr long long parameter_count() noexcept { return 0; }
+  static constexpr long long non_trainable_count() noexcept { return 0; }
+  static constexpr long long macs(Extent) noexcept { return 0; }
+  template <class Loader>
+  void load(Loader&, const std::string&) {}
+  void init_random(RandomWeights&) {}
+
+  FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
+    const Shape s = in.shape();
+    FeatureMap result = ws.allocate({s.n, 1, 1, s.c});
+    if (ws.planning()) return result;
+    const std::size_t pixels = static_cast<std::size_t>(s.h) * s.w;
+    for (int n = 0; n < s.n; ++n) {
+      float* y = result.data() + static_cast<std::size_t>(n) * s.c;
+      const float* x = in.data() + static_cast<std::size_t>(n) * pixels * s.c;
+      if (kind == GlobalPool::avg) {
+        // Accumulate in double: a 7x7 map of large activations loses bits in float.
         for (int c = 0; c < s.c; ++c) {
-          const float v = x[p * s.c + c];
-          y[c] = v > y[c] || v != v ? v : y[c];
+          double sum = 0.0;
+          for (std::size_t p = 0; p < pixels; ++p) sum += x[p * s.c + c];
+          y[c] = static_cast<float>(sum / static_cast<double>(pixels));
         }
+      } else {
+        std::copy(x, x + s.c, y);
+        for (std::size_t p = 1; p < pixels; ++p)
+          for (int c = 0; c < s.c; ++c) {
+            const float v = x[p * s.c + c];
+            y[c] = v > y[c] || v != v ? v : y[c];
+          }
+      }
     }
+    detail::apply_fusion(result.data(), 0, result.size(), fusion);
+    return result;
   }
-  return {out, Shape{s.n, 1, 1, s.c}};
-}
+};
 
 }  // namespace resnet

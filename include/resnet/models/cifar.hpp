@@ -6,7 +6,6 @@
 #include "resnet/blocks/basic.hpp"
 #include "resnet/blocks/stage.hpp"
 #include "resnet/models/network.hpp"
-#include "resnet/models/resnet.hpp"
 
 namespace resnet {
 

@@ -18,14 +18,15 @@
 #include <utility>
 
 #include "resnet/blocks/stage.hpp"
+#include "resnet/core/fusion.hpp"
 #include "resnet/core/error.hpp"
 #include "resnet/core/tensor.hpp"
 #include "resnet/core/workspace.hpp"
 #include "resnet/io/safetensors.hpp"
-#include "resnet/io/weights.hpp"
 #include "resnet/layers/batch_norm.hpp"
 #include "resnet/layers/dense.hpp"
 #include "resnet/layers/pooling.hpp"
+#include "resnet/models/naming.hpp"
 
 namespace resnet {
 
@@ -54,6 +55,20 @@ struct LayerSummary {
   long long macs = 0;
 };
 
+/// What one forward pass hands back: ask for any combination, from one loaded model.
+/// What is not asked for is not computed (the classifier runs only for `logits`).
+/// Tensors are reshaped only when their shape or layout differs, so repeated calls with
+/// one input shape allocate nothing.
+struct Outputs {
+  Tensor* logits = nullptr;   ///< (n, 1, 1, classes): the classifier (softmax applied when the
+                              ///< model's classifier says so); needs include_top
+  Tensor* pooled = nullptr;   ///< (n, 1, 1, channels): global pool of the last feature map, the
+                              ///< classifier's input (max only without the top and with pooling max)
+  Tensor* features = nullptr; ///< the last feature map (V2: after the final norm and ReLU)
+  std::vector<Tensor>* stages = nullptr;  ///< each stage's output (C2..C5; V2: before the final norm)
+  Layout layout = Layout::nhwc;           ///< layout of `features` and `stages`
+};
+
 /// Which part of a weight file load_weights() takes.
 enum class WeightParts { all, backbone };
 
@@ -76,39 +91,37 @@ class Stem {
   static constexpr long long non_trainable_count() noexcept { return Unit::non_trainable_count(); }
   static constexpr long long macs(Extent in) noexcept { return Unit::macs(in); }
 
-  void load(WeightReader& reader) { unit_.load(reader, reader.stem_conv(), reader.stem_bn()); }
-  void init_random(RandomWeights& rng) { unit_.init_random(rng); }
-  Shape plan(Shape in, MemoryPlan& plan, int threads) const {
-    in = unit_.plan(in, plan, threads);
-    if constexpr (pooled) in = Pool::plan(in, plan);
-    return in;
+  template <class Loader>
+  void load(Loader& loader) {
+    unit_.load(loader, loader.stem(), loader.stem_bn());
   }
-  FeatureMap forward(const FeatureMap& x, Workspace& ws) const {
-    FeatureMap y = unit_.forward(x, ws.free_buffer({x.data}), ws);
-    if constexpr (pooled) y = Pool::forward(y, ws.free_buffer({y.data}), ws.pool());
-    return y;
+  void init_random(RandomWeights& rng) { unit_.init_random(rng); }
+  FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
+    if constexpr (pooled) return pool_.forward(unit_.forward(x, ws), ws, fusion);
+    else return unit_.forward(x, ws, fusion);
   }
 
  private:
   Unit unit_;
+  std::conditional_t<pooled, Pool, NoPool> pool_;
 };
 
-/// Family-wide conventions: weight naming, the classifier's default output, the
-/// smallest input side accepted.
+/// Family-wide conventions: weight naming (models/naming.hpp), the classifier's default
+/// output, the smallest input side accepted.
 struct TorchFamily {
-  static constexpr Naming naming = Naming::torchvision;
+  using names = naming::Torchvision;
   static constexpr Classifier classifier = Classifier::logits;
   static constexpr int default_classes = 1000;
   static constexpr int min_side = 32;
 };
 struct KerasFamily {
-  static constexpr Naming naming = Naming::keras;
+  using names = naming::Keras;
   static constexpr Classifier classifier = Classifier::softmax;
   static constexpr int default_classes = 1000;
   static constexpr int min_side = 32;
 };
 struct CifarFamily {
-  static constexpr Naming naming = Naming::cifar;
+  using names = naming::Cifar;
   static constexpr Classifier classifier = Classifier::logits;
   static constexpr int default_classes = 10;
   static constexpr int min_side = 1;
@@ -132,6 +145,7 @@ class Network {
 
  public:
   using family = Family;
+  using names = typename Family::names;
   static constexpr int stage_count = static_cast<int>(stage_count_);
   static constexpr int feature_channels = std::tuple_element_t<stage_count_ - 1, StageTuple>::out_channels;
   static constexpr int min_side = Family::min_side;
@@ -177,13 +191,13 @@ class Network {
   std::vector<LayerSummary> summary(int height, int width) const {
     std::vector<LayerSummary> rows;
     Extent e = StemT::output_extent({height, width});
-    rows.push_back({Family::naming == Naming::keras ? "conv1" : "stem", "stem", {1, e.h, e.w, StemT::out_channels},
+    rows.push_back({std::is_same_v<names, naming::Keras> ? "conv1" : "stem", "stem", {1, e.h, e.w, StemT::out_channels},
                     StemT::parameter_count(), StemT::non_trainable_count(), StemT::macs({height, width})});
     int stage = 0;
     auto add_stage = [&](auto tag) {
       using S = typename decltype(tag)::type;
       e = S::describe(e, [&](int b, Extent, Extent out, int channels, long long p, long long nt, long long m) {
-        rows.push_back({block_name(Family::naming, stage, b), "block", {1, out.h, out.w, channels}, p, nt, m});
+        rows.push_back({names::block(stage, b), "block", {1, out.h, out.w, channels}, p, nt, m});
       });
       ++stage;
     };
@@ -193,8 +207,7 @@ class Network {
                       PostNorm::non_trainable_count(), 0});
     if (options_.include_top) {
       rows.push_back({"avg_pool", "pool", {1, 1, 1, feature_channels}, 0, 0, 0});
-      rows.push_back({Family::naming == Naming::keras ? "predictions" : Family::naming == Naming::cifar ? "linear" : "fc",
-                      "dense", {1, 1, 1, options_.classes}, Dense<feature_channels>::parameter_count(options_.classes), 0,
+      rows.push_back({names::classifier(), "dense", {1, 1, 1, options_.classes}, Dense<feature_channels>::parameter_count(options_.classes), 0,
                       1LL * feature_channels * options_.classes});
       if (*options_.classifier == Classifier::softmax) rows.push_back({"softmax", "softmax", {1, 1, 1, options_.classes}, 0, 0, 0});
     } else if (options_.pooling != Pooling::none) {
@@ -216,9 +229,9 @@ class Network {
     Network fresh(options_);
     fresh.head_ = head_;
     fresh.head_ready_ = head_ready_;
-    WeightReader reader(file, Family::naming);
-    fresh.load_from(reader, parts == WeightParts::all && options_.include_top);
-    reader.finish();
+    WeightLoader<names> loader(file);
+    fresh.load_from(loader, parts == WeightParts::all && options_.include_top);
+    loader.finish();
     *this = std::move(fresh);
   }
 
@@ -229,9 +242,9 @@ class Network {
     if (!options_.include_top)
       throw Error(ErrorKind::invalid_argument, "load_head: the model was built without its top (include_top = false)");
     Dense<feature_channels> head(options_.classes);
-    WeightReader reader(file, Family::naming);
-    head.load(reader, reader.classifier());
-    reader.finish();
+    WeightLoader<names> loader(file);
+    head.load(loader, loader.classifier());
+    loader.finish();
     head_ = std::move(head);
     head_ready_ = true;
   }
@@ -260,10 +273,10 @@ class Network {
     return {input.n, e.h, e.w, feature_channels};
   }
 
-  /// Runs the network on `input` (NHWC or NCHW, as its layout says; 3 channels).
-  /// `output` is reshaped only when its shape or layout differs, so repeated calls
-  /// with one shape and one workspace allocate nothing. Feature maps come back in
-  /// `output_layout` (NHWC unless asked otherwise).
+  /// Runs the network on `input` (NHWC or NCHW, as its layout says; 3 channels) and
+  /// writes what the model's options ask for: the classifier's output with the top; without
+  /// it the pooled features, or the last feature map (in `output_layout`) for pooling none.
+  /// `output` is reshaped only when its shape or layout differs.
   void forward(const Tensor& input, Tensor& output, Workspace& ws, Layout output_layout = Layout::nhwc) const {
     forward(input.data(), input.size(), input.shape(), input.layout(), output, ws, output_layout);
   }
@@ -277,22 +290,62 @@ class Network {
     Workspace ws;
     return forward(input, ws);
   }
-
   /// The raw-buffer form: `size` floats at `data` holding `shape` in `layout`.
   void forward(const float* data, std::size_t size, const Shape& shape, Layout layout, Tensor& output,
                Workspace& ws, Layout output_layout = Layout::nhwc) const {
-    const FeatureMap last = run(data, size, shape, layout, ws, [](int, const FeatureMap&) {});
-    write_output(last, ws, output, output_layout);
+    Outputs wanted;
+    wanted.layout = output_layout;
+    if (options_.include_top)
+      wanted.logits = &output;
+    else if (options_.pooling == Pooling::none)
+      wanted.features = &output;
+    else
+      wanted.pooled = &output;
+    forward(data, size, shape, layout, wanted, ws);
+  }
+
+  /// Any combination of stage maps, last feature map, pooled features and logits from
+  /// one pass (see Outputs).
+  void forward(const Tensor& input, const Outputs& outputs, Workspace& ws) const {
+    forward(input.data(), input.size(), input.shape(), input.layout(), outputs, ws);
+  }
+  void forward(const float* data, std::size_t size, const Shape& shape, Layout layout, const Outputs& outputs,
+               Workspace& ws) const {
+    check_input(data, size, shape);
+    if (outputs.logits && !options_.include_top)
+      throw Error(ErrorKind::invalid_argument, "forward: logits asked for, but the model was built without its top "
+                                               "(include_top = false)");
+    if (outputs.stages) outputs.stages->resize(stage_count_);
+    const GlobalPooling pool{!options_.include_top && options_.pooling == Pooling::max ? GlobalPool::max : GlobalPool::avg};
+    ws.run([&] {
+      FeatureMap x = stem_.forward(ws.import(data, shape, layout), ws);
+      int index = 0;
+      std::apply([&](const auto&... stage) {
+        ((x = stage.forward(x, ws), outputs.stages ? copy_out(x, (*outputs.stages)[index], outputs.layout, ws) : void(),
+          ++index), ...);
+      }, stages_);
+      if (!outputs.features && !outputs.pooled && !outputs.logits) return;
+      if constexpr (post_normalised) x = post_.forward(x, ws, Fusion{nullptr, Act::relu});
+      if (outputs.features) copy_out(x, *outputs.features, outputs.layout, ws);
+      if (!outputs.pooled && !outputs.logits) return;
+      const FeatureMap pooled = pool.forward(x, ws);
+      if (outputs.pooled) copy_out(pooled, *outputs.pooled, Layout::nhwc, ws);
+      if (!outputs.logits) return;
+      const FeatureMap logits = head_.forward(pooled, ws);
+      copy_out(logits, *outputs.logits, Layout::nhwc, ws);
+      if (!ws.planning() && *options_.classifier == Classifier::softmax)
+        softmax_rows(outputs.logits->data(), shape.n, options_.classes);
+    });
   }
 
   /// The stage outputs (C2..C5 for ImageNet models), for detection or segmentation
   /// heads; each in `layout`. The head is not run.
   void forward_stages(const Tensor& input, std::vector<Tensor>& stages, Workspace& ws,
                       Layout layout = Layout::nhwc) const {
-    stages.resize(stage_count_);
-    run(input.data(), input.size(), input.shape(), input.layout(), ws,
-        [&](int i, const FeatureMap& x) { copy_map(x, stages[static_cast<std::size_t>(i)], layout); },
-        /*with_post=*/false);
+    Outputs wanted;
+    wanted.stages = &stages;
+    wanted.layout = layout;
+    forward(input, wanted, ws);
   }
 
  private:
@@ -302,16 +355,16 @@ class Network {
     return o.classes == 0 ? Family::default_classes : o.classes;
   }
 
-  void load_from(WeightReader& reader, bool with_head) {
-    stem_.load(reader);
+  void load_from(WeightLoader<names>& loader, bool with_head) {
+    stem_.load(loader);
     int index = 0;
-    std::apply([&](auto&... stage) { (stage.load(reader, index++), ...); }, stages_);
-    if constexpr (post_normalised) post_.load(reader, reader.post_bn());
+    std::apply([&](auto&... stage) { (stage.load(loader, index++), ...); }, stages_);
+    if constexpr (post_normalised) post_.load(loader, loader.post_bn());
     if (with_head) {
-      head_.load(reader, reader.classifier());
+      head_.load(loader, loader.classifier());
       head_ready_ = true;
     } else {
-      reader.ignore_site(reader.classifier());
+      loader.skip(loader.classifier());
     }
     backbone_ready_ = true;
   }
@@ -344,67 +397,11 @@ class Network {
                                                  std::to_string(s.elements()));
   }
 
-  /// Stem, stages and post-norm; returns the last feature map (inside `ws`).
-  template <class StageVisitor>
-  FeatureMap run(const float* data, std::size_t size, const Shape& shape, Layout layout, Workspace& ws,
-           StageVisitor&& visit, bool with_post = true) const {
-    check_input(data, size, shape);
-
-    MemoryPlan plan;
-    plan.need_activation(shape);
-    Shape s = stem_.plan(shape, plan, ws.threads());
-    std::apply([&](const auto&... stage) { ((s = stage.plan(s, plan, ws.threads())), ...); }, stages_);
-    plan.need_activation({shape.n, 1, 1, std::max(feature_channels, options_.classes)});
-    ws.reserve(plan);
-
-    FeatureMap x{ws.buffer(0), shape};
-    if (layout == Layout::nhwc) {
-      std::memcpy(x.data, data, sizeof(float) * static_cast<std::size_t>(shape.elements()));
-    } else {
-      const std::size_t plane = static_cast<std::size_t>(shape.h) * shape.w;
-      for (int n = 0; n < shape.n; ++n)
-        for (std::size_t p = 0; p < plane; ++p)
-          for (int c = 0; c < 3; ++c)
-            x.data[(n * plane + p) * 3 + c] = data[(static_cast<std::size_t>(n) * 3 + c) * plane + p];
-    }
-
-    x = stem_.forward(x, ws);
-    int index = 0;
-    std::apply([&](const auto&... stage) { ((x = stage.forward(x, ws), visit(index++, x)), ...); }, stages_);
-    if constexpr (post_normalised)
-      if (with_post) x = post_.forward(x, x.data, Act::relu, ws.pool());
-    return x;
-  }
-
-  void write_output(const FeatureMap& x, Workspace& ws, Tensor& output, Layout output_layout) const {
-    if (!options_.include_top && options_.pooling == Pooling::none) {
-      copy_map(x, output, output_layout);
-      return;
-    }
-    const Shape want = output_shape(x.shape);
-    if (output.shape() != want) output = Tensor(want, output_layout);
-    const bool max = !options_.include_top && options_.pooling == Pooling::max;
-    if (!options_.include_top) {
-      global_pool(x, output.data(), max ? GlobalPool::max : GlobalPool::avg);
-      return;
-    }
-    const FeatureMap pooled = global_pool(x, ws.free_buffer({x.data}), GlobalPool::avg);
-    head_.forward(pooled.data, x.shape.n, output.data(), &ws.pool());
-    if (*options_.classifier == Classifier::softmax) softmax_rows(output.data(), x.shape.n, options_.classes);
-  }
-
-  static void copy_map(const FeatureMap& x, Tensor& out, Layout layout) {
-    if (out.shape() != x.shape || out.layout() != layout) out = Tensor(x.shape, layout);
-    if (layout == Layout::nhwc) {
-      std::memcpy(out.data(), x.data, sizeof(float) * static_cast<std::size_t>(x.shape.elements()));
-      return;
-    }
-    const Shape s = x.shape;
-    const std::size_t plane = static_cast<std::size_t>(s.h) * s.w;
-    for (int n = 0; n < s.n; ++n)
-      for (std::size_t p = 0; p < plane; ++p)
-        for (int c = 0; c < s.c; ++c)
-          out.data()[(static_cast<std::size_t>(n) * s.c + c) * plane + p] = x.data[(n * plane + p) * s.c + c];
+  /// Copies a map out of the workspace in the computing pass.
+  static void copy_out(const FeatureMap& x, Tensor& out, Layout layout, const Workspace& ws) {
+    if (ws.planning()) return;
+    if (out.shape() != x.shape() || out.layout() != layout) out = Tensor(x.shape(), layout);
+    detail::convert_layout(x.data(), out.data(), x.shape(), Layout::nhwc, layout);
   }
 
   ModelOptions options_;
@@ -415,5 +412,14 @@ class Network {
   bool backbone_ready_ = false;
   bool head_ready_ = false;
 };
+
+/// A named model: the network type under a short name of its own, which keeps symbols
+/// and compiler messages short, with the constructors of its base.
+#define RESNET_NAMED_MODEL(Name, ...)               \
+  struct Name : __VA_ARGS__ {                       \
+    using Base = __VA_ARGS__;                       \
+    using Base::Base;                               \
+    static constexpr const char* name = #Name;      \
+  }
 
 }  // namespace resnet

@@ -31,13 +31,11 @@ using BottleneckNet = Network<Family, StemT, NoNorm,
 template <int In, int Planes, int Stride, int Count>
 using BasicStage = Stage<BasicBlock<In, Planes, Stride, TorchEps>, BasicBlock<Planes, Planes, 1, TorchEps>, Count>;
 
-template <int N1, int N2, int N3, int N4>
-using TorchBasicNet = Network<TorchFamily, Stem<ConvUnit<Conv2d<3, 64, 7, 2>, BatchNorm<64, TorchEps>, Act::relu>,
-                                               MaxPool<3, 2, 1>>,
-                              NoNorm, BasicStage<64, 64, 1, N1>, BasicStage<64, 128, 2, N2>,
-                              BasicStage<128, 256, 2, N3>, BasicStage<256, 512, 2, N4>>;
-
 using TorchStem = Stem<ConvUnit<Conv2d<3, 64, 7, 2>, BatchNorm<64, TorchEps>, Act::relu>, MaxPool<3, 2, 1>>;
+
+template <int N1, int N2, int N3, int N4>
+using TorchBasicNet = Network<TorchFamily, TorchStem, NoNorm, BasicStage<64, 64, 1, N1>, BasicStage<64, 128, 2, N2>,
+                              BasicStage<128, 256, 2, N3>, BasicStage<256, 512, 2, N4>>;
 // Keras pads the stem pool with zeros; after the ReLU that equals PyTorch's padding.
 using KerasV1Stem = Stem<ConvUnit<Conv2d<3, 64, 7, 2, Bias::with>, BatchNorm<64, KerasEps>, Act::relu>,
                          MaxPool<3, 2, 1, PoolPadding::zeros>>;
@@ -76,13 +74,6 @@ using PreActBasicNet = Network<KerasFamily, KerasV2Stem, BatchNorm<512, KerasEps
                                PreActBasicStage<128, 256, 2, N3>, PreActBasicStage<256, 512, 1, N4>>;
 
 }  // namespace detail
-
-#define RESNET_NAMED_MODEL(Name, ...)               \
-  struct Name : __VA_ARGS__ {                       \
-    using Base = __VA_ARGS__;                       \
-    using Base::Base;                               \
-    static constexpr const char* name = #Name;      \
-  }
 
 RESNET_NAMED_MODEL(ResNet18, detail::TorchBasicNet<2, 2, 2, 2>);
 RESNET_NAMED_MODEL(ResNet34, detail::TorchBasicNet<3, 4, 6, 3>);
