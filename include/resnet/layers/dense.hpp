@@ -11,7 +11,7 @@
 #include "resnet/core/error.hpp"
 #include "resnet/core/math.hpp"
 #include "resnet/core/thread_pool.hpp"
-#include "resnet/io/weights.hpp"
+#include "resnet/core/workspace.hpp"
 #include "resnet/layers/common.hpp"
 
 namespace resnet {
@@ -22,6 +22,7 @@ class Dense {
 
  public:
   static constexpr int in_features = In;
+  static constexpr int in_channels = In;  // out_channels is classes(), a run-time value
   static constexpr long long parameter_count(int classes) noexcept { return 1LL * classes * In + classes; }
 
   explicit Dense(int classes = 1000) : classes_(classes) {
@@ -31,36 +32,47 @@ class Dense {
 
   int classes() const noexcept { return classes_; }
 
-  void load(WeightReader& reader, const std::string& site) {
-    weight_ = reader.dense_kernel(site, classes_, In);
-    bias_ = reader.bias(site, classes_);
+  template <class Loader>
+  void load(Loader& loader, const std::string& site) {
+    weight_ = loader.dense_kernel(site, classes_, In);
+    bias_ = loader.bias(site, classes_);
   }
   void init_random(RandomWeights& rng) {
     weight_ = rng.normal(static_cast<std::size_t>(classes_) * In, std::sqrt(1.0f / In));
     bias_ = rng.uniform(classes_, -0.1f, 0.1f);
   }
 
-  /// features: n x In, row-major; out: n x classes. At batch 1 this is a matrix-vector
-  /// product that streams the whole weight matrix (8 MB for ResNet-50's 1000 classes)
-  /// once from DRAM: with a pool, blocks of classes are spread over its threads.
-  void forward(const float* features, int n, float* out, ThreadPool* pool = nullptr) const {
+  /// (n, 1, 1, In) features in, (n, 1, 1, classes) out = fusion.act(W x + b + residual).
+  /// At batch 1 this is a matrix-vector product that streams the whole weight matrix
+  /// (8 MB for ResNet-50's 1000 classes) once from DRAM: blocks of classes are spread
+  /// over the pool's threads.
+  FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
+    const Shape& s = in.shape();
+    if (s.h != 1 || s.w != 1 || s.c != In)
+      throw Error(ErrorKind::shape_mismatch, "Dense: input " + s.str() + " is not (n, 1, 1, " + std::to_string(In) +
+                                                 "); pool the feature map first");
+    if (weight_.empty())
+      throw Error(ErrorKind::invalid_argument, "Dense: no weights; call load() or init_random() first");
+    FeatureMap result = ws.allocate({s.n, 1, 1, classes_});
+    if (ws.planning()) return result;
     using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     constexpr int kBlock = 64;  // classes per task
-    const int blocks = (classes_ + kBlock - 1) / kBlock;
-    auto rows = [&](std::ptrdiff_t block, int) {
+    const float* features = in.data();
+    float* out = result.data();
+    const int n = s.n;
+    ws.pool().parallel_tasks((classes_ + kBlock - 1) / kBlock, [&](std::ptrdiff_t block, int) {
       const int c0 = static_cast<int>(block) * kBlock, count = std::min(kBlock, classes_ - c0);
       Eigen::Map<const RowMajor> w(weight_.data() + static_cast<std::size_t>(c0) * In, count, In);
       for (int i = 0; i < n; ++i) {  // row by row: a matrix-vector product allocates nothing
         Eigen::Map<const Eigen::RowVectorXf> x(features + static_cast<std::size_t>(i) * In, In);
-        Eigen::Map<Eigen::RowVectorXf> y(out + static_cast<std::size_t>(i) * classes_ + c0, count);
+        const std::size_t row = static_cast<std::size_t>(i) * classes_ + c0;
+        Eigen::Map<Eigen::RowVectorXf> y(out + row, count);
         y.noalias() = x * w.transpose();
         y += Eigen::Map<const Eigen::RowVectorXf>(bias_.data() + c0, count);
+        detail::apply_fusion(out, row, row + count, fusion);
       }
-    };
-    if (pool)
-      pool->parallel_tasks(blocks, rows);
-    else
-      for (int b = 0; b < blocks; ++b) rows(b, 0);
+    });
+    return result;
   }
 
  private:
