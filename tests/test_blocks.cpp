@@ -25,9 +25,9 @@
 #include <resnet/blocks/bottleneck.hpp>
 #include <resnet/blocks/stage.hpp>
 #include <resnet/core/workspace.hpp>
-#include <resnet/io/weights.hpp>
+#include <resnet/models/naming.hpp>
 
-#include "reference_net.hpp"
+#include "layer_harness.hpp"
 
 using namespace resnet;
 
@@ -36,48 +36,22 @@ namespace {
 constexpr double kTol = 1e-4;
 constexpr double kWinogradTol = 5e-4;
 
-struct Size {
-  int n, h, w;
-};
-const Size kSizes[] = {{2, 7, 9}, {1, 1, 1}, {2, 2, 3}};
+using harness::kSizes;
+using harness::run;
+using harness::Size;
 
 using Reference = std::function<ref::Map(const ref::Map&)>;
 
-/// Reserves the workspace for `plan`, poisons every buffer and the scratch with NaN,
-/// then copies `x` into buffer 0.
-FeatureMap prepare(Workspace& ws, const MemoryPlan& plan, const ref::Map& x) {
-  ws.reserve(plan);
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  for (int i = 0; i < Workspace::buffer_count; ++i) std::fill(ws.buffer(i), ws.buffer(i) + plan.activation_floats, nan);
-  std::fill(ws.scratch(), ws.scratch() + plan.scratch_floats, nan);
-  const std::vector<float> nhwc = ref::to_nhwc(x);
-  std::memcpy(ws.buffer(0), nhwc.data(), nhwc.size() * sizeof(float));
-  return {ws.buffer(0), ref::nhwc_shape(x)};
-}
-
-/// block.forward on x in buffer 0 of a fresh workspace sized by block.plan().
-template <class Net>
-ref::Map run(const Net& net, const ref::Map& x, int threads = 1) {
-  Workspace ws(threads);
-  MemoryPlan plan;
-  plan.need_activation(ref::nhwc_shape(x));
-  const Shape out = net.plan(ref::nhwc_shape(x), plan, ws.threads());
-  const FeatureMap in = prepare(ws, plan, x);
-  const FeatureMap y = net.forward(in, ws);
-  REQUIRE(y.shape == out);
-  return ref::from_nhwc(y.data, y.shape);
-}
-
 /// Loads Block from `wf` at `prefix`, checks every tensor was taken, and compares the
 /// block with `reference` on every size of kSizes.
-template <class Block>
-void check_block(const ref::WeightFile& wf, Naming naming, const std::string& prefix, const Reference& reference,
-                 unsigned seed, double tol, int threads = 1) {
+template <class Block, class Names>
+void check_block(const ref::WeightFile& wf, const std::string& prefix, const Reference& reference, unsigned seed,
+                 double tol, int threads = 1) {
   const io::SafeTensors file = wf.build();
-  WeightReader reader(file, naming);
+  WeightLoader<Names> loader(file);
   Block block;
-  block.load(reader, prefix);
-  REQUIRE_NOTHROW(reader.finish());
+  block.load(loader, prefix);
+  REQUIRE_NOTHROW(loader.finish());
   for (const Size& sz : kSizes) {
     INFO("block " << prefix << " map " << sz.n << "x" << Block::in_channels << "x" << sz.h << "x" << sz.w << " threads "
                   << threads);
@@ -215,14 +189,14 @@ Reference basic_kv2(ref::WeightFile& wf, const std::string& p, int in, int plane
 TEST_CASE("Identity shortcut hands back its input untouched", "[blocks][shortcut]") {
   const ref::Map x = ref::random_map(2, 13, 7, 9, 1);
   Workspace ws(1);
-  MemoryPlan plan;
-  plan.need_activation(ref::nhwc_shape(x));
   Identity<13> id;
-  CHECK(id.plan(ref::nhwc_shape(x), plan, 1) == ref::nhwc_shape(x));
-  const FeatureMap in = prepare(ws, plan, x);
-  const FeatureMap y = id.forward(in, ws);
-  CHECK(y.data == in.data);
-  CHECK(y.shape == in.shape);
+  ws.run([&] {
+    const FeatureMap in = ws.import(harness::to_tensor(x).data(), ref::nhwc_shape(x), Layout::nhwc);
+    const FeatureMap y = id.forward(in, ws);
+    CHECK(y.data() == in.data());  // shared, not copied
+    CHECK(y.shape() == in.shape());
+  });
+  CHECK(ref::max_scaled_error(run(id, x), x) == 0.0);
   CHECK(Identity<13>::parameter_count() == 0);
 }
 
@@ -231,25 +205,17 @@ TEST_CASE("Projection shortcut is BN(conv1x1 stride 2) under torchvision names",
   const ref::Conv c0 = wf.conv("layer2.0.downsample.0", 19, 13, 1, 2, false);
   const ref::Norm b0 = wf.batch_norm("layer2.0.downsample.1", 19, 1e-5);
   const io::SafeTensors file = wf.build();
-  WeightReader reader(file, Naming::torchvision);
-  REQUIRE(reader.block_prefix(1, 0) == "layer2.0.");
+  WeightLoader<naming::Torchvision> loader(file);
+  REQUIRE(loader.block(1, 0) == "layer2.0");
   Projection<ConvUnit<Conv2d<13, 19, 1, 2>, BatchNorm<19, TorchEps>>> proj;
-  proj.load(reader, "layer2.0.");
-  REQUIRE_NOTHROW(reader.finish());
+  proj.load(loader, "layer2.0");
+  REQUIRE_NOTHROW(loader.finish());
 
   for (const Size& sz : kSizes) {
     const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 3);
-    Workspace ws(1);
-    MemoryPlan plan;
-    plan.need_activation(ref::nhwc_shape(x));
-    const Shape out = proj.plan(ref::nhwc_shape(x), plan, ws.threads());
-    const FeatureMap in = prepare(ws, plan, x);
-    // `keep` names a live map the result must not overwrite.
-    const FeatureMap y = proj.forward(in, ws, ws.buffer(1));
-    CHECK(y.data != in.data);
-    CHECK(y.data != ws.buffer(1));
-    REQUIRE(y.shape == out);
-    CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), ref::batch_norm(ref::conv2d(x, c0), b0)) <= kTol);
+    const ref::Map got = run(proj, x);
+    REQUIRE(ref::nhwc_shape(got) == (Shape{sz.n, (sz.h + 1) / 2, (sz.w + 1) / 2, 19}));
+    CHECK(ref::max_scaled_error(got, ref::batch_norm(ref::conv2d(x, c0), b0)) <= kTol);
   }
 }
 
@@ -263,16 +229,8 @@ void check_option_a() {
   for (const Size& sz : {Size{1, 7, 9}, Size{2, 8, 8}, Size{1, 1, 1}, Size{2, 2, 3}, Size{1, 32, 32}}) {
     INFO(In << "->" << Out << " map " << sz.h << "x" << sz.w);
     const ref::Map x = ref::random_map(sz.n, In, sz.h, sz.w, 4, 0.5, 1.5);  // never zero
-    Workspace ws(1);
-    MemoryPlan plan;
-    plan.need_activation(ref::nhwc_shape(x));
-    ZeroPadShortcut<In, Out> sc;
-    const Shape out = sc.plan(ref::nhwc_shape(x), plan, 1);
-    const FeatureMap in = prepare(ws, plan, x);
-    const FeatureMap y = sc.forward(in, ws);
-    REQUIRE(y.shape == out);
-    REQUIRE(y.shape == (Shape{sz.n, (sz.h + 1) / 2, (sz.w + 1) / 2, Out}));
-    const ref::Map got = ref::from_nhwc(y.data, y.shape);
+    const ref::Map got = run(ZeroPadShortcut<In, Out>{}, x);
+    REQUIRE(ref::nhwc_shape(got) == (Shape{sz.n, (sz.h + 1) / 2, (sz.w + 1) / 2, Out}));
 
     bool zeros_ok = true, copies_ok = true;
     for (int n = 0; n < got.n; ++n)
@@ -305,15 +263,7 @@ TEST_CASE("CIFAR option A 32->64: 16 zero channels on each side (docs/spec.md 7.
 TEST_CASE("SubsampleShortcut is x[:, ::2, ::2] with ceil(H/2) outputs", "[blocks][shortcut]") {
   for (const Size& sz : kSizes) {
     const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 5);
-    Workspace ws(1);
-    MemoryPlan plan;
-    plan.need_activation(ref::nhwc_shape(x));
-    SubsampleShortcut<13> sc;
-    const Shape out = sc.plan(ref::nhwc_shape(x), plan, 1);
-    const FeatureMap in = prepare(ws, plan, x);
-    const FeatureMap y = sc.forward(in, ws);
-    REQUIRE(y.shape == out);
-    const ref::Map got = ref::from_nhwc(y.data, y.shape);
+    const ref::Map got = run(SubsampleShortcut<13>{}, x);
     CHECK(ref::max_scaled_error(got, ref::subsample(x)) == 0.0);
     CHECK(ref::max_scaled_error(got, ref::max_pool(x, 1, 2, 0, false)) == 0.0);  // the Keras layer it stands for
   }
@@ -324,39 +274,39 @@ TEST_CASE("SubsampleShortcut is x[:, ::2, ::2] with ceil(H/2) outputs", "[blocks
 TEST_CASE("BasicBlock with projection (torchvision layer2.0)", "[blocks][basic]") {
   ref::WeightFile wf(ref::Layout::torch, 10);
   const Reference r = basic_v1(wf, "layer2.0.", 13, 16, 2, 'p');
-  check_block<BasicBlock<13, 16, 2, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 11, kWinogradTol);
+  check_block<BasicBlock<13, 16, 2, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 11, kWinogradTol);
 }
 
 TEST_CASE("BasicBlock with identity (torchvision layer1.1)", "[blocks][basic]") {
   ref::WeightFile wf(ref::Layout::torch, 12);
   const Reference r = basic_v1(wf, "layer1.1.", 16, 16, 1, 'i');
-  check_block<BasicBlock<16, 16, 1, TorchEps>>(wf, Naming::torchvision, "layer1.1.", r, 13, kWinogradTol);
+  check_block<BasicBlock<16, 16, 1, TorchEps>, naming::Torchvision>(wf, "layer1.1", r, 13, kWinogradTol);
 }
 
 TEST_CASE("BasicBlock with option A shortcut (CIFAR layer2.0, module. prefix)", "[blocks][basic][cifar]") {
   ref::WeightFile wf(ref::Layout::torch, 14, "module.");
   const Reference r = basic_v1(wf, "layer2.0.", 16, 32, 2, 'a');
-  check_block<BasicBlock<16, 32, 2, TorchEps, ShortcutKind::zero_pad>>(wf, Naming::cifar, "layer2.0.", r, 15,
+  check_block<BasicBlock<16, 32, 2, TorchEps, ShortcutKind::zero_pad>, naming::Cifar>(wf, "layer2.0", r, 15,
                                                                        kWinogradTol);
 }
 
 TEST_CASE("BasicBlock 32->64 option A (CIFAR layer3.0)", "[blocks][basic][cifar]") {
   ref::WeightFile wf(ref::Layout::torch, 16);
   const Reference r = basic_v1(wf, "layer3.0.", 32, 64, 2, 'a');
-  check_block<BasicBlock<32, 64, 2, TorchEps, ShortcutKind::zero_pad>>(wf, Naming::cifar, "layer3.0.", r, 17,
+  check_block<BasicBlock<32, 64, 2, TorchEps, ShortcutKind::zero_pad>, naming::Cifar>(wf, "layer3.0", r, 17,
                                                                        kWinogradTol);
 }
 
 TEST_CASE("Bottleneck, stride 2 on the 3x3 (torchvision V1.5)", "[blocks][bottleneck]") {
   ref::WeightFile wf(ref::Layout::torch, 20);
   const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, false, true);
-  check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 21, kTol);
+  check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 21, kTol);
 }
 
 TEST_CASE("Bottleneck, stride 2 on the first 1x1 (torchvision names)", "[blocks][bottleneck]") {
   ref::WeightFile wf(ref::Layout::torch, 22);
   const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, true, true);
-  check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 23,
+  check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 23,
                                                                    kWinogradTol);
 }
 
@@ -364,13 +314,13 @@ TEST_CASE("Bottleneck, projection at stride 1 and identity (torchvision layer1)"
   {
     ref::WeightFile wf(ref::Layout::torch, 24);
     const Reference r = bottleneck_tv(wf, "layer1.0.", 13, 6, 1, false, true);  // 13 != 24: projects
-    check_block<Bottleneck<13, 6, 1, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer1.0.", r, 25,
+    check_block<Bottleneck<13, 6, 1, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer1.0", r, 25,
                                                                       kWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::torch, 26);
     const Reference r = bottleneck_tv(wf, "layer1.1.", 24, 6, 1, false, false);
-    check_block<Bottleneck<24, 6, 1, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer1.1.", r, 27,
+    check_block<Bottleneck<24, 6, 1, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer1.1", r, 27,
                                                                       kWinogradTol);
   }
 }
@@ -378,14 +328,14 @@ TEST_CASE("Bottleneck, projection at stride 1 and identity (torchvision layer1)"
 TEST_CASE("Keras V1 bottleneck: biased convs, stride on _1_conv (conv3_block1)", "[blocks][bottleneck][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 30);
   const Reference r = bottleneck_kv1(wf, "conv3_block1", 13, 6, 2, true);
-  check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, KerasEps, Bias::with>>(wf, Naming::keras, "conv3_block1", r, 31,
+  check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, KerasEps, Bias::with>, naming::Keras>(wf, "conv3_block1", r, 31,
                                                                                kWinogradTol);
 }
 
 TEST_CASE("Keras V1 bottleneck with identity (conv3_block2)", "[blocks][bottleneck][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 32);
   const Reference r = bottleneck_kv1(wf, "conv3_block2", 24, 6, 1, false);
-  check_block<Bottleneck<24, 6, 1, StrideOn::first_1x1, KerasEps, Bias::with>>(wf, Naming::keras, "conv3_block2", r, 33,
+  check_block<Bottleneck<24, 6, 1, StrideOn::first_1x1, KerasEps, Bias::with>, naming::Keras>(wf, "conv3_block2", r, 33,
                                                                                kWinogradTol);
 }
 
@@ -394,42 +344,42 @@ TEST_CASE("Keras V1 bottleneck with identity (conv3_block2)", "[blocks][bottlene
 TEST_CASE("PreActBottleneck with projection on the pre-activation (KV2 conv2_block1)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 40);
   const Reference r = bottleneck_kv2(wf, "conv2_block1", 13, 6, 1, true);
-  check_block<PreActBottleneck<13, 6, 1, true, KerasEps>>(wf, Naming::keras, "conv2_block1", r, 41, kWinogradTol);
+  check_block<PreActBottleneck<13, 6, 1, true, KerasEps>, naming::Keras>(wf, "conv2_block1", r, 41, kWinogradTol);
 }
 
 TEST_CASE("PreActBottleneck with projection and stride 2", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 42);
   const Reference r = bottleneck_kv2(wf, "conv3_block1", 13, 6, 2, true);
-  check_block<PreActBottleneck<13, 6, 2, true, KerasEps>>(wf, Naming::keras, "conv3_block1", r, 43, kTol);
+  check_block<PreActBottleneck<13, 6, 2, true, KerasEps>, naming::Keras>(wf, "conv3_block1", r, 43, kTol);
 }
 
 TEST_CASE("PreActBottleneck with subsampling shortcut on the raw input (KV2 conv2_block3)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 44);
   const Reference r = bottleneck_kv2(wf, "conv2_block3", 24, 6, 2, false);
-  check_block<PreActBottleneck<24, 6, 2, false, KerasEps>>(wf, Naming::keras, "conv2_block3", r, 45, kTol);
+  check_block<PreActBottleneck<24, 6, 2, false, KerasEps>, naming::Keras>(wf, "conv2_block3", r, 45, kTol);
 }
 
 TEST_CASE("PreActBottleneck with identity on the raw input (KV2 conv2_block2)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 46);
   const Reference r = bottleneck_kv2(wf, "conv2_block2", 24, 6, 1, false);
-  check_block<PreActBottleneck<24, 6, 1, false, KerasEps>>(wf, Naming::keras, "conv2_block2", r, 47, kWinogradTol);
+  check_block<PreActBottleneck<24, 6, 1, false, KerasEps>, naming::Keras>(wf, "conv2_block2", r, 47, kWinogradTol);
 }
 
 TEST_CASE("PreActBasicBlock: projection, subsampling and identity shortcuts", "[blocks][preact][keras]") {
   {
     ref::WeightFile wf(ref::Layout::keras, 50);
     const Reference r = basic_kv2(wf, "conv3_block1", 13, 16, 2);
-    check_block<PreActBasicBlock<13, 16, 2, KerasEps>>(wf, Naming::keras, "conv3_block1", r, 51, kWinogradTol);
+    check_block<PreActBasicBlock<13, 16, 2, KerasEps>, naming::Keras>(wf, "conv3_block1", r, 51, kWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 52);
     const Reference r = basic_kv2(wf, "conv3_block2", 16, 16, 2);
-    check_block<PreActBasicBlock<16, 16, 2, KerasEps>>(wf, Naming::keras, "conv3_block2", r, 53, kWinogradTol);
+    check_block<PreActBasicBlock<16, 16, 2, KerasEps>, naming::Keras>(wf, "conv3_block2", r, 53, kWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 54);
     const Reference r = basic_kv2(wf, "conv3_block3", 16, 16, 1);
-    check_block<PreActBasicBlock<16, 16, 1, KerasEps>>(wf, Naming::keras, "conv3_block3", r, 55, kWinogradTol);
+    check_block<PreActBasicBlock<16, 16, 1, KerasEps>, naming::Keras>(wf, "conv3_block3", r, 55, kWinogradTol);
   }
 }
 
@@ -437,13 +387,13 @@ TEST_CASE("Blocks give the same result with a three-thread workspace", "[blocks]
   {
     ref::WeightFile wf(ref::Layout::torch, 60);
     const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, false, true);
-    check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>>(wf, Naming::torchvision, "layer2.0.", r, 61, kTol,
+    check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 61, kTol,
                                                                       3);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 62);
     const Reference r = bottleneck_kv2(wf, "conv2_block1", 13, 6, 1, true);
-    check_block<PreActBottleneck<13, 6, 1, true, KerasEps>>(wf, Naming::keras, "conv2_block1", r, 63, kWinogradTol, 3);
+    check_block<PreActBottleneck<13, 6, 1, true, KerasEps>, naming::Keras>(wf, "conv2_block1", r, 63, kWinogradTol, 3);
   }
 }
 
@@ -451,14 +401,14 @@ TEST_CASE("Blocks give the same result with a three-thread workspace", "[blocks]
 
 namespace {
 
-template <class S>
-void check_stage(const ref::WeightFile& wf, Naming naming, int stage, const std::vector<Reference>& blocks,
-                 unsigned seed, double tol) {
+template <class S, class Names>
+void check_stage(const ref::WeightFile& wf, int stage, const std::vector<Reference>& blocks, unsigned seed,
+                 double tol) {
   const io::SafeTensors file = wf.build();
-  WeightReader reader(file, naming);
+  WeightLoader<Names> loader(file);
   S net;
-  net.load(reader, stage);
-  REQUIRE_NOTHROW(reader.finish());
+  net.load(loader, stage);
+  REQUIRE_NOTHROW(loader.finish());
   for (const Size& sz : kSizes) {
     INFO("stage map " << sz.n << "x" << S::in_channels << "x" << sz.h << "x" << sz.w);
     const ref::Map x = ref::random_map(sz.n, S::in_channels, sz.h, sz.w, seed, -2.0, 2.0);
@@ -479,8 +429,8 @@ TEST_CASE("Stage of three basic blocks (torchvision layer2.0-2)", "[blocks][stag
   const std::vector<Reference> blocks = {basic_v1(wf, "layer2.0.", 13, 16, 2, 'p'),
                                          basic_v1(wf, "layer2.1.", 16, 16, 1, 'i'),
                                          basic_v1(wf, "layer2.2.", 16, 16, 1, 'i')};
-  check_stage<Stage<BasicBlock<13, 16, 2, TorchEps>, BasicBlock<16, 16, 1, TorchEps>, 3>>(wf, Naming::torchvision, 1,
-                                                                                          blocks, 71, kWinogradTol);
+  using S = Stage<BasicBlock<13, 16, 2, TorchEps>, BasicBlock<16, 16, 1, TorchEps>, 3>;
+  check_stage<S, naming::Torchvision>(wf, 1, blocks, 71, kWinogradTol);
 }
 
 TEST_CASE("Stage with a distinct last block (KV2 conv2: project, repeat, stride last)", "[blocks][stage][keras]") {
@@ -490,7 +440,7 @@ TEST_CASE("Stage with a distinct last block (KV2 conv2: project, repeat, stride 
       bottleneck_kv2(wf, "conv2_block3", 16, 4, 1, false), bottleneck_kv2(wf, "conv2_block4", 16, 4, 2, false)};
   using S = Stage<PreActBottleneck<13, 4, 1, true, KerasEps>, PreActBottleneck<16, 4, 1, false, KerasEps>, 4,
                   PreActBottleneck<16, 4, 2, false, KerasEps>>;
-  check_stage<S>(wf, Naming::keras, 0, blocks, 73, kWinogradTol);
+  check_stage<S, naming::Keras>(wf, 0, blocks, 73, kWinogradTol);
 }
 
 TEST_CASE("Block loading names a missing tensor; finish() names a leftover one", "[blocks][errors]") {
@@ -498,10 +448,10 @@ TEST_CASE("Block loading names a missing tensor; finish() names a leftover one",
     ref::WeightFile wf(ref::Layout::torch, 80);
     basic_v1(wf, "layer2.0.", 13, 16, 2, 'i');  // everything except the downsample
     const io::SafeTensors file = wf.build();
-    WeightReader reader(file, Naming::torchvision);
+    WeightLoader<naming::Torchvision> loader(file);
     BasicBlock<13, 16, 2, TorchEps> block;
     try {
-      block.load(reader, "layer2.0.");
+      block.load(loader, "layer2.0");
       FAIL("no error for a missing downsample");
     } catch (const Error& e) {
       CHECK(e.kind() == ErrorKind::missing_tensor);
@@ -512,11 +462,11 @@ TEST_CASE("Block loading names a missing tensor; finish() names a leftover one",
     ref::WeightFile wf(ref::Layout::keras, 81);
     bottleneck_kv2(wf, "conv2_block2", 24, 6, 1, true);  // writes a _0_conv the identity block lacks
     const io::SafeTensors file = wf.build();
-    WeightReader reader(file, Naming::keras);
+    WeightLoader<naming::Keras> loader(file);
     PreActBottleneck<24, 6, 1, false, KerasEps> block;
-    block.load(reader, "conv2_block2");
+    block.load(loader, "conv2_block2");
     try {
-      reader.finish();
+      loader.finish();
       FAIL("no error for a leftover tensor");
     } catch (const Error& e) {
       CHECK(e.kind() == ErrorKind::unexpected_tensor);

@@ -24,7 +24,8 @@ using resnet::ThreadPool;
 using resnet::kernels::ConvAlgorithm;
 using resnet::kernels::ConvKernel;
 using resnet::kernels::ConvShape;
-using resnet::kernels::Epilogue;
+using resnet::Act;
+using resnet::Fusion;
 
 using resnet50::random_vector;
 
@@ -63,21 +64,17 @@ double compare(const Case& c, ConvAlgorithm algorithm, int threads, std::string*
   const std::size_t out_size = static_cast<std::size_t>(c.n) * oh * ow * s.out_c;
   const auto residual = c.residual ? random_vector(out_size, 4) : std::vector<float>{};
 
-  Epilogue epi;
-  epi.bias = c.bias ? bias.data() : nullptr;
-  epi.residual = c.residual ? residual.data() : nullptr;
-  epi.relu = c.relu;
+  const Fusion fusion{c.residual ? residual.data() : nullptr, c.relu ? Act::relu : Act::linear};
   std::vector<float> expected(out_size);
-  resnet::kernels::conv2d_reference(s, weight.data(), in.data(), c.n, c.h, c.w, expected.data(), epi);
+  resnet::kernels::conv2d_reference(s, weight.data(), c.bias ? bias.data() : nullptr, in.data(), c.n, c.h, c.w,
+                                    expected.data(), fusion);
 
   ConvKernel kernel(s, weight, bias, algorithm);
   if (name) *name = kernel.algorithm_name();
   ThreadPool pool(threads);
   std::vector<float> scratch(kernel.scratch_floats(c.n, c.h, c.w, threads), std::nanf(""));
   std::vector<float> out(out_size, std::nanf(""));  // NaN: a missed output element shows up
-  Epilogue run_epi = epi;
-  run_epi.bias = nullptr;  // run() applies the kernel's own bias
-  kernel.run(in.data(), c.n, c.h, c.w, out.data(), run_epi, scratch.data(), pool);
+  kernel.run(in.data(), c.n, c.h, c.w, out.data(), fusion, scratch.data(), pool);
   for (float x : out)
     if (std::isnan(x)) return 1e9;
   return max_relative_error(out, expected);
@@ -108,9 +105,7 @@ TEST_CASE("reference convolution matches hand-computed values", "[conv][referenc
   const std::vector<float> weight(9, 1.0f);
   std::vector<float> out(9);
   const float bias = 0.5f;
-  Epilogue epi;
-  epi.bias = &bias;
-  resnet::kernels::conv2d_reference({1, 1, 3, 1, 1}, weight.data(), in.data(), 1, 3, 3, out.data(), epi);
+  resnet::kernels::conv2d_reference({1, 1, 3, 1, 1}, weight.data(), &bias, in.data(), 1, 3, 3, out.data());
   const std::vector<float> expected = {12.5f, 21.5f, 16.5f, 27.5f, 45.5f, 33.5f, 24.5f, 39.5f, 28.5f};
   CHECK(out == expected);
 
@@ -118,10 +113,8 @@ TEST_CASE("reference convolution matches hand-computed values", "[conv][referenc
   const std::vector<float> w2 = {1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   const std::vector<float> res = {1, 1, 2, 2, 3, 3, 4, 4};
   std::vector<float> out2(8);
-  Epilogue e2;
-  e2.residual = res.data();
-  e2.relu = true;
-  resnet::kernels::conv2d_reference({1, 2, 3, 2, 1}, w2.data(), in.data(), 1, 3, 3, out2.data(), e2);
+  resnet::kernels::conv2d_reference({1, 2, 3, 2, 1}, w2.data(), nullptr, in.data(), 1, 3, 3, out2.data(),
+                                    Fusion{res.data(), Act::relu});
   // Outputs at (0,0),(0,2),(2,0),(2,2): sums 12, 16, 24, 28.
   CHECK(out2 == std::vector<float>{13, 0, 18, 0, 27, 0, 32, 0});
 }
@@ -213,9 +206,7 @@ TEST_CASE("ConvKernel::run does not allocate", "[conv][alloc]") {
       std::vector<float> out(static_cast<std::size_t>(n) * s.out_side(h) * s.out_side(w) * s.out_c);
       const std::vector<float> residual = random_vector(out.size(), 8);
       std::vector<float> scratch(kernel.scratch_floats(n, h, w, pool.size()));
-      Epilogue epi;
-      epi.residual = residual.data();
-      epi.relu = true;
+      const Fusion epi{residual.data(), Act::relu};
       kernel.run(in.data(), n, h, w, out.data(), epi, scratch.data(), pool);  // warm-up
       allocation_probe::arm();
       kernel.run(in.data(), n, h, w, out.data(), epi, scratch.data(), pool);
@@ -251,20 +242,14 @@ TEST_CASE("ConvKernel output may be the residual buffer itself", "[conv][residua
     const auto bias = random_vector(24, 12);
     const auto in = random_vector(static_cast<std::size_t>(n) * h * w * 24, 13);
     const auto residual = random_vector(in.size(), 14);
-    Epilogue epi;
-    epi.bias = bias.data();
-    epi.residual = residual.data();
-    epi.relu = true;
     std::vector<float> expected(in.size());
-    resnet::kernels::conv2d_reference(s, weight.data(), in.data(), n, h, w, expected.data(), epi);
+    resnet::kernels::conv2d_reference(s, weight.data(), bias.data(), in.data(), n, h, w, expected.data(),
+                                      Fusion{residual.data(), Act::relu});
     ConvKernel kernel(s, weight, bias, algo);
     ThreadPool pool(2);
     std::vector<float> scratch(kernel.scratch_floats(n, h, w, 2));
     std::vector<float> out = residual;  // in place: out is the residual
-    Epilogue in_place;
-    in_place.residual = out.data();
-    in_place.relu = true;
-    kernel.run(in.data(), n, h, w, out.data(), in_place, scratch.data(), pool);
+    kernel.run(in.data(), n, h, w, out.data(), Fusion{out.data(), Act::relu}, scratch.data(), pool);
     INFO(kernel.algorithm_name());
     CHECK(max_relative_error(out, expected) < 1e-4);
   }

@@ -1,7 +1,8 @@
 // Each layer against the plain NCHW double reference of reference_net.hpp, on odd
 // sizes (13 input channels, 7x9 maps, batch 2, and the degenerate 1x1 and 2x3 maps)
 // so vector tails and padded borders are reached. Weights travel through an
-// in-memory safetensors file and WeightReader, under torchvision and Keras names.
+// in-memory safetensors file and a WeightLoader, under torchvision and Keras names. Each
+// runs through the one layer contract, forward(in, ws, fusion), in a NaN-poisoned workspace.
 //
 // Tolerance: |got - ref| <= 1e-4 * max(1, |ref|) everywhere. 3x3 stride-1 convs run
 // Winograd (F(4x4) for small channel counts, F(2x2) for wide ones), whose transforms
@@ -18,13 +19,13 @@
 #include <vector>
 
 #include <resnet/core/workspace.hpp>
-#include <resnet/io/weights.hpp>
 #include <resnet/layers/batch_norm.hpp>
 #include <resnet/layers/conv2d.hpp>
 #include <resnet/layers/dense.hpp>
 #include <resnet/layers/pooling.hpp>
+#include <resnet/models/naming.hpp>
 
-#include "reference_net.hpp"
+#include "layer_harness.hpp"
 
 using namespace resnet;
 
@@ -33,24 +34,25 @@ namespace {
 constexpr double kTol = 1e-4;
 constexpr double kWinogradTol = 1e-4;
 
-struct Size {
-  int n, h, w;
-};
-// 7x9 reaches register-tile and Winograd-tile tails; 1x1 and 2x3 are all border.
-const Size kSizes[] = {{2, 7, 9}, {1, 1, 1}, {2, 2, 3}};
+using harness::kSizes;
+using harness::run;
+using harness::Size;
 
-Naming naming_of(ref::Layout layout) { return layout == ref::Layout::torch ? Naming::torchvision : Naming::keras; }
+/// Calls f(loader) with the loader of `layout`'s naming scheme.
+template <class F>
+void with_loader(ref::Layout layout, const io::SafeTensors& file, F&& f) {
+  if (layout == ref::Layout::torch) {
+    WeightLoader<naming::Torchvision> loader(file);
+    f(loader);
+  } else {
+    WeightLoader<naming::Keras> loader(file);
+    f(loader);
+  }
+}
 
 template <class Eps>
 double eps_of() {
   return static_cast<double>(Eps::value);
-}
-
-/// Copies `x` into ws.buffer(0) in NHWC and returns it as a FeatureMap.
-FeatureMap stage_input(const ref::Map& x, Workspace& ws) {
-  const std::vector<float> nhwc = ref::to_nhwc(x);
-  std::memcpy(ws.buffer(0), nhwc.data(), nhwc.size() * sizeof(float));
-  return {ws.buffer(0), ref::nhwc_shape(x)};
 }
 
 /// One ConvUnit<Conv2d<InC, OutC, K, S, B>, BN or none, A> loaded from a file with
@@ -68,10 +70,11 @@ void check_conv_unit(ref::Layout layout, unsigned seed, double tol) {
   ref::Norm bn;
   if (WithBn) bn = wf.batch_norm(bn_site, OutC, eps_of<Eps>());
   const io::SafeTensors file = wf.build();
-  WeightReader reader(file, naming_of(layout));
   Unit unit;
-  unit.load(reader, conv_site, bn_site);
-  REQUIRE_NOTHROW(reader.finish());  // every tensor written was taken
+  with_loader(layout, file, [&](auto& loader) {
+    unit.load(loader, conv_site, bn_site);
+    REQUIRE_NOTHROW(loader.finish());  // every tensor written was taken
+  });
 
   for (const Size& sz : kSizes) {
     INFO("k=" << K << " stride=" << S << " bias=" << (B == Bias::with) << " bn=" << WithBn
@@ -81,16 +84,11 @@ void check_conv_unit(ref::Layout layout, unsigned seed, double tol) {
     if (WithBn) want = ref::batch_norm(want, bn);
     if (A == Act::relu) want = ref::relu(want);
 
-    Workspace ws(1);
-    MemoryPlan plan;
-    plan.need_activation(ref::nhwc_shape(x));
-    const Shape out_shape = unit.plan(ref::nhwc_shape(x), plan, ws.threads());
-    ws.reserve(plan);
-    const FeatureMap in = stage_input(x, ws);
-    const FeatureMap y = unit.forward(in, ws.buffer(1), ws);
-    REQUIRE(y.shape == out_shape);
-    REQUIRE(y.shape == ref::nhwc_shape(want));
-    CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), want) <= tol);
+    const ref::Map got = run(unit, x);
+    const Extent e = Unit::output_extent({sz.h, sz.w});
+    REQUIRE(ref::nhwc_shape(got) == (Shape{sz.n, e.h, e.w, OutC}));
+    REQUIRE(ref::nhwc_shape(got) == ref::nhwc_shape(want));
+    CHECK(ref::max_scaled_error(got, want) <= tol);
   }
 }
 
@@ -143,24 +141,31 @@ TEST_CASE("ConvUnit adds a residual before its ReLU", "[layers][conv]") {
   const ref::Conv cv = wf.conv("conv1", 19, 13, 3, 2, false);
   const ref::Norm bn = wf.batch_norm("bn1", 19, 1e-5);
   const io::SafeTensors file = wf.build();
-  WeightReader reader(file, Naming::torchvision);
+  WeightLoader<naming::Torchvision> loader(file);
   Unit unit;
-  unit.load(reader, "conv1", "bn1");
+  unit.load(loader, "conv1", "bn1");
 
   const ref::Map x = ref::random_map(2, 13, 7, 9, 62);
   const ref::Map r = ref::random_map(2, 19, 4, 5, 63, -2.0, 2.0);
-  const ref::Map want = ref::relu(ref::add(ref::batch_norm(ref::conv2d(x, cv), bn), r));
-
-  Workspace ws(1);
-  MemoryPlan plan;
-  plan.need_activation(ref::nhwc_shape(x));
-  unit.plan(ref::nhwc_shape(x), plan, ws.threads());
-  ws.reserve(plan);
-  const FeatureMap in = stage_input(x, ws);
   const std::vector<float> residual = ref::to_nhwc(r);
-  std::memcpy(ws.buffer(2), residual.data(), residual.size() * sizeof(float));
-  const FeatureMap y = unit.forward(in, ws.buffer(1), ws, ws.buffer(2), true);
-  CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), want) <= kTol);
+  const ref::Map sum = ref::add(ref::batch_norm(ref::conv2d(x, cv), bn), r);
+  CHECK(ref::max_scaled_error(run(unit, x, 1, Fusion{residual.data(), Act::relu}), ref::relu(sum)) <= kTol);
+  CHECK(ref::max_scaled_error(run(unit, x, 1, Fusion{residual.data(), Act::linear}), sum) <= kTol);
+}
+
+TEST_CASE("A unit with its own ReLU refuses a residual", "[layers][conv][errors]") {
+  ConvUnit<Conv2d<13, 19, 1>, NoNorm, Act::relu> unit;
+  RandomWeights rng(1);
+  unit.init_random(rng);
+  const ref::Map x = ref::random_map(1, 13, 3, 3, 64);
+  const std::vector<float> residual(3 * 3 * 19);
+  Workspace ws(1);
+  try {
+    run_layer(unit, harness::to_tensor(x), ws, Fusion{residual.data(), Act::linear});
+    FAIL("no error for a residual after the unit's own ReLU");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::invalid_argument);
+  }
 }
 
 TEST_CASE("ConvUnit loading names the missing tensor and a wrong shape", "[layers][conv][errors]") {
@@ -168,10 +173,10 @@ TEST_CASE("ConvUnit loading names the missing tensor and a wrong shape", "[layer
   wf.conv("conv1", 19, 13, 3, 1, false);
   const io::SafeTensors file = wf.build();
   {
-    WeightReader reader(file, Naming::torchvision);
+    WeightLoader<naming::Torchvision> loader(file);
     ConvUnit<Conv2d<13, 19, 3>, BatchNorm<19, TorchEps>> unit;
     try {
-      unit.load(reader, "conv1", "bn1");
+      unit.load(loader, "conv1", "bn1");
       FAIL("no error for a missing BN");
     } catch (const Error& e) {
       CHECK(e.kind() == ErrorKind::missing_tensor);
@@ -179,10 +184,10 @@ TEST_CASE("ConvUnit loading names the missing tensor and a wrong shape", "[layer
     }
   }
   {
-    WeightReader reader(file, Naming::torchvision);
+    WeightLoader<naming::Torchvision> loader(file);
     ConvUnit<Conv2d<13, 17, 3>> unit;  // the file has 19 output channels
     try {
-      unit.load(reader, "conv1", "");
+      unit.load(loader, "conv1", "");
       FAIL("no error for a wrong kernel shape");
     } catch (const Error& e) {
       CHECK(e.kind() == ErrorKind::shape_mismatch);
@@ -200,28 +205,22 @@ TEST_CASE("BatchNorm alone matches the textbook form, linear and with ReLU", "[l
     ref::WeightFile wf(layout, 81);
     const ref::Norm bn = wf.batch_norm(site, 13, eps_of<KerasEps>());
     const io::SafeTensors file = wf.build();
-    WeightReader reader(file, naming_of(layout));
     BatchNorm<13, KerasEps> layer;
-    layer.load(reader, site);
-    REQUIRE_NOTHROW(reader.finish());
+    with_loader(layout, file, [&](auto& loader) {
+      layer.load(loader, site);
+      REQUIRE_NOTHROW(loader.finish());
+    });
 
     for (const Size& sz : kSizes)
-      for (const Act act : {Act::linear, Act::relu})
-        for (const bool in_place : {false, true}) {
-          INFO("keras=" << !torch << " relu=" << (act == Act::relu) << " in_place=" << in_place << " map " << sz.h
-                        << "x" << sz.w);
-          const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 82, -2.0, 2.0);
-          ref::Map want = ref::batch_norm(x, bn);
-          if (act == Act::relu) want = ref::relu(want);
-          Workspace ws(1);
-          MemoryPlan plan;
-          plan.need_activation(ref::nhwc_shape(x));
-          ws.reserve(plan);
-          const FeatureMap in = stage_input(x, ws);
-          const FeatureMap y = layer.forward(in, in_place ? ws.buffer(0) : ws.buffer(1), act, ws.pool());
-          REQUIRE(y.shape == in.shape);
-          CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), want) <= kTol);
-        }
+      for (const Act act : {Act::linear, Act::relu}) {
+        INFO("keras=" << !torch << " relu=" << (act == Act::relu) << " map " << sz.h << "x" << sz.w);
+        const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 82, -2.0, 2.0);
+        ref::Map want = ref::batch_norm(x, bn);
+        if (act == Act::relu) want = ref::relu(want);
+        const ref::Map got = run(layer, x, 1, Fusion{nullptr, act});
+        REQUIRE(ref::nhwc_shape(got) == ref::nhwc_shape(x));
+        CHECK(ref::max_scaled_error(got, want) <= kTol);
+      }
   }
 }
 
@@ -232,37 +231,32 @@ TEST_CASE("ReLU keeps NaN as NaN (BatchNorm and the conv epilogue)", "[layers][n
   const ref::Norm bn = wf.batch_norm("bn1", 19, 1e-5);
   wf.batch_norm("bn0", 13, 1e-5);
   const io::SafeTensors file = wf.build();
-  WeightReader reader(file, Naming::torchvision);
+  WeightLoader<naming::Torchvision> loader(file);
   BatchNorm<13, TorchEps> norm;
-  norm.load(reader, "bn0");
+  norm.load(loader, "bn0");
   ConvUnit<Conv2d<13, 19, 1>, BatchNorm<19, TorchEps>, Act::relu> unit;  // 1x1: a NaN stays in its pixel
-  unit.load(reader, "conv1", "bn1");
+  unit.load(loader, "conv1", "bn1");
 
-  const ref::Map x = ref::random_map(1, 13, 7, 9, 92);
-  Workspace ws(1);
-  MemoryPlan plan;
-  plan.need_activation(ref::nhwc_shape(x));
-  unit.plan(ref::nhwc_shape(x), plan, ws.threads());
-  ws.reserve(plan);
-  const FeatureMap in = stage_input(x, ws);
+  const ref::Map clean = ref::random_map(1, 13, 7, 9, 92);
+  ref::Map x = clean;
   const int ny = 3, nx = 4, nc = 5;
-  in.data[(ny * 9 + nx) * 13 + nc] = nan;
+  x.at(0, nc, ny, nx) = nan;
 
   SECTION("BatchNorm with ReLU") {
-    const FeatureMap y = norm.forward(in, ws.buffer(1), Act::relu, ws.pool());
+    const std::vector<float> y = ref::to_nhwc(run(norm, x, 1, Fusion{nullptr, Act::relu}));
     for (int i = 0; i < 7 * 9 * 13; ++i) {
       if (i == (ny * 9 + nx) * 13 + nc)
-        CHECK(std::isnan(y.data[i]));
+        CHECK(std::isnan(y[i]));
       else
-        CHECK(y.data[i] >= 0.0f);
+        CHECK(y[i] >= 0.0f);
     }
   }
   SECTION("ConvUnit with ReLU") {
-    const FeatureMap y = unit.forward(in, ws.buffer(1), ws);
-    const ref::Map want = ref::relu(ref::batch_norm(ref::conv2d(x, cv), bn));
+    const std::vector<float> y = ref::to_nhwc(run(unit, x));
+    const ref::Map want = ref::relu(ref::batch_norm(ref::conv2d(clean, cv), bn));
     for (int p = 0; p < 7 * 9; ++p)
       for (int o = 0; o < 19; ++o) {
-        const float v = y.data[p * 19 + o];
+        const float v = y[p * 19 + o];
         if (p == ny * 9 + nx) {
           CHECK(std::isnan(v));
         } else {
@@ -279,15 +273,10 @@ namespace {
 
 template <PoolPadding Mode>
 ref::Map run_max_pool(const ref::Map& x) {
-  Workspace ws(1);
-  MemoryPlan plan;
-  plan.need_activation(ref::nhwc_shape(x));
-  const Shape out = MaxPool<3, 2, 1, Mode>::plan(ref::nhwc_shape(x), plan);
-  ws.reserve(plan);
-  const FeatureMap in = stage_input(x, ws);
-  const FeatureMap y = MaxPool<3, 2, 1, Mode>::forward(in, ws.buffer(1), ws.pool());
-  REQUIRE(y.shape == out);
-  return ref::from_nhwc(y.data, y.shape);
+  const ref::Map y = run(MaxPool<3, 2, 1, Mode>{}, x);
+  const Extent e = MaxPool<3, 2, 1, Mode>::output_extent({x.h, x.w});
+  REQUIRE(ref::nhwc_shape(y) == (Shape{x.n, e.h, e.w, x.c}));
+  return y;
 }
 
 }  // namespace
@@ -358,36 +347,27 @@ TEST_CASE("MaxPool and global max propagate NaN", "[layers][pool][nan]") {
           CHECK(got.at(0, c, i, j) == want.at(0, c, i, j));
       }
 
-  const std::vector<float> nhwc = ref::to_nhwc(x);
-  std::vector<float> pooled(13);
-  global_pool(FeatureMap{const_cast<float*>(nhwc.data()), ref::nhwc_shape(x)}, pooled.data(), GlobalPool::max);
-  for (int c = 0; c < 13; ++c) CHECK(std::isnan(pooled[c]) == (c == nc));
+  const ref::Map pooled = run(GlobalPooling{GlobalPool::max}, x);
+  for (int c = 0; c < 13; ++c) CHECK(std::isnan(pooled.v[c]) == (c == nc));
 }
 
 TEST_CASE("ZeroPad matches the reference", "[layers][pad]") {
   for (const Size& sz : kSizes) {
     const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 131);
-    const std::vector<float> in = ref::to_nhwc(x);
-    const Extent e = ZeroPad<2>::output_extent({sz.h, sz.w});
-    std::vector<float> out(static_cast<std::size_t>(sz.n) * e.h * e.w * 13, -1.0f);
-    const FeatureMap y = ZeroPad<2>::forward(FeatureMap{const_cast<float*>(in.data()), ref::nhwc_shape(x)}, out.data());
-    REQUIRE(y.shape == (Shape{sz.n, sz.h + 4, sz.w + 4, 13}));
-    CHECK(ref::max_scaled_error(ref::from_nhwc(y.data, y.shape), ref::zero_pad(x, 2)) == 0.0);
+    const ref::Map y = run(ZeroPad<2>{}, x);
+    REQUIRE(ref::nhwc_shape(y) == (Shape{sz.n, sz.h + 4, sz.w + 4, 13}));
+    CHECK(ref::max_scaled_error(y, ref::zero_pad(x, 2)) == 0.0);
   }
 }
 
-TEST_CASE("global_pool avg and max match the reference", "[layers][pool]") {
+TEST_CASE("GlobalPooling avg and max match the reference", "[layers][pool]") {
   for (const Size& sz : kSizes) {
     INFO("map " << sz.n << "x" << sz.h << "x" << sz.w);
     const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 141, -3.0, 5.0);
-    const std::vector<float> in = ref::to_nhwc(x);
-    const FeatureMap fm{const_cast<float*>(in.data()), ref::nhwc_shape(x)};
-    std::vector<float> out(static_cast<std::size_t>(sz.n) * 13);
-    const FeatureMap avg = global_pool(fm, out.data(), GlobalPool::avg);
-    REQUIRE(avg.shape == (Shape{sz.n, 1, 1, 13}));
-    CHECK(ref::max_scaled_error(ref::from_nhwc(avg.data, avg.shape), ref::global_avg(x)) <= 1e-6);
-    const FeatureMap mx = global_pool(fm, out.data(), GlobalPool::max);
-    CHECK(ref::max_scaled_error(ref::from_nhwc(mx.data, mx.shape), ref::global_max(x)) == 0.0);
+    const ref::Map avg = run(GlobalPooling{GlobalPool::avg}, x);
+    REQUIRE(ref::nhwc_shape(avg) == (Shape{sz.n, 1, 1, 13}));
+    CHECK(ref::max_scaled_error(avg, ref::global_avg(x)) <= 1e-6);
+    CHECK(ref::max_scaled_error(run(GlobalPooling{GlobalPool::max}, x), ref::global_max(x)) == 0.0);
   }
 }
 
@@ -401,20 +381,22 @@ TEST_CASE("Dense with 7 classes matches W x + b (torch [out,in] and Keras [in,ou
     std::vector<double> weight, bias;
     wf.dense(site, 7, 13, weight, bias);
     const io::SafeTensors file = wf.build();
-    WeightReader reader(file, naming_of(layout));
     Dense<13> dense(7);
     REQUIRE(dense.classes() == 7);
-    dense.load(reader, site);
-    REQUIRE_NOTHROW(reader.finish());
+    with_loader(layout, file, [&](auto& loader) {
+      dense.load(loader, site);
+      REQUIRE_NOTHROW(loader.finish());
+    });
 
     const ref::Map x = ref::random_map(3, 13, 1, 1, 152, -2.0, 2.0);  // 3 rows of 13 features
     const std::vector<double> want = ref::dense(x.v, 3, 13, weight, bias);
-    const std::vector<float> features(x.v.begin(), x.v.end());
-    std::vector<float> out(3 * 7);
-    dense.forward(features.data(), 3, out.data());
-    for (std::size_t i = 0; i < want.size(); ++i) {
-      INFO("keras=" << !torch << " index " << i);
-      CHECK(std::abs(out[i] - want[i]) <= kTol * std::max(1.0, std::abs(want[i])));
+    for (const int threads : {1, 3}) {
+      const ref::Map out = run(dense, x, threads);
+      REQUIRE(ref::nhwc_shape(out) == (Shape{3, 1, 1, 7}));
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        INFO("keras=" << !torch << " threads " << threads << " index " << i);
+        CHECK(std::abs(out.v[i] - want[i]) <= kTol * std::max(1.0, std::abs(want[i])));
+      }
     }
   }
 }

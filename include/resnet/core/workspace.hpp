@@ -135,6 +135,10 @@ class Workspace {
     check_all_released();
   }
 
+  /// Fills every slot and the scratch with `value`: tests poison the arena with NaN so
+  /// that a read of memory no layer wrote shows up in the output.
+  void fill(float value) { std::fill(arena_.begin(), arena_.end(), value); }
+
   /// Buffer slots planned so far, and the bytes the arena holds (slots and scratch).
   int slot_count() const noexcept { return static_cast<int>(slots_.size()); }
   std::size_t arena_bytes() const noexcept { return arena_.size() * sizeof(float); }
