@@ -6,7 +6,8 @@ if(NOT RESNET_BUILD_EXAMPLES)
   return()
 endif()
 find_path(RESNET_STB_INCLUDE_DIR stb/stb_image.h)
-if(NOT RESNET_STB_INCLUDE_DIR)
+find_package(CLI11 2.1 CONFIG QUIET)
+if(NOT RESNET_STB_INCLUDE_DIR OR NOT CLI11_FOUND)  # examples/CMakeLists.txt builds no tool then
   return()
 endif()
 
@@ -29,6 +30,33 @@ add_test(NAME cli_bad_value COMMAND ${_check} 2 --expect "--batch: expected an i
   -- ${_cli} bench resnet18 --batch many)
 add_test(NAME cli_missing_weights_file COMMAND ${_check} 1 --expect "no_such.safetensors"
   -- ${_cli} classify cifar-resnet20 --weights no_such.safetensors image.jpg)
+
+# Every command line mistake exits with 2, whichever command and whichever check (CLI11's
+# or the tool's own) finds it; help and version exit with 0.
+add_test(NAME cli_no_arguments COMMAND ${_check} 2 --expect "usage: resnet <command>" -- ${_cli})
+add_test(NAME cli_help_command COMMAND ${_check} 0 --expect "usage: resnet classify" -- ${_cli} help classify)
+add_test(NAME cli_version COMMAND ${_check} 0 --expect "resnet 0.1.0" -- ${_cli} --version)
+add_test(NAME cli_summary_missing_model COMMAND ${_check} 2 --expect "MODEL is required" -- ${_cli} summary)
+add_test(NAME cli_summary_extra_argument COMMAND ${_check} 2 --expect "unexpected argument 'cat.jpg'"
+  -- ${_cli} summary resnet50 cat.jpg)
+add_test(NAME cli_summary_bad_pooling COMMAND ${_check} 2 --expect "--pooling: expected avg, max or none, got 'mean'"
+  -- ${_cli} summary resnet50 --no-top --pooling mean)
+add_test(NAME cli_summary_pooling_needs_no_top COMMAND ${_check} 2 --expect "--pooling applies only with --no-top"
+  -- ${_cli} summary resnet50 --pooling max)
+add_test(NAME cli_classify_missing_image COMMAND ${_check} 2 --expect "IMAGE is required"
+  -- ${_cli} classify cifar-resnet20 --weights w.safetensors)
+add_test(NAME cli_classify_bad_preprocess COMMAND ${_check} 2 --expect "--preprocess: unknown preprocessing mode"
+  -- ${_cli} classify cifar-resnet20 --weights w.safetensors --preprocess keras cat.jpg)
+add_test(NAME cli_eval_missing_weights COMMAND ${_check} 2 --expect "--weights is required"
+  -- ${_cli} eval cifar-resnet20 some/dir)
+add_test(NAME cli_eval_two_folders COMMAND ${_check} 2 --expect "unexpected argument 'b'"
+  -- ${_cli} eval cifar-resnet20 --weights w.safetensors a b)
+add_test(NAME cli_bench_missing_value COMMAND ${_check} 2 --expect "--batch" -- ${_cli} bench resnet18 --batch)
+add_test(NAME cli_bench_out_of_range COMMAND ${_check} 2 --expect "--threads: 5000 is out of range [0, 1024]"
+  -- ${_cli} bench resnet18 --threads 5000)
+# Integers are decimal: 010 is ten, not octal eight.
+add_test(NAME cli_bench_decimal_batch COMMAND ${_check} 0 --expect "batch 10,"
+  -- ${_cli} bench cifar-resnet20 --batch 010 --iters 1 --warmup 0 --threads 1)
 
 # Spec 2.1-2.3 and 3.
 add_test(NAME cli_summary_resnet50 COMMAND ${_check} 0

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <resnet/core/math.hpp>
 #include <resnet/vision.hpp>
 
 namespace resnet_cli {
@@ -149,11 +150,6 @@ void check_batch_pixels(const AnyNetwork& net, int batch, int height, int width)
                      std::to_string(net.options().max_batch_pixels));
 }
 
-void require_weights(const Command& cmd, const char* sub) {
-  if (cmd.weights.empty())
-    throw UsageError(std::string(sub) + " needs --weights FILE (a safetensors file; see tools/convert_*.py)");
-}
-
 // ---- summary ----
 
 int summary(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
@@ -204,9 +200,7 @@ int summary(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
 // ---- classify ----
 
 int classify(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
-  require_weights(cmd, "classify");
   if (cmd.no_top) throw UsageError("classify needs the classifier; --no-top is for summary and bench");
-  if (cmd.inputs.empty()) throw UsageError("classify needs at least one IMAGE");
   std::vector<std::string> file_labels;
   const int classes_wanted = resolve_classes(cmd, file_labels);
   auto net = make(model_options(cmd, classes_wanted));
@@ -220,7 +214,7 @@ int classify(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   Tensor input(resnet::Shape{1, pipeline.crop, pipeline.crop, 3});
   Tensor output;
   int failures = 0;
-  for (const std::string& path : cmd.inputs) {
+  for (const std::string& path : cmd.images) {
     try {
       load_into(path, pipeline, input.data());
     } catch (const std::exception& e) {
@@ -320,10 +314,8 @@ class Progress {
 };
 
 int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
-  require_weights(cmd, "eval");
   if (cmd.no_top) throw UsageError("eval needs the classifier; --no-top is for summary and bench");
-  if (cmd.inputs.size() != 1) throw UsageError("eval needs exactly one DIR (an ImageFolder layout)");
-  const std::string root = cmd.inputs[0];
+  const std::string& root = cmd.folder;
   std::vector<std::string> class_names;
   const std::vector<Sample> samples = image_folder(root, class_names);
 
@@ -385,20 +377,17 @@ int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
       for (std::size_t n = 0; n < labels.size(); ++n) {
         const float* row = output.data() + n * static_cast<std::size_t>(classes);
         const int truth = labels[n];
-        // Rank of the true class, ties broken towards the lower index as decode_predictions does.
-        int rank = classes;
-        if (truth < classes && !std::isnan(row[truth])) {
-          rank = 0;
-          for (int c = 0; c < classes; ++c)
-            if (row[c] > row[truth] || (row[c] == row[truth] && c < truth) || std::isnan(row[c])) ++rank;
-        }
+        // Ranked as decode_predictions ranks; a NaN score is never a hit, even among NaNs.
+        const std::vector<int> best = resnet::top_k(row, classes, 5);
+        const auto found = std::find(best.begin(), best.end(), truth);
+        const bool scored = truth < classes && !std::isnan(row[truth]);
         ++evaluated;
         ++per_class_total[static_cast<std::size_t>(truth)];
-        if (rank == 0) {
+        if (scored && found == best.begin()) {
           ++top1;
           ++per_class_correct[static_cast<std::size_t>(truth)];
         }
-        if (rank < 5) ++top5;
+        if (scored && found != best.end()) ++top5;
       }
     }
     progress.update(first + count, evaluated, top1, elapsed());
@@ -428,7 +417,6 @@ int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
 // ---- bench ----
 
 int bench(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
-  if (!cmd.inputs.empty()) throw UsageError("bench takes no IMAGE or DIR arguments (got '" + cmd.inputs[0] + "')");
   auto net = make(model_options(cmd, cmd.classes.value_or(0)));
   const InputSize in = network_input(cmd, info, *net);
   const int batch = cmd.batch.value_or(1);

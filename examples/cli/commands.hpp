@@ -36,7 +36,7 @@ class NetworkOf final : public AnyNetwork {
   explicit NetworkOf(const resnet::ModelOptions& options) : model_(options) {}
   const resnet::ModelOptions& options() const override { return model_.options(); }
   int min_side() const override { return Model::min_side; }
-  bool keras_counting() const override { return Model::family::naming == resnet::Naming::keras; }
+  bool keras_counting() const override { return Model::family::names::keras_layout; }
   std::vector<resnet::LayerSummary> summary(int height, int width) const override {
     return model_.summary(height, width);
   }

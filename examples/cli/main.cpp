@@ -1,14 +1,19 @@
 // `resnet`: summary, classify, eval and bench for every model of the library.
 // Exit status: 0 success, 1 a failure at run time (a file, an image, weights), 2 a
-// mistake on the command line.
+// mistake on the command line: every CLI11 parse error (unknown option, missing or bad
+// value, missing argument), an unknown command or model.
 
-#include <cstdint>
+#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <limits>
-#include <set>
+#include <map>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "options.hpp"
 #include "registry.hpp"
@@ -16,17 +21,67 @@
 namespace resnet_cli {
 namespace {
 
-const char* const kToolHelp = R"(usage: resnet <command> MODEL [options] [IMAGE... | DIR]
+// ---- help ----
 
-Runs the residual networks of the resnet library from the command line.
+/// Help pages in the tool's own layout rather than CLI11's: the usage line, the
+/// description, then the commands, arguments and options in columns as wide as their
+/// longest entry (-h, --help last), then the footer.
+class HelpFormatter : public CLI::FormatterBase {
+ public:
+  struct Page {
+    std::string usage;    ///< after "usage: "
+    std::string summary;  ///< a command's line in `resnet --help`
+  };
+  void add_page(const CLI::App* app, Page page) { pages_[app] = std::move(page); }
 
-commands:
-  summary   layers, output shapes, parameters and MACs (like Keras' model.summary())
-  classify  top-K classes of JPEG/PNG images
-  eval      top-1/top-5 accuracy on an ImageFolder directory (DIR/<class>/<image>)
-  bench     latency and throughput on random input
+  std::string make_help(const CLI::App* app, std::string, CLI::AppFormatMode) const override {
+    std::vector<Row> commands, arguments, options;
+    for (const CLI::App* sub : app->get_subcommands({})) commands.push_back({sub->get_name(), pages_.at(sub).summary});
+    for (const CLI::Option* opt : app->get_options())
+      if (opt != app->get_help_ptr()) (opt->get_positional() ? arguments : options).push_back(row(opt));
+    options.push_back(row(app->get_help_ptr()));
+    std::ostringstream out;
+    out << "usage: " << pages_.at(app).usage << "\n\n" << app->get_description() << "\n";
+    section(out, "commands", commands);
+    section(out, "arguments", arguments);
+    section(out, "options", options);
+    if (!app->get_footer().empty()) out << "\n" << app->get_footer();
+    return out.str();
+  }
 
-Run `resnet <command> --help` for the options of a command.
+ private:
+  struct Row {
+    std::string name, text;
+  };
+  static Row row(const CLI::Option* opt) {
+    if (opt->get_positional())
+      return {opt->get_name() + (opt->get_expected_max() > 1 ? "..." : ""), opt->get_description()};
+    std::string names;
+    for (const std::string& s : opt->get_snames()) names += (names.empty() ? "-" : ", -") + s;
+    for (const std::string& l : opt->get_lnames()) names += (names.empty() ? "--" : ", --") + l;
+    const std::string& value = opt->get_option_text();
+    return {value.empty() ? names : names + " " + value, opt->get_description()};
+  }
+  static void section(std::ostream& out, const char* title, const std::vector<Row>& rows) {
+    if (rows.empty()) return;
+    std::size_t width = 0;
+    for (const Row& r : rows) width = std::max(width, r.name.size());
+    out << "\n" << title << ":\n";
+    for (const Row& r : rows) {
+      out << "  " << r.name << std::string(width + 2 - r.name.size(), ' ');
+      for (const char c : r.text) {
+        out << c;
+        if (c == '\n') out << std::string(width + 4, ' ');
+      }
+      out << "\n";
+    }
+  }
+
+  std::map<const CLI::App*, Page> pages_;
+};
+
+std::string tool_footer() {
+  std::string text = R"(Run `resnet <command> --help` for the options of a command.
 
 examples:
   resnet summary resnet50
@@ -36,254 +91,284 @@ examples:
 
 weights: safetensors files made by tools/convert_torch.py (torchvision, CIFAR) or
 tools/convert_keras_h5.py (Keras).
+
+models:
 )";
-
-const char* const kSummaryHelp = R"(usage: resnet summary MODEL [--classes N] [--input HxW] [--no-top [--pooling avg|max|none]]
-
-Prints the model block by block: output shape (batch of one, NHWC), parameters and
-multiply-accumulates, with Keras-style totals. Needs no weights.
-
-options:
-  --classes N       classifier size (default: 1000; 10 for the CIFAR models)
-  --input HxW       input size, e.g. 224x224 or 224 (default 224; 32 for CIFAR)
-  --no-top          leave the classifier off (Keras include_top=False)
-  --pooling MODE    with --no-top: avg (default), max, or none for the feature map
-  -h, --help        this text
-)";
-
-const char* const kClassifyHelp = R"(usage: resnet classify MODEL --weights FILE [options] IMAGE...
-
-Decodes each JPEG/PNG image, resizes its shorter side and centre-crops it as torchvision
-does (ImageNet models: 256 then 224; CIFAR models: 32x32 used as is), normalises it for
-the model and prints the top-K classes with their probabilities (softmax of the logits
-for torchvision and CIFAR models; Keras models output probabilities already).
-
-options:
-  --weights FILE        safetensors weights (required)
-  --preprocess MODE     torch, caffe, tf or cifar (default: the model's own:
-                        torchvision torch, Keras V1 caffe, Keras V2 tf, CIFAR cifar)
-  --labels NAME|FILE    imagenet, cifar10, or a file with one label per line
-                        (default: the model's dataset)
-  --classes N           class count of the weights (default: the label file's length,
-                        else 1000; 10 for CIFAR)
-  --top K               how many classes to print (default 5)
-  --resize N            shorter side before the crop (default 256; 32 for CIFAR;
-                        use 232 for torchvision's IMAGENET1K_V2 ResNet-50/101/152)
-  --crop N              side of the square centre crop (default 224; 32 for CIFAR)
-  --threads T           threads (default: one per core)
-  -h, --help            this text
-)";
-
-const char* const kEvalHelp = R"(usage: resnet eval MODEL --weights FILE [options] DIR
-
-Accuracy on an ImageFolder layout: DIR/<class>/<image>, where the class index is the
-position of the folder name in sorted order (as torchvision's ImageFolder). Files that
-cannot be decoded (truncated, not an image, ...) are reported by name, skipped and
-counted. A progress bar is drawn when stderr is a terminal; otherwise a line is printed
-every tenth of the way.
-
-options:
-  --weights FILE        safetensors weights (required)
-  --preprocess MODE     torch, caffe, tf or cifar (default: the model's own)
-  --classes N           class count of the weights (default 1000; 10 for CIFAR)
-  --resize N, --crop N  as for classify
-  --batch B             images per forward pass (default 32)
-  --threads T           threads for decoding and inference (default: one per core)
-  -h, --help            this text
-)";
-
-const char* const kBenchHelp = R"(usage: resnet bench MODEL [options]
-
-Times forward passes on random input: warm-up runs, then the median and 90th
-percentile latency of a batch and the throughput in images/s.
-
-options:
-  --batch B         images per forward pass (default 1)
-  --threads T       threads (default: one per core)
-  --input HxW       input size (default 224x224; 32x32 for CIFAR)
-  --iters N         timed runs (default 10)
-  --warmup N        untimed runs first (default 2)
-  --weights FILE    safetensors weights instead of random ones
-  --seed S          seed of the random weights and input (default 0)
-  --classes N, --no-top, --pooling MODE   head options as for summary
-  -h, --help        this text
-)";
-
-const char* help_for(Subcommand s) {
-  switch (s) {
-    case Subcommand::summary: return kSummaryHelp;
-    case Subcommand::classify: return kClassifyHelp;
-    case Subcommand::eval: return kEvalHelp;
-    case Subcommand::bench: return kBenchHelp;
-  }
-  return kToolHelp;
-}
-
-void print_tool_help(std::ostream& out) {
-  out << kToolHelp << "\nmodels:\n";
   for (const ModelInfo& m : registry()) {
     std::string name = m.name;
     name.resize(18, ' ');
-    out << "  " << name << m.description << " [" << resnet::to_string(m.preprocess) << "]\n";
+    text += "  " + name + m.description + " [" + resnet::to_string(m.preprocess) + "]\n";
   }
+  return text;
 }
 
-bool parse_subcommand(const std::string& s, Subcommand& out) {
-  if (s == "summary") out = Subcommand::summary;
-  else if (s == "classify") out = Subcommand::classify;
-  else if (s == "eval") out = Subcommand::eval;
-  else if (s == "bench") out = Subcommand::bench;
-  else return false;
-  return true;
-}
+// ---- values ----
 
-long long parse_integer(const std::string& option, const std::string& text, long long lo, long long hi) {
+/// Why `text` is not a base-10 integer in [lo, hi], or "" when it is one (then in `value`).
+std::string integer_error(const std::string& text, long long lo, long long hi, long long& value) {
   std::size_t used = 0;
-  long long v = 0;
   try {
-    v = std::stoll(text, &used);
+    value = std::stoll(text, &used);
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == 0 || used != text.size())
-    throw UsageError(option + ": expected an integer, got '" + text + "'");
-  if (v < lo || v > hi)
-    throw UsageError(option + ": " + text + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return v;
+  if (used == 0 || used != text.size()) return "expected an integer, got '" + text + "'";
+  if (value < lo || value > hi)
+    return text + " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  return "";
 }
 
-InputSize parse_size(const std::string& option, const std::string& text) {
+/// Checks a base-10 integer and hands it on in plain decimal: CLI11 itself reads integers
+/// with strtoll base 0, which would take "010" as octal and "0x10" as hex.
+CLI::Validator integer_in(long long lo, long long hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& text) {
+        long long value = 0;
+        std::string error = integer_error(text, lo, hi, value);
+        if (error.empty()) text = std::to_string(value);
+        return error;
+      },
+      "");
+}
+
+/// T: int, std::optional<int> or std::uint64_t.
+template <class T>
+CLI::Option* integer_option(CLI::App& sub, const char* name, T& target, const char* value_name, long long lo,
+                            long long hi, const std::string& help) {
+  return sub.add_option(name, target, help)->transform(integer_in(lo, hi))->option_text(value_name);
+}
+
+/// "HxW", or one number for a square.
+InputSize parse_size(const std::string& text) {
   const std::size_t x = text.find_first_of("xX");
-  constexpr long long max_side = 1 << 16;
-  if (x == std::string::npos) {
-    const int side = static_cast<int>(parse_integer(option, text, 1, max_side));
-    return {side, side};
-  }
-  return {static_cast<int>(parse_integer(option, text.substr(0, x), 1, max_side)),
-          static_cast<int>(parse_integer(option, text.substr(x + 1), 1, max_side))};
+  const std::string sides[] = {text.substr(0, x), x == std::string::npos ? text : text.substr(x + 1)};
+  long long side[2] = {0, 0};
+  for (int i = 0; i < 2; ++i)
+    if (std::string error = integer_error(sides[i], 1, 1 << 16, side[i]); !error.empty())
+      throw CLI::ValidationError("--input", error);
+  return {static_cast<int>(side[0]), static_cast<int>(side[1])};
 }
 
-/// Options each subcommand accepts; the ones not named here take a value.
-const std::set<std::string>& allowed(Subcommand s) {
-  static const std::set<std::string> summary{"--classes", "--input", "--no-top", "--pooling"};
-  static const std::set<std::string> classify{"--weights", "--preprocess", "--labels", "--classes", "--top",
-                                              "--resize",  "--crop",       "--threads"};
-  static const std::set<std::string> eval{"--weights", "--preprocess", "--classes", "--resize",
-                                          "--crop",    "--batch",      "--threads"};
-  static const std::set<std::string> bench{"--batch",  "--threads", "--input",   "--iters",   "--warmup",
-                                           "--weights", "--seed",   "--classes", "--no-top", "--pooling"};
-  switch (s) {
-    case Subcommand::summary: return summary;
-    case Subcommand::classify: return classify;
-    case Subcommand::eval: return eval;
-    case Subcommand::bench: return bench;
-  }
-  return summary;
+// ---- options that several commands share; each adds one option (two for the head) ----
+
+void model_argument(CLI::App& sub, Command& cmd) {
+  sub.add_option("MODEL", cmd.model, "a model name (`resnet --help` lists them)")->required();
 }
 
-void apply(Command& cmd, const std::string& name, const std::string& value) {
-  constexpr long long int_max = std::numeric_limits<int>::max();
-  if (name == "--classes") cmd.classes = static_cast<int>(parse_integer(name, value, 1, 1 << 20));
-  else if (name == "--input") cmd.input = parse_size(name, value);
-  else if (name == "--pooling") {
-    if (value == "avg") cmd.pooling = resnet::Pooling::avg;
-    else if (value == "max") cmd.pooling = resnet::Pooling::max;
-    else if (value == "none") cmd.pooling = resnet::Pooling::none;
-    else throw UsageError("--pooling: expected avg, max or none, got '" + value + "'");
-  } else if (name == "--weights") cmd.weights = value;
-  else if (name == "--preprocess") {
-    try {
-      cmd.preprocess = resnet::parse_preprocess(value);
-    } catch (const resnet::Error& e) {
-      throw UsageError(std::string("--preprocess: ") + e.what());
-    }
-  } else if (name == "--labels") cmd.labels = value;
-  else if (name == "--top") cmd.top = static_cast<int>(parse_integer(name, value, 1, int_max));
-  else if (name == "--resize") cmd.resize = static_cast<int>(parse_integer(name, value, 1, 4096));
-  else if (name == "--crop") cmd.crop = static_cast<int>(parse_integer(name, value, 1, 4096));
-  else if (name == "--batch") cmd.batch = static_cast<int>(parse_integer(name, value, 1, 1 << 16));
-  else if (name == "--threads") cmd.threads = static_cast<int>(parse_integer(name, value, 0, 1024));
-  else if (name == "--iters") cmd.iters = static_cast<int>(parse_integer(name, value, 1, 1000000));
-  else if (name == "--warmup") cmd.warmup = static_cast<int>(parse_integer(name, value, 0, 1000000));
-  else if (name == "--seed") cmd.seed = static_cast<std::uint64_t>(parse_integer(name, value, 0, std::numeric_limits<long long>::max()));
+CLI::Option* weights_option(CLI::App& sub, Command& cmd, const std::string& help) {
+  return sub.add_option("--weights", cmd.weights, help)->option_text("FILE");
 }
 
-/// Parses argv after the subcommand; returns false when help was asked for.
-bool parse_arguments(Command& cmd, const std::vector<std::string>& args) {
-  const std::set<std::string>& ok = allowed(cmd.subcommand);
-  std::vector<std::string> positional;
-  bool options_done = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (options_done || a.size() < 2 || a[0] != '-' || a == "-") {
-      positional.push_back(a);
-      continue;
-    }
-    if (a == "--") {
-      options_done = true;
-      continue;
-    }
-    if (a == "-h" || a == "--help") return false;
-    std::string name = a, value;
-    bool has_value = false;
-    if (const std::size_t eq = a.find('='); eq != std::string::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-      has_value = true;
-    }
-    if (!ok.count(name)) throw UsageError("unknown option '" + name + "'");
-    if (name == "--no-top") {
-      if (has_value) throw UsageError("--no-top takes no value");
-      cmd.no_top = true;
-      continue;
-    }
-    if (!has_value) {
-      if (i + 1 >= args.size()) throw UsageError(name + " needs a value");
-      value = args[++i];
-    }
-    apply(cmd, name, value);
+void preprocess_option(CLI::App& sub, Command& cmd) {
+  sub.add_option_function<std::string>(
+         "--preprocess",
+         [&cmd](const std::string& mode) {
+           try {
+             cmd.preprocess = resnet::parse_preprocess(mode);
+           } catch (const resnet::Error& e) {
+             throw CLI::ValidationError("--preprocess", e.what());
+           }
+         },
+         "torch, caffe, tf or cifar (default: the model's own:\n"
+         "torchvision torch, Keras V1 caffe, Keras V2 tf, CIFAR cifar)")
+      ->option_text("MODE");
+}
+
+void classes_option(CLI::App& sub, Command& cmd, const std::string& help) {
+  integer_option(sub, "--classes", cmd.classes, "N", 1, 1 << 20, help);
+}
+
+void input_option(CLI::App& sub, Command& cmd) {
+  sub.add_option_function<std::string>(
+         "--input", [&cmd](const std::string& text) { cmd.input = parse_size(text); },
+         "input size, e.g. 224x224 or 224 (default 224; 32 for CIFAR)")
+      ->option_text("HxW");
+}
+
+/// --no-top and --pooling: the Keras head options.
+void head_options(CLI::App& sub, Command& cmd) {
+  sub.add_flag("--no-top", cmd.no_top, "leave the classifier off (Keras include_top=False)");
+  sub.add_option_function<std::string>(
+         "--pooling",
+         [&cmd](const std::string& mode) {
+           if (mode == "avg") cmd.pooling = resnet::Pooling::avg;
+           else if (mode == "max") cmd.pooling = resnet::Pooling::max;
+           else if (mode == "none") cmd.pooling = resnet::Pooling::none;
+           else throw CLI::ValidationError("--pooling", "expected avg, max or none, got '" + mode + "'");
+         },
+         "with --no-top: avg (default), max, or none for the feature map")
+      ->option_text("MODE");
+}
+
+/// --resize and --crop: the torchvision-style centre crop of classify and eval.
+void crop_options(CLI::App& sub, Command& cmd) {
+  integer_option(sub, "--resize", cmd.resize, "N", 1, 4096,
+                 "shorter side before the crop (default 256; 32 for CIFAR;\n"
+                 "use 232 for torchvision's IMAGENET1K_V2 ResNet-50/101/152)");
+  integer_option(sub, "--crop", cmd.crop, "N", 1, 4096, "side of the square centre crop (default 224; 32 for CIFAR)");
+}
+
+void batch_option(CLI::App& sub, Command& cmd, const std::string& help) {
+  integer_option(sub, "--batch", cmd.batch, "B", 1, 1 << 16, help);
+}
+
+void threads_option(CLI::App& sub, Command& cmd, const std::string& help) {
+  integer_option(sub, "--threads", cmd.threads, "T", 0, 1024, help);
+}
+
+// ---- the commands ----
+
+void summary_options(CLI::App& sub, Command& cmd) {
+  model_argument(sub, cmd);
+  classes_option(sub, cmd, "classifier size (default: 1000; 10 for the CIFAR models)");
+  input_option(sub, cmd);
+  head_options(sub, cmd);
+}
+
+void classify_options(CLI::App& sub, Command& cmd) {
+  model_argument(sub, cmd);
+  sub.add_option("IMAGE", cmd.images, "JPEG or PNG files")->required();
+  weights_option(sub, cmd, "safetensors weights (required)")->required();
+  preprocess_option(sub, cmd);
+  sub.add_option("--labels", cmd.labels,
+                 "imagenet, cifar10, or a file with one label per line\n(default: the model's dataset)")
+      ->option_text("NAME|FILE");
+  classes_option(sub, cmd, "class count of the weights (default: the label file's length,\nelse 1000; 10 for CIFAR)");
+  integer_option(sub, "--top", cmd.top, "K", 1, std::numeric_limits<int>::max(),
+                 "how many classes to print (default 5)");
+  crop_options(sub, cmd);
+  threads_option(sub, cmd, "threads (default: one per core)");
+}
+
+void eval_options(CLI::App& sub, Command& cmd) {
+  model_argument(sub, cmd);
+  sub.add_option("DIR", cmd.folder, "the ImageFolder root: DIR/<class>/<image>")->required();
+  weights_option(sub, cmd, "safetensors weights (required)")->required();
+  preprocess_option(sub, cmd);
+  classes_option(sub, cmd, "class count of the weights (default 1000; 10 for CIFAR)");
+  crop_options(sub, cmd);
+  batch_option(sub, cmd, "images per forward pass (default 32)");
+  threads_option(sub, cmd, "threads for decoding and inference (default: one per core)");
+}
+
+void bench_options(CLI::App& sub, Command& cmd) {
+  model_argument(sub, cmd);
+  batch_option(sub, cmd, "images per forward pass (default 1)");
+  threads_option(sub, cmd, "threads (default: one per core)");
+  input_option(sub, cmd);
+  integer_option(sub, "--iters", cmd.iters, "N", 1, 1000000, "timed runs (default 10)");
+  integer_option(sub, "--warmup", cmd.warmup, "N", 0, 1000000, "untimed runs first (default 2)");
+  weights_option(sub, cmd, "safetensors weights instead of random ones");
+  integer_option(sub, "--seed", cmd.seed, "S", 0, std::numeric_limits<long long>::max(),
+                 "seed of the random weights and input (default 0)");
+  classes_option(sub, cmd, "classifier size (default: 1000; 10 for the CIFAR models)");
+  head_options(sub, cmd);
+}
+
+struct CommandSpec {
+  Subcommand kind;
+  const char* name;
+  HelpFormatter::Page page;
+  const char* description;
+  void (*add_options)(CLI::App&, Command&);
+};
+
+const CommandSpec kCommands[] = {
+    {Subcommand::summary, "summary",
+     {"resnet summary MODEL [--classes N] [--input HxW] [--no-top [--pooling avg|max|none]]",
+      "layers, output shapes, parameters and MACs (like Keras' model.summary())"},
+     R"(Prints the model block by block: output shape (batch of one, NHWC), parameters and
+multiply-accumulates, with Keras-style totals. Needs no weights.)",
+     summary_options},
+    {Subcommand::classify, "classify",
+     {"resnet classify MODEL --weights FILE [options] IMAGE...", "top-K classes of JPEG/PNG images"},
+     R"(Decodes each JPEG/PNG image, resizes its shorter side and centre-crops it as torchvision
+does (ImageNet models: 256 then 224; CIFAR models: 32x32 used as is), normalises it for
+the model and prints the top-K classes with their probabilities (softmax of the logits
+for torchvision and CIFAR models; Keras models output probabilities already).)",
+     classify_options},
+    {Subcommand::eval, "eval",
+     {"resnet eval MODEL --weights FILE [options] DIR",
+      "top-1/top-5 accuracy on an ImageFolder directory (DIR/<class>/<image>)"},
+     R"(Accuracy on an ImageFolder layout: DIR/<class>/<image>, where the class index is the
+position of the folder name in sorted order (as torchvision's ImageFolder). Files that
+cannot be decoded (truncated, not an image, ...) are reported by name, skipped and
+counted. A progress bar is drawn when stderr is a terminal; otherwise a line is printed
+every tenth of the way.)",
+     eval_options},
+    {Subcommand::bench, "bench",
+     {"resnet bench MODEL [options]", "latency and throughput on random input"},
+     R"(Times forward passes on random input: warm-up runs, then the median and 90th
+percentile latency of a batch and the throughput in images/s.)",
+     bench_options},
+};
+
+/// The tool's command line; parsing it fills `cmd`.
+void declare(CLI::App& app, HelpFormatter& help, Command& cmd) {
+  help.add_page(&app, {"resnet <command> MODEL [options] [IMAGE... | DIR]", ""});
+  app.set_help_flag("-h,--help", "this text");
+  app.set_version_flag("--version", "resnet 0.1.0", "the version");
+  // At most one command, so that a later word that names another one (an image called
+  // "eval") is an argument. Leftover words are reported below in the tool's own words
+  // rather than as CLI11's ExtrasError; a repeated option counts once, the last time.
+  app.require_subcommand(0, 1);
+  app.allow_extras();
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  for (const CommandSpec& spec : kCommands) {
+    CLI::App* sub = app.add_subcommand(spec.name, spec.description);
+    help.add_page(sub, spec.page);
+    // Not parse_complete_callback: that one checks the command's requirements before a
+    // preceding `resnet --help` is seen.
+    sub->final_callback([&cmd, kind = spec.kind] { cmd.subcommand = kind; });
+    spec.add_options(*sub, cmd);
   }
-  if (positional.empty()) throw UsageError("missing MODEL (run `resnet --help` for the list)");
-  cmd.model = positional[0];
-  cmd.inputs.assign(positional.begin() + 1, positional.end());
-  if (cmd.subcommand == Subcommand::summary && !cmd.inputs.empty())
-    throw UsageError("summary takes only MODEL, got also '" + cmd.inputs[0] + "'");
-  if (cmd.pooling != resnet::Pooling::avg && !cmd.no_top)
-    throw UsageError("--pooling applies only with --no-top");
-  return true;
+  app.footer(tool_footer());  // after the commands: a subcommand inherits its parent's footer
+}
+
+int usage_error(const std::string& command, const std::string& message) {
+  const std::string prefix = command.empty() ? "resnet" : "resnet " + command;
+  std::cerr << prefix << ": " << message << "\nTry '" << prefix << " --help'.\n";
+  return 2;
 }
 
 int main_impl(int argc, char** argv) {
+  auto help = std::make_shared<HelpFormatter>();
+  CLI::App app("Runs the residual networks of the resnet library from the command line.", "resnet");
+  app.formatter(help);
+  Command cmd;
+  declare(app, *help, cmd);
+
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
-    print_tool_help(std::cerr);
+    std::cerr << app.help();
     return 2;
   }
-  if (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    Subcommand s;
-    if (args.size() > 1 && parse_subcommand(args[1], s)) {
-      std::cout << help_for(s);
-      return 0;
-    }
-    print_tool_help(std::cout);
-    return 0;
-  }
-  if (args[0] == "--version") {
-    std::cout << "resnet 0.1.0\n";
-    return 0;
-  }
-  Command cmd;
-  if (!parse_subcommand(args[0], cmd.subcommand)) {
-    std::cerr << "resnet: unknown command '" << args[0] << "' (expected summary, classify, eval or bench)\n"
-              << "Try 'resnet --help'.\n";
-    return 2;
-  }
-  const std::string sub = args[0];
+  if (args[0] == "help") args[0] = "--help";  // `resnet help [COMMAND]`
+  std::string command;
   try {
-    if (!parse_arguments(cmd, std::vector<std::string>(args.begin() + 1, args.end()))) {
-      std::cout << help_for(cmd.subcommand);
-      return 0;
+    std::reverse(args.begin(), args.end());  // CLI11 takes the arguments last first
+    try {
+      app.parse(args);
+    } catch (const CLI::ParseError& e) {
+      if (!app.get_subcommands().empty()) command = app.get_subcommands()[0]->get_name();
+      if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);  // --help, --version
+      return usage_error(command, e.what());
     }
+    const std::vector<std::string> extra = app.remaining(true);
+    if (app.get_subcommands().empty()) {
+      if (extra.empty()) {
+        std::cerr << app.help();
+        return 2;
+      }
+      return usage_error("", "unknown command '" + extra[0] + "' (expected summary, classify, eval or bench)");
+    }
+    command = app.get_subcommands()[0]->get_name();
+    if (!extra.empty()) {
+      const std::string& word = extra[0];
+      if (word.size() > 1 && word[0] == '-') throw UsageError("unknown option '" + word.substr(0, word.find('=')) + "'");
+      throw UsageError("unexpected argument '" + word + "'");
+    }
+    if (cmd.pooling != resnet::Pooling::avg && !cmd.no_top) throw UsageError("--pooling applies only with --no-top");
     const ModelInfo* info = find_model(cmd.model);
     if (info == nullptr) {
       std::string names;
@@ -292,13 +377,12 @@ int main_impl(int argc, char** argv) {
     }
     return info->run(cmd, *info);
   } catch (const UsageError& e) {
-    std::cerr << "resnet " << sub << ": " << e.what() << "\nTry 'resnet " << sub << " --help'.\n";
-    return 2;
+    return usage_error(command, e.what());
   } catch (const resnet::Error& e) {
-    std::cerr << "resnet " << sub << ": error (" << resnet::to_string(e.kind()) << "): " << e.what() << "\n";
+    std::cerr << "resnet " << command << ": error (" << resnet::to_string(e.kind()) << "): " << e.what() << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "resnet " << sub << ": error: " << e.what() << "\n";
+    std::cerr << "resnet " << command << ": error: " << e.what() << "\n";
     return 1;
   }
 }

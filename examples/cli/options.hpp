@@ -14,7 +14,8 @@ namespace resnet_cli {
 
 enum class Subcommand { summary, classify, eval, bench };
 
-/// A mistake on the command line (unknown option, bad value): exit status 2.
+/// A mistake on the command line found after parsing (an unknown model, a crop larger
+/// than the resize): exit status 2, as for CLI11's parse errors.
 class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -28,7 +29,8 @@ struct InputSize {
 struct Command {
   Subcommand subcommand = Subcommand::summary;
   std::string model;
-  std::vector<std::string> inputs;  ///< images (classify) or the ImageFolder root (eval)
+  std::vector<std::string> images;  ///< classify
+  std::string folder;               ///< eval: the ImageFolder root
 
   std::optional<int> classes;
   std::optional<InputSize> input;  ///< summary/bench: the network's input size
