@@ -23,8 +23,6 @@ using resnet::ThreadPool;
 using resnet::kernels::ConvAlgorithm;
 using resnet::kernels::ConvKernel;
 using resnet::kernels::ConvShape;
-using resnet::Act;
-using resnet::Fusion;
 
 using Layer = resnet50::ConvLayer;
 
@@ -49,7 +47,7 @@ struct Bench {
         residual(random_vector(out.size(), 4)),
         scratch(kernel.scratch_floats(1, l.side, l.side, threads)) {}
   void run(ThreadPool& pool) {
-    kernel.run(in.data(), 1, side, side, out.data(), Fusion{nullptr, Act::relu}, scratch.data(), pool);
+    kernel.run(in.data(), 1, side, side, out.data(), nullptr, true, scratch.data(), pool);
   }
 };
 
@@ -87,10 +85,9 @@ void bench_all(benchmark::State& state, int threads) {
     }
   const std::vector<float> in = random_vector(act_size, 3);
   std::vector<float> out(act_size), scratch(scratch_size);
-  const Fusion e{nullptr, Act::relu};
   for (auto _ : state)
     for (std::size_t i = 0; i < kernels.size(); ++i) {
-      kernels[i].run(in.data(), 1, sides[i], sides[i], out.data(), e, scratch.data(), pool);
+      kernels[i].run(in.data(), 1, sides[i], sides[i], out.data(), nullptr, true, scratch.data(), pool);
       benchmark::ClobberMemory();
     }
   state.counters["GFLOP/s"] = benchmark::Counter(2 * macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);

@@ -1,14 +1,14 @@
-// Feature extraction with a ResNet-50 backbone:
-//   - an embedding per image: include_top = false with global average or max pooling
-//     (Keras' `include_top=False, pooling='avg'|'max'`), shape (n, 1, 1, 2048);
+// Feature extraction with a ResNet-50 backbone, one loaded model and one pass:
+//   - an embedding per image: global average pooling (Keras' `include_top=False,
+//     pooling='avg'`), shape (n, 1, 1, 2048), with a max-pooled one from a second pass;
 //   - the stage outputs C2..C5 (strides 4, 8, 16, 32), the inputs of an FPN or a
-//     segmentation head, via forward_stages().
+//     segmentation head;
+//   - the classifier's logits, when the weights file has them.
 //
 //   example_features [WEIGHTS.safetensors [IMAGE]]
 //
 // Without weights the backbone is random (the shapes are what this example shows); a
-// torchvision resnet50 file from tools/convert_torch.py gives real features. The file's
-// `fc` tensors are skipped with WeightParts::backbone.
+// torchvision resnet50 file from tools/convert_torch.py gives real features and logits.
 
 #include <cmath>
 #include <cstdio>
@@ -21,15 +21,12 @@
 
 namespace {
 
-resnet::ResNet50 backbone(resnet::Pooling pooling, const std::string& weights) {
-  resnet::ModelOptions options;
-  options.include_top = false;
-  options.pooling = pooling;
-  resnet::ResNet50 model(options);
+resnet::ResNet50 load(const std::string& weights) {
+  resnet::ResNet50 model;
   if (weights.empty())
     model.init_random(1);
   else
-    model.load_weights(weights, resnet::WeightParts::backbone);
+    model.load_weights(weights);
   return model;
 }
 
@@ -64,19 +61,28 @@ int main(int argc, char** argv) try {
     }
   };
 
-  // 1. Pooled embeddings.
-  const resnet::ResNet50 avg = backbone(resnet::Pooling::avg, weights);
-  const resnet::ResNet50 max = backbone(resnet::Pooling::max, weights);
-  const resnet::Tensor e_avg = avg.forward(input, ws);
-  const resnet::Tensor e_max = max.forward(input, ws);
-  std::printf("embeddings (include_top = false):\n");
+  // One pass: stage outputs C2..C5 (here NCHW, as a PyTorch detection head takes
+  // them), the average-pooled embedding and the logits.
+  const resnet::ResNet50 model = load(weights);
+  std::vector<resnet::Tensor> stages;
+  resnet::Tensor e_avg, logits, e_max;
+  resnet::Outputs outputs;
+  outputs.stages = &stages;
+  outputs.layout = resnet::Layout::nchw;
+  outputs.pooled = &e_avg;
+  outputs.logits = &logits;
+  model.forward(input, outputs, ws);
+  // A second pass of the same model for the max-pooled embedding.
+  resnet::Outputs max_pooled;
+  max_pooled.pooled = &e_max;
+  max_pooled.pooling = resnet::GlobalPool::max;
+  model.forward(input, max_pooled, ws);
+
+  std::printf("embeddings:\n");
   expect("avg", e_avg.shape(), {1, 1, 1, 2048});
   expect("max", e_max.shape(), {1, 1, 1, 2048});
   std::printf("  |avg| = %.4f, |max| = %.4f\n", norm(e_avg), norm(e_max));
-
-  // 2. Stage outputs C2..C5, here in NCHW as a PyTorch detection head would take them.
-  std::vector<resnet::Tensor> stages;
-  avg.forward_stages(input, stages, ws, resnet::Layout::nchw);
+  expect("logits", logits.shape(), {1, 1, 1, 1000});
   std::printf("stage outputs:\n");
   const int channels[4] = {256, 512, 1024, 2048};
   const int h = input.h(), w = input.w();

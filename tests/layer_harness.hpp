@@ -27,15 +27,17 @@ inline resnet::Tensor to_tensor(const ref::Map& x) {
   return t;
 }
 
-/// layer.forward(x) through resnet::run_layer: once to size the workspace, then again
-/// after every slot and the scratch were filled with NaN.
+/// act(layer.forward(x) + residual) through resnet::run_layer: once to size the
+/// workspace, then again after every slot and the scratch were filled with NaN.
 template <class Layer>
-ref::Map run(const Layer& layer, const ref::Map& x, int threads = 1, const resnet::Fusion& fusion = {}) {
+ref::Map run(const Layer& layer, const ref::Map& x, int threads = 1, resnet::Act act = resnet::Act::linear,
+             const ref::Map* residual = nullptr) {
   resnet::Workspace ws(threads);
   const resnet::Tensor in = to_tensor(x);
-  resnet::run_layer(layer, in, ws, fusion);
+  const resnet::Tensor r = residual ? to_tensor(*residual) : resnet::Tensor();
+  resnet::run_layer(layer, in, ws, residual ? &r : nullptr, act);
   ws.fill(std::numeric_limits<float>::quiet_NaN());
-  const resnet::Tensor y = resnet::run_layer(layer, in, ws, fusion);
+  const resnet::Tensor y = resnet::run_layer(layer, in, ws, residual ? &r : nullptr, act);
   return ref::from_nhwc(y.data(), y.shape());
 }
 

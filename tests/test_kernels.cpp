@@ -24,8 +24,6 @@ using resnet::ThreadPool;
 using resnet::kernels::ConvAlgorithm;
 using resnet::kernels::ConvKernel;
 using resnet::kernels::ConvShape;
-using resnet::Act;
-using resnet::Fusion;
 
 using resnet50::random_vector;
 
@@ -64,17 +62,17 @@ double compare(const Case& c, ConvAlgorithm algorithm, int threads, std::string*
   const std::size_t out_size = static_cast<std::size_t>(c.n) * oh * ow * s.out_c;
   const auto residual = c.residual ? random_vector(out_size, 4) : std::vector<float>{};
 
-  const Fusion fusion{c.residual ? residual.data() : nullptr, c.relu ? Act::relu : Act::linear};
+  const float* fused = c.residual ? residual.data() : nullptr;
   std::vector<float> expected(out_size);
   resnet::kernels::conv2d_reference(s, weight.data(), c.bias ? bias.data() : nullptr, in.data(), c.n, c.h, c.w,
-                                    expected.data(), fusion);
+                                    expected.data(), fused, c.relu);
 
   ConvKernel kernel(s, weight, bias, algorithm);
   if (name) *name = kernel.algorithm_name();
   ThreadPool pool(threads);
   std::vector<float> scratch(kernel.scratch_floats(c.n, c.h, c.w, threads), std::nanf(""));
   std::vector<float> out(out_size, std::nanf(""));  // NaN: a missed output element shows up
-  kernel.run(in.data(), c.n, c.h, c.w, out.data(), fusion, scratch.data(), pool);
+  kernel.run(in.data(), c.n, c.h, c.w, out.data(), fused, c.relu, scratch.data(), pool);
   for (float x : out)
     if (std::isnan(x)) return 1e9;
   return max_relative_error(out, expected);
@@ -113,8 +111,8 @@ TEST_CASE("reference convolution matches hand-computed values", "[conv][referenc
   const std::vector<float> w2 = {1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   const std::vector<float> res = {1, 1, 2, 2, 3, 3, 4, 4};
   std::vector<float> out2(8);
-  resnet::kernels::conv2d_reference({1, 2, 3, 2, 1}, w2.data(), nullptr, in.data(), 1, 3, 3, out2.data(),
-                                    Fusion{res.data(), Act::relu});
+  resnet::kernels::conv2d_reference({1, 2, 3, 2, 1}, w2.data(), nullptr, in.data(), 1, 3, 3, out2.data(), res.data(),
+                                    true);
   // Outputs at (0,0),(0,2),(2,0),(2,2): sums 12, 16, 24, 28.
   CHECK(out2 == std::vector<float>{13, 0, 18, 0, 27, 0, 32, 0});
 }
@@ -206,10 +204,9 @@ TEST_CASE("ConvKernel::run does not allocate", "[conv][alloc]") {
       std::vector<float> out(static_cast<std::size_t>(n) * s.out_side(h) * s.out_side(w) * s.out_c);
       const std::vector<float> residual = random_vector(out.size(), 8);
       std::vector<float> scratch(kernel.scratch_floats(n, h, w, pool.size()));
-      const Fusion epi{residual.data(), Act::relu};
-      kernel.run(in.data(), n, h, w, out.data(), epi, scratch.data(), pool);  // warm-up
+      kernel.run(in.data(), n, h, w, out.data(), residual.data(), true, scratch.data(), pool);  // warm-up
       allocation_probe::arm();
-      kernel.run(in.data(), n, h, w, out.data(), epi, scratch.data(), pool);
+      kernel.run(in.data(), n, h, w, out.data(), residual.data(), true, scratch.data(), pool);
       const long allocations = allocation_probe::disarm().count;
       INFO(kernel.algorithm_name() << " in_c=" << s.in_c << " out_c=" << s.out_c << " k=" << s.kernel);
       CHECK(allocations == 0);
@@ -231,7 +228,7 @@ TEST_CASE("ConvKernel rejects bad weights, bias and inputs", "[conv][errors]") {
   ConvKernel k({4, 8, 3, 1, 0}, std::vector<float>(288), {});
   ThreadPool pool(1);
   std::vector<float> buf(64);
-  CHECK(kind_of([&] { k.run(buf.data(), 1, 2, 2, buf.data(), {}, buf.data(), pool); }) == ErrorKind::shape_mismatch);
+  CHECK(kind_of([&] { k.run(buf.data(), 1, 2, 2, buf.data(), nullptr, false, buf.data(), pool); }) == ErrorKind::shape_mismatch);
 }
 
 TEST_CASE("ConvKernel output may be the residual buffer itself", "[conv][residual]") {
@@ -244,12 +241,12 @@ TEST_CASE("ConvKernel output may be the residual buffer itself", "[conv][residua
     const auto residual = random_vector(in.size(), 14);
     std::vector<float> expected(in.size());
     resnet::kernels::conv2d_reference(s, weight.data(), bias.data(), in.data(), n, h, w, expected.data(),
-                                      Fusion{residual.data(), Act::relu});
+                                      residual.data(), true);
     ConvKernel kernel(s, weight, bias, algo);
     ThreadPool pool(2);
     std::vector<float> scratch(kernel.scratch_floats(n, h, w, 2));
     std::vector<float> out = residual;  // in place: out is the residual
-    kernel.run(in.data(), n, h, w, out.data(), Fusion{out.data(), Act::relu}, scratch.data(), pool);
+    kernel.run(in.data(), n, h, w, out.data(), out.data(), true, scratch.data(), pool);
     INFO(kernel.algorithm_name());
     CHECK(max_relative_error(out, expected) < 1e-4);
   }

@@ -147,10 +147,17 @@ TEST_CASE("ConvUnit adds a residual before its ReLU", "[layers][conv]") {
 
   const ref::Map x = ref::random_map(2, 13, 7, 9, 62);
   const ref::Map r = ref::random_map(2, 19, 4, 5, 63, -2.0, 2.0);
-  const std::vector<float> residual = ref::to_nhwc(r);
   const ref::Map sum = ref::add(ref::batch_norm(ref::conv2d(x, cv), bn), r);
-  CHECK(ref::max_scaled_error(run(unit, x, 1, Fusion{residual.data(), Act::relu}), ref::relu(sum)) <= kTol);
-  CHECK(ref::max_scaled_error(run(unit, x, 1, Fusion{residual.data(), Act::linear}), sum) <= kTol);
+  CHECK(ref::max_scaled_error(run(unit, x, 1, Act::relu, &r), ref::relu(sum)) <= kTol);
+  CHECK(ref::max_scaled_error(run(unit, x, 1, Act::linear, &r), sum) <= kTol);
+  const Tensor wrong = harness::to_tensor(ref::random_map(2, 19, 5, 4, 63));  // h and w swapped
+  Workspace ws(1);
+  try {
+    run_layer(unit, harness::to_tensor(x), ws, &wrong);
+    FAIL("no error for a residual of the wrong shape");
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::shape_mismatch);
+  }
 }
 
 TEST_CASE("A unit with its own ReLU refuses a residual", "[layers][conv][errors]") {
@@ -158,10 +165,10 @@ TEST_CASE("A unit with its own ReLU refuses a residual", "[layers][conv][errors]
   RandomWeights rng(1);
   unit.init_random(rng);
   const ref::Map x = ref::random_map(1, 13, 3, 3, 64);
-  const std::vector<float> residual(3 * 3 * 19);
+  const Tensor residual(1, 3, 3, 19);
   Workspace ws(1);
   try {
-    run_layer(unit, harness::to_tensor(x), ws, Fusion{residual.data(), Act::linear});
+    run_layer(unit, harness::to_tensor(x), ws, &residual);
     FAIL("no error for a residual after the unit's own ReLU");
   } catch (const Error& e) {
     CHECK(e.kind() == ErrorKind::invalid_argument);
@@ -217,7 +224,7 @@ TEST_CASE("BatchNorm alone matches the textbook form, linear and with ReLU", "[l
         const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 82, -2.0, 2.0);
         ref::Map want = ref::batch_norm(x, bn);
         if (act == Act::relu) want = ref::relu(want);
-        const ref::Map got = run(layer, x, 1, Fusion{nullptr, act});
+        const ref::Map got = run(layer, x, 1, act);
         REQUIRE(ref::nhwc_shape(got) == ref::nhwc_shape(x));
         CHECK(ref::max_scaled_error(got, want) <= kTol);
       }
@@ -243,7 +250,7 @@ TEST_CASE("ReLU keeps NaN as NaN (BatchNorm and the conv epilogue)", "[layers][n
   x.at(0, nc, ny, nx) = nan;
 
   SECTION("BatchNorm with ReLU") {
-    const std::vector<float> y = ref::to_nhwc(run(norm, x, 1, Fusion{nullptr, Act::relu}));
+    const std::vector<float> y = ref::to_nhwc(run(norm, x, 1, Act::relu));
     for (int i = 0; i < 7 * 9 * 13; ++i) {
       if (i == (ny * 9 + nx) * 13 + nc)
         CHECK(std::isnan(y[i]));

@@ -28,7 +28,7 @@ Fusion residual_fusion(const Shape& in, const FeatureMap& shortcut, Act block_ac
   if (shortcut.shape() != main_out)
     throw Error(ErrorKind::shape_mismatch, "residual block: the shortcut gives " + shortcut.shape().str() +
                                                ", the main path " + main_out.str());
-  return {shortcut.data(), block_act == Act::relu ? Act::relu : caller.act};
+  return {&shortcut, block_act == Act::relu ? Act::relu : caller.act};
 }
 }  // namespace detail
 

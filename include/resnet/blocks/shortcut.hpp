@@ -27,6 +27,7 @@ struct Identity {
   /// The input itself, shared; a fusion needs an output of its own.
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
     if (!fusion.residual && fusion.act == Act::linear) return x;
+    detail::expect_residual("Identity", x.shape(), fusion);
     FeatureMap out = ws.allocate(x.shape());
     if (ws.planning()) return out;
     std::memcpy(out.data(), x.data(), sizeof(float) * x.size());
@@ -81,6 +82,7 @@ struct SubsampleShortcut {
     const Shape s = x.shape();
     detail::expect_channels("SubsampleShortcut", s, In);
     const Extent e = output_extent({s.h, s.w});
+    detail::expect_residual("SubsampleShortcut", {s.n, e.h, e.w, Out}, fusion);
     FeatureMap result = ws.allocate({s.n, e.h, e.w, Out});
     if (ws.planning()) return result;
     float* out = result.data();

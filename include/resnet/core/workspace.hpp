@@ -205,6 +205,24 @@ class Workspace {
   bool planning_ = false, running_ = false;
 };
 
+namespace detail {
+/// Errors unless the fusion's residual, if any, has the shape of the layer's output.
+inline void expect_residual(const char* layer, const Shape& out, const Fusion& f) {
+  if (f.residual && f.residual->shape() != out)
+    throw Error(ErrorKind::shape_mismatch, std::string(layer) + ": the residual " + f.residual->shape().str() +
+                                               " differs from the output " + out.str());
+}
+/// out[i] = act(out[i] + residual[i]) for i in [begin, end); max(0, NaN) stays NaN, as in PyTorch.
+inline void apply_fusion(float* out, std::size_t begin, std::size_t end, const Fusion& f) noexcept {
+  if (f.residual) {
+    const float* r = f.residual->data();
+    for (std::size_t i = begin; i < end; ++i) out[i] += r[i];
+  }
+  if (f.relu())
+    for (std::size_t i = begin; i < end; ++i) out[i] = out[i] < 0.0f ? 0.0f : out[i];
+}
+}  // namespace detail
+
 inline void FeatureMap::retain() noexcept {
   if (owner_) ++owner_->slots_[static_cast<std::size_t>(slot_)].users;
 }
@@ -214,13 +232,17 @@ inline void FeatureMap::release() noexcept {
 }
 
 /// Runs one layer or block on an NHWC or NCHW tensor in its own planned pass and copies
-/// the result out (NHWC). For tests, examples and custom compositions; models have
-/// their own forward().
+/// the result out (NHWC): out = act(layer(input) + residual). For tests, examples and
+/// custom compositions; models have their own forward().
 template <class Layer>
-Tensor run_layer(const Layer& layer, const Tensor& input, Workspace& ws, const Fusion& fusion = {}) {
+Tensor run_layer(const Layer& layer, const Tensor& input, Workspace& ws, const Tensor* residual = nullptr,
+                 Act act = Act::linear) {
   Tensor output;
   ws.run([&] {
-    const FeatureMap y = layer.forward(ws.import(input.data(), input.shape(), input.layout()), ws, fusion);
+    FeatureMap r;
+    if (residual) r = ws.import(residual->data(), residual->shape(), residual->layout());
+    const FeatureMap x = ws.import(input.data(), input.shape(), input.layout());
+    const FeatureMap y = layer.forward(x, ws, Fusion{residual ? &r : nullptr, act});
     if (ws.planning()) return;
     if (output.shape() != y.shape()) output = Tensor(y.shape());
     std::memcpy(output.data(), y.data(), sizeof(float) * y.size());

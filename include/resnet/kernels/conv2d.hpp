@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "resnet/core/error.hpp"
-#include "resnet/core/fusion.hpp"
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/kernels/conv_params.hpp"
 #include "resnet/kernels/gemm.hpp"
@@ -97,11 +96,11 @@ class ConvKernel {
     return static_cast<std::size_t>(threads) * static_cast<std::size_t>(detail::rhs_scratch_floats(kc_, kNc));
   }
 
-  /// out = act(conv(in) + bias() + fusion.residual). in: NHWC n x h x w x in_c; out: NHWC
-  /// n x out_h x out_w x out_c, which must not overlap in (it may be fusion.residual
-  /// itself: each element is read before written). scratch: scratch_floats(n, h, w, t)
-  /// floats with t >= pool.size(). No heap allocation.
-  void run(const float* in, int n, int h, int w, float* out, const Fusion& fusion, float* scratch,
+  /// out = conv(in) + bias() + residual, then a ReLU if `relu`. in: NHWC n x h x w x in_c;
+  /// out: NHWC n x out_h x out_w x out_c, which must not overlap in (it may be `residual`
+  /// itself: each element is read before written); residual: null or out's shape.
+  /// scratch: scratch_floats(n, h, w, t) floats with t >= pool.size(). No heap allocation.
+  void run(const float* in, int n, int h, int w, float* out, const float* residual, bool relu, float* scratch,
            ThreadPool& pool) const {
     const ConvShape& s = shape_;
     if (s.out_c == 0) throw Error(ErrorKind::invalid_argument, "ConvKernel::run: kernel was default-constructed");
@@ -110,7 +109,7 @@ class ConvKernel {
                   "ConvKernel::run: input " + std::to_string(n) + "x" + std::to_string(h) + "x" +
                       std::to_string(w) + " too small for a " + std::to_string(s.kernel) + "x" +
                       std::to_string(s.kernel) + " window with padding " + std::to_string(s.pad));
-    const detail::OutputEpilogue e{bias(), fusion.residual, fusion.relu()};
+    const detail::OutputEpilogue e{bias(), residual, relu};
     if (path_ == Path::winograd) {
       winograd_.run(in, n, h, w, out, e, scratch, pool);
       return;

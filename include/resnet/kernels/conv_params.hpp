@@ -1,6 +1,6 @@
 #pragma once
 /// What every convolution kernel agrees on: the geometry of one conv layer and the
-/// epilogue applied while the output tile is still in cache (see core/fusion.hpp).
+/// epilogue applied while the output tile is still in cache (see core/fusion.hpp for the layers' side).
 ///
 /// Conventions shared by all kernels:
 ///   activations  NHWC, dense;
@@ -21,8 +21,9 @@ struct ConvShape {
 };
 
 namespace detail {
-/// A layer's own bias joined with its caller's Fusion: out = act(conv + bias + residual).
-/// Built in one place, ConvKernel::run; null pointers mean "absent".
+/// A layer's own bias joined with what its caller fuses (core/fusion.hpp):
+/// out = act(conv + bias + residual). Built in one place, ConvKernel::run; null
+/// pointers mean "absent".
 struct OutputEpilogue {
   const float* bias = nullptr;      ///< [out_c]
   const float* residual = nullptr;  ///< NHWC, same shape as the output

@@ -4,16 +4,15 @@
 
 #include <algorithm>
 
-#include "resnet/core/fusion.hpp"
 #include "resnet/kernels/conv_params.hpp"
 
 namespace resnet::kernels {
 
 /// out[n][oy][ox][o] = act(sum_{ky,kx,c} in[n][oy*s+ky-pad][ox*s+kx-pad][c] * w[o][ky][kx][c]
-///                         + bias[o] + fusion.residual[n][oy][ox][o]); bias may be null.
+///                         + bias[o] + residual[n][oy][ox][o]); bias and residual may be null.
 /// in is NHWC [n][h][w][in_c]; out is NHWC [n][out_h][out_w][out_c]; weight is OHWI.
 inline void conv2d_reference(const ConvShape& s, const float* weight_ohwi, const float* bias, const float* in,
-                             int n, int h, int w, float* out, const Fusion& fusion = {}) {
+                             int n, int h, int w, float* out, const float* residual = nullptr, bool relu = false) {
   const int oh = s.out_side(h), ow = s.out_side(w);
   for (int b = 0; b < n; ++b)
     for (int oy = 0; oy < oh; ++oy)
@@ -32,8 +31,8 @@ inline void conv2d_reference(const ConvShape& s, const float* weight_ohwi, const
               for (int c = 0; c < s.in_c; ++c) acc += double(x[c]) * double(k[c]);
             }
           }
-          if (fusion.residual) acc += fusion.residual[pixel * s.out_c + o];
-          if (fusion.relu()) acc = std::max(acc, 0.0);
+          if (residual) acc += residual[pixel * s.out_c + o];
+          if (relu) acc = std::max(acc, 0.0);
           out[pixel * s.out_c + o] = static_cast<float>(acc);
         }
       }

@@ -61,6 +61,7 @@ class BatchNorm {
   /// out = fusion.act(x * a + b + fusion.residual), NHWC.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     detail::expect_channels("BatchNorm", in.shape(), C);
+    detail::expect_residual("BatchNorm", in.shape(), fusion);
     FeatureMap out = ws.allocate(in.shape());
     if (ws.planning()) return out;
     const float* scale = scale_.data();

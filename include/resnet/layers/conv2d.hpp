@@ -92,11 +92,13 @@ class ConvUnit {
     if (A == Act::relu && fusion.residual)
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a unit with its own ReLU cannot add a residual");
     const Extent e = output_extent({s.h, s.w});
-    FeatureMap out = ws.allocate({s.n, e.h, e.w, out_channels});
+    const Shape out_shape{s.n, e.h, e.w, out_channels};
+    detail::expect_residual("ConvUnit", out_shape, fusion);
+    FeatureMap out = ws.allocate(out_shape);
     float* scratch = ws.scratch(kernel_.scratch_floats(s.n, s.h, s.w, ws.threads()));
     if (ws.planning()) return out;
-    const Fusion f{fusion.residual, A == Act::relu ? Act::relu : fusion.act};
-    kernel_.run(in.data(), s.n, s.h, s.w, out.data(), f, scratch, ws.pool());
+    kernel_.run(in.data(), s.n, s.h, s.w, out.data(), fusion.residual ? fusion.residual->data() : nullptr,
+                A == Act::relu || fusion.relu(), scratch, ws.pool());
     return out;
   }
 

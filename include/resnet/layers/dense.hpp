@@ -53,6 +53,7 @@ class Dense {
                                                  "); pool the feature map first");
     if (weight_.empty())
       throw Error(ErrorKind::invalid_argument, "Dense: no weights; call load() or init_random() first");
+    detail::expect_residual("Dense", {s.n, 1, 1, classes_}, fusion);
     FeatureMap result = ws.allocate({s.n, 1, 1, classes_});
     if (ws.planning()) return result;
     using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

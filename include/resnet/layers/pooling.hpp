@@ -35,6 +35,7 @@ struct MaxPool {
     const Extent e = output_extent({s.h, s.w});
     if (e.h < 1 || e.w < 1)
       throw Error(ErrorKind::shape_mismatch, "MaxPool: input " + s.str() + " is smaller than its window");
+    detail::expect_residual("MaxPool", {s.n, e.h, e.w, s.c}, fusion);
     FeatureMap result = ws.allocate({s.n, e.h, e.w, s.c});
     if (ws.planning()) return result;
     float* out = result.data();
@@ -87,6 +88,7 @@ struct ZeroPad {
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape s = in.shape();
     const Extent e = output_extent({s.h, s.w});
+    detail::expect_residual("ZeroPad", {s.n, e.h, e.w, s.c}, fusion);
     FeatureMap result = ws.allocate({s.n, e.h, e.w, s.c});
     if (ws.planning()) return result;
     float* out = result.data();
@@ -118,6 +120,7 @@ struct GlobalPooling {
 
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape s = in.shape();
+    detail::expect_residual("GlobalPooling", {s.n, 1, 1, s.c}, fusion);
     FeatureMap result = ws.allocate({s.n, 1, 1, s.c});
     if (ws.planning()) return result;
     const std::size_t pixels = static_cast<std::size_t>(s.h) * s.w;

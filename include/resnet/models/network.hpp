@@ -16,10 +16,12 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "resnet/blocks/stage.hpp"
-#include "resnet/core/fusion.hpp"
 #include "resnet/core/error.hpp"
+#include "resnet/core/fusion.hpp"
+#include "resnet/core/math.hpp"
 #include "resnet/core/tensor.hpp"
 #include "resnet/core/workspace.hpp"
 #include "resnet/io/safetensors.hpp"
@@ -56,17 +58,19 @@ struct LayerSummary {
 };
 
 /// What one forward pass hands back: ask for any combination, from one loaded model.
-/// What is not asked for is not computed (the classifier runs only for `logits`).
-/// Tensors are reshaped only when their shape or layout differs, so repeated calls with
-/// one input shape allocate nothing.
+/// What is not asked for is not computed (the classifier runs only for logits or
+/// probabilities). Tensors are reshaped only when their shape or layout differs, so
+/// repeated calls with one input shape allocate nothing.
 struct Outputs {
-  Tensor* logits = nullptr;   ///< (n, 1, 1, classes): the classifier (softmax applied when the
-                              ///< model's classifier says so); needs include_top
-  Tensor* pooled = nullptr;   ///< (n, 1, 1, channels): global pool of the last feature map, the
-                              ///< classifier's input (max only without the top and with pooling max)
-  Tensor* features = nullptr; ///< the last feature map (V2: after the final norm and ReLU)
+  Tensor* logits = nullptr;         ///< (n, 1, 1, classes): the classifier's raw output; needs include_top
+  Tensor* probabilities = nullptr;  ///< (n, 1, 1, classes): softmax of the logits; needs include_top
+  Tensor* pooled = nullptr;         ///< (n, 1, 1, channels): global pool of the last feature map
+  Tensor* features = nullptr;       ///< the last feature map (V2: after the final norm and ReLU)
   std::vector<Tensor>* stages = nullptr;  ///< each stage's output (C2..C5; V2: before the final norm)
   Layout layout = Layout::nhwc;           ///< layout of `features` and `stages`
+  /// How `pooled` pools; unset: as the model's options say (avg, or max for a model built
+  /// without the top and with pooling max). The classifier always reads the average.
+  std::optional<GlobalPool> pooling;
 };
 
 /// Which part of a weight file load_weights() takes.
@@ -296,7 +300,7 @@ class Network {
     Outputs wanted;
     wanted.layout = output_layout;
     if (options_.include_top)
-      wanted.logits = &output;
+      (*options_.classifier == Classifier::softmax ? wanted.probabilities : wanted.logits) = &output;
     else if (options_.pooling == Pooling::none)
       wanted.features = &output;
     else
@@ -312,11 +316,13 @@ class Network {
   void forward(const float* data, std::size_t size, const Shape& shape, Layout layout, const Outputs& outputs,
                Workspace& ws) const {
     check_input(data, size, shape);
-    if (outputs.logits && !options_.include_top)
-      throw Error(ErrorKind::invalid_argument, "forward: logits asked for, but the model was built without its top "
-                                               "(include_top = false)");
+    const bool classify = outputs.logits || outputs.probabilities;
+    if (classify && !options_.include_top)
+      throw Error(ErrorKind::invalid_argument, "forward: logits or probabilities asked for, but the model was built "
+                                               "without its top (include_top = false)");
     if (outputs.stages) outputs.stages->resize(stage_count_);
-    const GlobalPooling pool{!options_.include_top && options_.pooling == Pooling::max ? GlobalPool::max : GlobalPool::avg};
+    const bool max_by_options = !options_.include_top && options_.pooling == Pooling::max;
+    const GlobalPooling pool{outputs.pooling.value_or(max_by_options ? GlobalPool::max : GlobalPool::avg)};
     ws.run([&] {
       FeatureMap x = stem_.forward(ws.import(data, shape, layout), ws);
       int index = 0;
@@ -324,17 +330,19 @@ class Network {
         ((x = stage.forward(x, ws), outputs.stages ? copy_out(x, (*outputs.stages)[index], outputs.layout, ws) : void(),
           ++index), ...);
       }, stages_);
-      if (!outputs.features && !outputs.pooled && !outputs.logits) return;
+      if (!outputs.features && !outputs.pooled && !classify) return;
       if constexpr (post_normalised) x = post_.forward(x, ws, Fusion{nullptr, Act::relu});
       if (outputs.features) copy_out(x, *outputs.features, outputs.layout, ws);
-      if (!outputs.pooled && !outputs.logits) return;
+      if (!outputs.pooled && !classify) return;
       const FeatureMap pooled = pool.forward(x, ws);
       if (outputs.pooled) copy_out(pooled, *outputs.pooled, Layout::nhwc, ws);
-      if (!outputs.logits) return;
-      const FeatureMap logits = head_.forward(pooled, ws);
-      copy_out(logits, *outputs.logits, Layout::nhwc, ws);
-      if (!ws.planning() && *options_.classifier == Classifier::softmax)
-        softmax_rows(outputs.logits->data(), shape.n, options_.classes);
+      if (!classify) return;
+      const FeatureMap head_in = pool.kind == GlobalPool::avg ? pooled : GlobalPooling{GlobalPool::avg}.forward(x, ws);
+      const FeatureMap logits = head_.forward(head_in, ws);
+      if (outputs.logits) copy_out(logits, *outputs.logits, Layout::nhwc, ws);
+      if (!outputs.probabilities) return;
+      copy_out(logits, *outputs.probabilities, Layout::nhwc, ws);
+      if (!ws.planning()) softmax_rows(outputs.probabilities->data(), shape.n, options_.classes);
     });
   }
 

@@ -1,0 +1,165 @@
+// The workspace's planned slots and counted feature maps: a custom block that keeps more
+// maps alive than any built-in block runs exactly and without aliasing; a pass that
+// strays from its plan, or lets a map escape, is an error rather than a stray write;
+// slots are sized for what they hold.
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <functional>
+#include <limits>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <resnet/layers/conv2d.hpp>
+#include <resnet/models/naming.hpp>
+#include <resnet/models/resnet.hpp>
+
+#include "layer_harness.hpp"
+
+using namespace resnet;
+
+namespace {
+
+/// out = relu(x + y1 + ... + y6) with y_i = conv_i(y_{i-1}), y_0 = x: x and all six
+/// intermediate maps stay alive until the sums, eight or more maps at once where the
+/// built-in blocks keep at most four. Composed from the public templates only.
+template <int C>
+class ChainSumBlock {
+ public:
+  using Unit = ConvUnit<Conv2d<C, C, 3, 1, Bias::with>>;
+  static constexpr int in_channels = C;
+  static constexpr int out_channels = C;
+  static constexpr int depth = 6;
+  static constexpr Extent output_extent(Extent in) noexcept { return in; }
+  static constexpr long long parameter_count() noexcept { return depth * Unit::parameter_count(); }
+  static constexpr long long non_trainable_count() noexcept { return 0; }
+  static constexpr long long macs(Extent in) noexcept { return depth * Unit::macs(in); }
+
+  template <class Loader>
+  void load(Loader& loader, const std::string& block) {
+    for (int i = 0; i < depth; ++i) units_[i].load(loader, loader.conv(block, i + 1), "");
+  }
+  void init_random(RandomWeights& rng) {
+    for (auto& u : units_) u.init_random(rng);
+  }
+
+  FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
+    std::vector<FeatureMap> live{x};
+    for (const Unit& u : units_) live.push_back(u.forward(live.back(), ws));
+    FeatureMap sum = live.back();
+    for (int i = depth - 1; i >= 0; --i)
+      sum = Identity<C>{}.forward(sum, ws, Fusion{&live[i], i == 0 ? fusion.act : Act::linear});
+    if (!ws.planning()) {
+      std::set<const float*> distinct;
+      for (const FeatureMap& m : live) distinct.insert(m.data());
+      distinct.insert(sum.data());
+      peak_distinct_ = static_cast<int>(distinct.size());
+    }
+    return sum;
+  }
+
+  mutable int peak_distinct_ = 0;  // maps alive at the end, as seen by the computing pass
+
+ private:
+  std::array<Unit, depth> units_;
+};
+
+}  // namespace
+
+TEST_CASE("A custom block that keeps eight maps alive matches its reference", "[workspace][custom]") {
+  constexpr int C = 13;
+  ref::WeightFile wf(ref::Layout::torch, 5);
+  std::vector<ref::Conv> convs;
+  for (int i = 1; i <= 6; ++i) convs.push_back(wf.conv("layer1.0.conv" + std::to_string(i), C, C, 3, 1, true));
+  const io::SafeTensors file = wf.build();
+  WeightLoader<naming::Torchvision> loader(file);
+  ChainSumBlock<C> block;
+  block.load(loader, "layer1.0");
+  REQUIRE_NOTHROW(loader.finish());
+
+  for (const harness::Size& sz : harness::kSizes)
+    for (const int threads : {1, 2}) {
+      INFO("map " << sz.n << "x" << sz.h << "x" << sz.w << " threads " << threads);
+      const ref::Map x = ref::random_map(sz.n, C, sz.h, sz.w, 6);
+      ref::Map y = x, want = x;
+      for (const ref::Conv& cv : convs) {
+        y = ref::conv2d(y, cv);
+        want = ref::add(want, y);
+      }
+      want = ref::relu(want);
+      const ref::Map got = harness::run(block, x, threads, Act::relu);
+      CHECK(ref::max_scaled_error(got, want) <= 1e-4);
+      CHECK(block.peak_distinct_ == 8);  // x, y1..y6 and the sum: eight different buffers
+    }
+
+  Workspace ws(1);
+  run_layer(block, harness::to_tensor(ref::random_map(1, C, 5, 5, 7)), ws);
+  CHECK(ws.slot_count() >= 8);  // more than the five buffers of the old fixed workspace
+}
+
+TEST_CASE("allocate never hands out a slot a live map holds", "[workspace]") {
+  Workspace ws(1);
+  ws.run([&] {
+    std::vector<FeatureMap> maps;
+    for (int i = 0; i < 12; ++i) maps.push_back(ws.allocate({1, 3, 3, 4 + i}));
+    if (ws.planning()) {
+      for (const FeatureMap& m : maps) CHECK(m.data() == nullptr);
+      return;
+    }
+    std::set<const float*> distinct;
+    for (const FeatureMap& m : maps) {
+      CHECK(m.data() != nullptr);
+      distinct.insert(m.data());
+    }
+    CHECK(distinct.size() == maps.size());
+    const float* freed = maps[4].data();
+    maps.erase(maps.begin() + 4);
+    CHECK(ws.allocate({1, 3, 3, 8}).data() == freed);  // the lowest free slot, sized for 8 channels
+  });
+  CHECK(ws.slot_count() == 12);
+}
+
+TEST_CASE("A pass that strays from its plan or lets a map escape is an error", "[workspace][errors]") {
+  using test_errors = std::vector<std::pair<std::string, std::function<void(Workspace&)>>>;
+  FeatureMap escaped;
+  const test_errors cases = {
+      {"more maps than planned", [](Workspace& ws) { ws.run([&] {
+         const FeatureMap a = ws.allocate({1, 2, 2, 2});
+         if (!ws.planning()) ws.allocate({1, 2, 2, 2});
+       }); }},
+      {"a larger map than planned", [](Workspace& ws) { ws.run([&] {
+         ws.allocate({1, 2, 2, ws.planning() ? 2 : 64});
+       }); }},
+      {"more scratch than planned", [](Workspace& ws) { ws.run([&] { ws.scratch(ws.planning() ? 16 : 1 << 20); }); }},
+      {"a map that outlives its pass", [&](Workspace& ws) { ws.run([&] { escaped = ws.allocate({1, 2, 2, 2}); }); }},
+      {"a pass inside a pass", [](Workspace& ws) { ws.run([&] { ws.run([] {}); }); }},
+  };
+  for (const auto& [what, pass] : cases) {
+    INFO(what);
+    Workspace ws(1);
+    try {
+      pass(ws);
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(e.kind() == ErrorKind::invalid_argument);
+    }
+    escaped = FeatureMap();
+    ws.run([&] { CHECK(ws.allocate({1, 2, 2, 2}).shape() == Shape{1, 2, 2, 2}); });  // still usable
+  }
+}
+
+TEST_CASE("Slots are sized for the maps they hold, not all for the largest", "[workspace][memory]") {
+  ResNet50 model;
+  model.init_random(1);
+  Workspace ws(1);
+  const int side = 160;
+  model.forward(Tensor(1, side, side, 3), ws);
+  // The stem's output (and stage 1's 256-channel maps) are the largest: 80 x 80 x 64 floats.
+  const double largest_bytes = 4.0 * (side / 2) * (side / 2) * 64;
+  INFO("slots " << ws.slot_count() << ", arena " << ws.arena_bytes() << " bytes");
+  CHECK(ws.slot_count() > 4);
+  CHECK(ws.arena_bytes() < 4.5 * largest_bytes);  // a fixed pool of five largest buffers needs 5x plus scratch
+}
