@@ -8,7 +8,6 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
-#include <numeric>
 #include <string>
 #include <vector>
 
@@ -51,14 +50,7 @@ inline double max_scaled_error(const float* got, const std::vector<float>& ref) 
   return worst;
 }
 
-inline std::vector<int> top_k(const float* row, int n, int k) {
-  std::vector<int> idx(static_cast<std::size_t>(n));
-  std::iota(idx.begin(), idx.end(), 0);
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
-                    [&](int a, int b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
-  idx.resize(static_cast<std::size_t>(k));
-  return idx;
-}
+using resnet::top_k;  // the library's ranking: descending, ties to the lower index
 
 /// Top-5 of every row must agree with the reference's.
 inline void check_same_top5(const float* got, const std::vector<float>& ref, int rows, int cols) {

@@ -110,5 +110,7 @@ TEST_CASE("Models built without the top give the one-pass pooled features and ma
   std::vector<Tensor> alone;
   map_model.forward_stages(input, alone, ws);
   for (std::size_t i = 0; i < 4; ++i) CHECK(alone[i].values() == stages[i].values());
-  CHECK_THROWS_AS(map_model.forward(input, Outputs{&pooled}, ws), Error);  // no top: no logits
+  Outputs wants_logits;
+  wants_logits.logits = &pooled;
+  CHECK_THROWS_AS(map_model.forward(input, wants_logits, ws), Error);  // no top: no logits
 }
