@@ -380,6 +380,26 @@ def compiler_version():
     return f"{cxx} {out}".strip()
 
 
+def recorded_command(argv):
+    """The command as the results record it: paths relative to the repository (or only
+    their last part, outside it), so the files carry no path of the machine they came from."""
+    def relative(value):
+        if not os.path.isabs(value):
+            return value
+        path = os.path.normpath(value)
+        if path == ROOT or path.startswith(ROOT + os.sep):
+            return os.path.relpath(path, ROOT)
+        return os.path.join("...", os.path.basename(path))
+    words = []
+    for arg in argv:
+        if arg.startswith("--") and "=" in arg:
+            option, value = arg.split("=", 1)
+            words.append(option + "=" + relative(value))
+        else:
+            words.append(relative(arg))
+    return "peer_bench.py " + " ".join(words)
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     csv = lambda s: [x for x in s.split(",") if x]  # noqa: E731
@@ -449,7 +469,7 @@ def main(argv=None):
         "load_before": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "compiler": compiler_version(), "side": args.side, "rounds": args.rounds,
         "iters": args.iters if args.iters else "3 (batch 1) or 1 (batch > 1)", "warmup": args.warmup,
-        "note": args.note, "no_spin": args.no_spin, "command": "peer_bench.py " + " ".join(argv), "versions": {},
+        "note": args.note, "no_spin": args.no_spin, "command": recorded_command(argv), "versions": {},
     }
     results = []
     for model in args.models:
