@@ -9,6 +9,7 @@
 #include <resnet/core/tensor.hpp>
 #include <resnet/core/workspace.hpp>
 
+#include "error_kind.hpp"
 #include "reference_net.hpp"
 
 namespace harness {

@@ -7,11 +7,12 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include <resnet/resnet.hpp>
+
+#include "error_kind.hpp"
 
 namespace test_support {
 
@@ -59,21 +60,6 @@ inline void check_same_top5(const float* got, const std::vector<float>& ref, int
     const auto b = top_k(ref.data() + static_cast<std::size_t>(r) * cols, cols, 5);
     CHECK(a == b);
   }
-}
-
-/// The kind of the resnet::Error that `f` throws; fails the test if it throws nothing
-/// or something else.
-inline resnet::ErrorKind kind_of(const std::function<void()>& f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const resnet::Error& e) {
-    if (message) *message = e.what();
-    return e.kind();
-  } catch (const std::exception& e) {
-    FAIL("threw a non-resnet exception: " << e.what());
-  }
-  FAIL("threw nothing");
-  return resnet::ErrorKind::io;
 }
 
 }  // namespace test_support

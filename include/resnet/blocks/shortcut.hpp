@@ -14,16 +14,10 @@
 namespace resnet {
 
 template <int C>
-struct Identity {
+struct Identity : Weightless {
   static constexpr int in_channels = C;
   static constexpr int out_channels = C;
   static constexpr Extent output_extent(Extent in) noexcept { return in; }
-  static constexpr long long parameter_count() noexcept { return 0; }
-  static constexpr long long non_trainable_count() noexcept { return 0; }
-  static constexpr long long macs(Extent) noexcept { return 0; }
-  template <class Loader>
-  void load(Loader&, const std::string&) {}
-  void init_random(RandomWeights&) {}
   /// The input itself, shared; a fusion needs an output of its own.
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
     if (!fusion.residual && fusion.act == Act::linear) return x;
@@ -65,18 +59,12 @@ class Projection {
 /// (docs/spec.md 1.4); with Out == In it is Keras V2's MaxPooling2D(1, strides=2), whose 1x1
 /// window makes it plain subsampling. Output side ceil(side / 2), as a stride-2 conv.
 template <int In, int Out = In>
-struct SubsampleShortcut {
+struct SubsampleShortcut : Weightless {
   static_assert(Out >= In && (Out - In) % 2 == 0,
                 "SubsampleShortcut: Out must be In plus an even number of zero channels");
   static constexpr int in_channels = In;
   static constexpr int out_channels = Out;
   static constexpr Extent output_extent(Extent in) noexcept { return {(in.h + 1) / 2, (in.w + 1) / 2}; }
-  static constexpr long long parameter_count() noexcept { return 0; }
-  static constexpr long long non_trainable_count() noexcept { return 0; }
-  static constexpr long long macs(Extent) noexcept { return 0; }
-  template <class Loader>
-  void load(Loader&, const std::string&) {}
-  void init_random(RandomWeights&) {}
 
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape s = x.shape();

@@ -60,6 +60,18 @@ struct BatchNormParams {
   std::vector<float> gamma, beta, mean, var;
 };
 
+/// The weight members of the layer contract for layers that have none (pools, padding,
+/// parameter-free shortcuts): nothing to count, load or draw.
+struct Weightless {
+  static constexpr long long parameter_count() noexcept { return 0; }
+  static constexpr long long non_trainable_count() noexcept { return 0; }
+  static constexpr long long macs(Extent) noexcept { return 0; }
+  template <class Loader>
+  void load(Loader&, const std::string&) {}
+  template <class Rng>
+  void init_random(Rng&) {}
+};
+
 /// Seeded random weights: He-normal kernels and mild batch-norm statistics, so a
 /// model without a weight file still produces finite, input-dependent outputs.
 class RandomWeights {

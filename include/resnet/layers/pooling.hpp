@@ -17,18 +17,12 @@ namespace resnet {
 enum class PoolPadding { never_wins, zeros };
 
 template <int K, int Stride, int Pad, PoolPadding Mode = PoolPadding::never_wins>
-struct MaxPool {
+struct MaxPool : Weightless {
   static_assert(K > 0 && Stride > 0 && Pad >= 0 && Pad < K, "MaxPool: need K > 0, Stride > 0, 0 <= Pad < K");
 
   static constexpr Extent output_extent(Extent in) noexcept {
     return {(in.h + 2 * Pad - K) / Stride + 1, (in.w + 2 * Pad - K) / Stride + 1};
   }
-  static constexpr long long parameter_count() noexcept { return 0; }
-  static constexpr long long non_trainable_count() noexcept { return 0; }
-  static constexpr long long macs(Extent) noexcept { return 0; }
-  template <class Loader>
-  void load(Loader&, const std::string&) {}
-  void init_random(RandomWeights&) {}
 
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape s = in.shape();
@@ -74,16 +68,10 @@ struct MaxPool {
 /// Zero padding as its own layer (Keras ZeroPadding2D). The models fold it into the
 /// following conv or pool; it is kept for users composing their own networks.
 template <int Pad>
-struct ZeroPad {
+struct ZeroPad : Weightless {
   static_assert(Pad >= 0, "ZeroPad: padding must be non-negative");
   static constexpr Extent output_extent(Extent in) noexcept { return {in.h + 2 * Pad, in.w + 2 * Pad}; }
 
-  static constexpr long long parameter_count() noexcept { return 0; }
-  static constexpr long long non_trainable_count() noexcept { return 0; }
-  static constexpr long long macs(Extent) noexcept { return 0; }
-  template <class Loader>
-  void load(Loader&, const std::string&) {}
-  void init_random(RandomWeights&) {}
 
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape s = in.shape();
@@ -107,16 +95,11 @@ struct ZeroPad {
 enum class GlobalPool { avg, max };
 
 /// Global pooling as a layer; the kind is a run-time choice (Keras' `pooling`).
-struct GlobalPooling {
-  GlobalPool kind = GlobalPool::avg;
+struct GlobalPooling : Weightless {
+  explicit GlobalPooling(GlobalPool pool = GlobalPool::avg) : kind(pool) {}
+  GlobalPool kind;
 
   static constexpr Extent output_extent(Extent) noexcept { return {1, 1}; }
-  static constexpr long long parameter_count() noexcept { return 0; }
-  static constexpr long long non_trainable_count() noexcept { return 0; }
-  static constexpr long long macs(Extent) noexcept { return 0; }
-  template <class Loader>
-  void load(Loader&, const std::string&) {}
-  void init_random(RandomWeights&) {}
 
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape s = in.shape();
