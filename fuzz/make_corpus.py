@@ -6,7 +6,8 @@ valid files follow the reference writer's layout (docs/spec.md 6.5: compact JSON
 first, tensors in buffer order, header padded with spaces to a multiple of 8) unless the
 file exists to test something else. File names say what the C++ reader must do:
 valid_*   must parse (and every float tensor must read),
-invalid_* must raise resnet::Error.
+invalid_* must raise resnet::Error of the kind fuzz/expected_errors.txt gives (written
+          here from KINDS; the C++ test test_fuzz_corpus checks it).
 """
 
 import json
@@ -174,6 +175,30 @@ FILES["invalid_bad_escape"] = raw('{"\\x41":{"dtype":"F32","shape":[0],"data_off
 FILES["invalid_deep_nesting"] = raw('{"__metadata__":{"a":' + "[" * 200 + "]" * 200 + "}}")
 FILES["invalid_literal"] = raw('{"t":true}')
 
+# The resnet::ErrorKind (include/resnet/core/error.hpp, docs/trust.md) of each invalid file:
+# sizes over a cap or past 64 bits are too_large, dtype names the reader does not know are
+# unsupported_dtype, everything else breaks the format.
+KINDS = {
+    "invalid_n_over_cap": "too_large",
+    "invalid_n_max": "too_large",
+    "invalid_shape_overflow": "too_large",
+    "invalid_shape_overflow_with_zero": "too_large",
+    "invalid_nbytes_overflow": "too_large",
+    "invalid_int_over_64_bits": "too_large",
+    "invalid_unknown_dtype": "unsupported_dtype",
+    "invalid_lowercase_dtype": "unsupported_dtype",
+}
+EXPECTED = os.path.join(HERE, "expected_errors.txt")
+
+
+def expected_errors():
+    """The text of fuzz/expected_errors.txt: `file kind` for every invalid file."""
+    unknown = sorted(set(KINDS) - set(FILES))
+    assert not unknown, f"KINDS names files that FILES lacks: {unknown}"
+    lines = ["# Written by fuzz/make_corpus.py: the resnet::ErrorKind each invalid seed must raise."]
+    lines += [f"{n}.safetensors {KINDS.get(n, 'format')}" for n in sorted(FILES) if n.startswith("invalid_")]
+    return "\n".join(lines) + "\n"
+
 
 def main():
     if "--check" in sys.argv[1:]:
@@ -187,8 +212,11 @@ def main():
             print(f"differs from the encoder: {n}.safetensors")
         for n in extra:
             print(f"not written by the encoder: {n}.safetensors")
-        print(f"{len(FILES) - len(stale)} passed, {len(stale) + len(extra)} failed")
-        sys.exit(1 if stale or extra else 0)
+        kinds_stale = not os.path.exists(EXPECTED) or open(EXPECTED).read() != expected_errors()
+        if kinds_stale:
+            print(f"differs from KINDS: {EXPECTED}")
+        print(f"{len(FILES) - len(stale)} passed, {len(stale) + len(extra) + kinds_stale} failed")
+        sys.exit(1 if stale or extra or kinds_stale else 0)
     os.makedirs(OUT, exist_ok=True)
     for name in os.listdir(OUT):
         if name.endswith(".safetensors"):
@@ -196,7 +224,9 @@ def main():
     for name, data in sorted(FILES.items()):
         with open(os.path.join(OUT, name + ".safetensors"), "wb") as f:
             f.write(data)
-    print(f"wrote {len(FILES)} files to {OUT}")
+    with open(EXPECTED, "w") as f:
+        f.write(expected_errors())
+    print(f"wrote {len(FILES)} files to {OUT} and {EXPECTED}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // Real pretrained CIFAR-10 checkpoints (../shared/data/cifar10/checkpoints, converted to
 // safetensors by tools/convert_torch.py) must reproduce the golden logits that
 // PyTorch 1.13 computed on the spec's synthetic input (docs/spec.md section 7.7).
+#include "skip.hpp"
 #include "support.hpp"
 
 using namespace resnet;
@@ -25,10 +26,8 @@ Tensor golden_input() {
 template <class Model>
 void check_golden(const std::string& file, const std::vector<float>& expected, int argmax) {
   const std::string path = data_path(file);
-  if (!test_support::file_exists(std::string(RESNET_SHARED_DATA) + "/cifar10/checkpoints")) {
-    WARN("skipped: " << RESNET_SHARED_DATA << " is absent");
-    return;
-  }
+  if (!test_support::file_exists(std::string(RESNET_SHARED_DATA) + "/cifar10/checkpoints"))
+    RESNET_SKIP(RESNET_SHARED_DATA << "/cifar10/checkpoints is absent");
   REQUIRE(test_support::file_exists(path));
   Model model;
   model.load_weights(path);
@@ -78,7 +77,9 @@ TEST_CASE("CIFAR ResNet-56 checkpoint gives PyTorch's golden logits", "[cifar][g
 
 TEST_CASE("the CIFAR loader reads the published conv1 sums", "[cifar][golden]") {
   const std::string path = data_path("cifar_resnet20.safetensors");
-  if (!test_support::file_exists(path)) return;
+  if (!test_support::file_exists(std::string(RESNET_SHARED_DATA) + "/cifar10/checkpoints"))
+    RESNET_SKIP(RESNET_SHARED_DATA << "/cifar10/checkpoints is absent");
+  REQUIRE(test_support::file_exists(path));
   const auto file = io::SafeTensors::open(path);
   const auto* t = file.find("conv1.weight");
   if (!t) t = file.find("module.conv1.weight");

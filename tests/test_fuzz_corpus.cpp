@@ -1,6 +1,7 @@
 // Replays every seed file of fuzz/corpus through the safetensors reader: each must parse
 // or throw resnet::Error, valid_* files must parse (and their float tensors read) and
-// invalid_* files must be rejected.
+// invalid_* files must be rejected with the resnet::ErrorKind that fuzz/expected_errors.txt
+// (written by fuzz/make_corpus.py) gives for them.
 
 #include <catch2/catch.hpp>
 
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,8 +19,30 @@ namespace fs = std::filesystem;
 using resnet::io::DType;
 using resnet::io::SafeTensors;
 
+namespace {
+
+/// fuzz/expected_errors.txt: `file kind` per line, '#' starts a comment line.
+std::map<std::string, std::string> expected_kinds() {
+  std::ifstream in(fs::path(RESNET_SOURCE_DIR) / "fuzz" / "expected_errors.txt");
+  REQUIRE(in);
+  std::map<std::string, std::string> kinds;
+  std::string file, kind;
+  while (in >> file) {
+    if (file[0] == '#') {
+      std::getline(in, kind);
+      continue;
+    }
+    REQUIRE(in >> kind);
+    kinds[file] = kind;
+  }
+  return kinds;
+}
+
+}  // namespace
+
 TEST_CASE("every fuzz seed parses or throws resnet::Error as its name says", "[safetensors][corpus]") {
   const fs::path dir = fs::path(RESNET_SOURCE_DIR) / "fuzz" / "corpus";
+  std::map<std::string, std::string> kinds = expected_kinds();
   REQUIRE(fs::is_directory(dir));
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir))
@@ -34,7 +58,7 @@ TEST_CASE("every fuzz seed parses or throws resnet::Error as its name says", "[s
     REQUIRE(in);
     std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     bool parsed = false;
-    std::string error;
+    std::string error, kind;
     try {
       const SafeTensors st = SafeTensors::from_memory(bytes, name);
       parsed = true;
@@ -47,6 +71,7 @@ TEST_CASE("every fuzz seed parses or throws resnet::Error as its name says", "[s
       CHECK(SafeTensors::open(path.string()).tensors().size() == st.tensors().size());
     } catch (const resnet::Error& e) {
       error = e.what();
+      kind = resnet::to_string(e.kind());
       CHECK(error.find(name) == 0);  // every message names the file
     }
     if (name.rfind("valid_", 0) == 0) {
@@ -56,8 +81,14 @@ TEST_CASE("every fuzz seed parses or throws resnet::Error as its name says", "[s
     } else if (name.rfind("invalid_", 0) == 0) {
       ++invalid;
       CHECK(!parsed);
+      INFO(error);
+      const auto expected = kinds.find(name);
+      REQUIRE(expected != kinds.end());  // make_corpus.py writes a kind for every invalid file
+      CHECK(kind == expected->second);
+      kinds.erase(expected);
     }
   }
   CHECK(valid > 0);
   CHECK(invalid > 0);
+  for (const auto& [file, kind] : kinds) FAIL_CHECK("expected_errors.txt names " << file << ", not in the corpus");
 }
