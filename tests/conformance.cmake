@@ -1,4 +1,45 @@
 # The C++ conformance tests read what the PyTorch generators (tests/python.cmake) write.
-set_tests_properties(test_conformance_torchvision PROPERTIES FIXTURES_REQUIRED torch_data TIMEOUT 1800)
-set_tests_properties(test_conformance_keras PROPERTIES FIXTURES_REQUIRED keras_data TIMEOUT 1800)
+# Each model is its own ctest test, a Catch2 test-name filter on the program (the programs
+# are in RESNET_PER_CASE_PROGRAMS, tests/CMakeLists.txt, so the whole program is not
+# registered as well): ctest spreads them over the cores, and the sanitizer stage of
+# scripts/test.sh runs one model per family. Every model runs in the Release stage; the
+# ones the sanitizer stage leaves out carry the label `exhaustive`. `--warn NoTests` fails
+# a filter that matches no test case (a renamed case must not pass silently), and the
+# `_rest` test runs whatever case no filter names.
+
+# resnet_catch_cases(program test_prefix data_fixture  name spec label  name spec label ...)
+function(resnet_catch_cases program prefix fixture)
+  set(_specs)
+  set(_args ${ARGN})
+  while(_args)
+    list(POP_FRONT _args name spec label)
+    add_test(NAME ${prefix}_${name} COMMAND ${program} --warn NoTests ${spec})
+    set_tests_properties(${prefix}_${name} PROPERTIES LABELS "conformance;${label}")
+    list(APPEND _specs "~${spec}")
+  endwhile()
+  add_test(NAME ${prefix}_rest COMMAND ${program} ${_specs})
+  set_tests_properties(${prefix}_rest PROPERTIES LABELS conformance)
+  get_property(_tests DIRECTORY PROPERTY TESTS)
+  list(FILTER _tests INCLUDE REGEX "^${prefix}_")
+  set_tests_properties(${_tests} PROPERTIES FIXTURES_REQUIRED ${fixture} SKIP_RETURN_CODE 77 TIMEOUT 900)
+endfunction()
+
+# One model per family under the sanitizers: a basic-block, a bottleneck (stride on the
+# first 1x1), a pre-activation bottleneck and a pre-activation basic-block network.
+resnet_catch_cases(test_conformance_torchvision conformance_torchvision torch_data
+  resnet18  "torchvision resnet18 conformance"  representative
+  resnet34  "torchvision resnet34 conformance"  exhaustive
+  resnet50  "torchvision resnet50 conformance"  exhaustive
+  resnet101 "torchvision resnet101 conformance" exhaustive
+  resnet152 "torchvision resnet152 conformance" exhaustive)
+resnet_catch_cases(test_conformance_keras conformance_keras keras_data
+  resnet50    "Keras ResNet50 (V1) conformance"          representative
+  resnet101   "Keras ResNet101 (V1) conformance"         exhaustive
+  resnet152   "Keras ResNet152 (V1) conformance"         exhaustive
+  resnet50v2  "Keras ResNet50V2 conformance"             representative
+  resnet101v2 "Keras ResNet101V2 conformance"            exhaustive
+  resnet152v2 "Keras ResNet152V2 conformance"            exhaustive
+  resnet18v2  "pre-activation ResNet18V2 conformance"    representative
+  resnet34v2  "pre-activation ResNet34V2 conformance"    exhaustive)
+
 set_tests_properties(test_cifar_golden PROPERTIES FIXTURES_REQUIRED cifar_data)

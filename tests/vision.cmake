@@ -5,7 +5,7 @@ set(RESNET_PYTHON /usr/bin/python3 CACHE FILEPATH "Python with torch and torchvi
 add_test(NAME gen_preprocess_ref
   COMMAND ${RESNET_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/gen_preprocess_ref.py
           ${RESNET_TEST_DATA} ${RESNET_SHARED_DATA})
-set_tests_properties(gen_preprocess_ref PROPERTIES FIXTURES_SETUP preprocess_data)
+set_tests_properties(gen_preprocess_ref PROPERTIES FIXTURES_SETUP preprocess_data LABELS python)
 
 foreach(name test_preprocess test_image)
   if(TEST ${name})

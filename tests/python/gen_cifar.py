@@ -90,7 +90,7 @@ def cifar_forward(torch, w, x):
 def generate(torch, outdir, depth, checkpoint):
     weights_path = os.path.join(outdir, f"cifar_resnet{depth}.safetensors")
     io_path = os.path.join(outdir, f"cifar_resnet{depth}_io.safetensors")
-    tmp = weights_path + ".part"
+    tmp = ref.temporary_name(weights_path)
     # These legacy pickles need the full unpickler (torch 1.13's weights_only loader rejects
     # them); the files are the project's own test data.
     result = subprocess.run([sys.executable, CONVERTER, checkpoint, tmp, "--allow-pickle",
@@ -147,15 +147,16 @@ def main():
         if not args.force and ref.up_to_date(outputs, sources):
             print(f"cifar_resnet{depth}: up to date")
         else:
-            pending.append((depth, found[0]))
+            pending.append((depth, found[0], sources))
     if not pending:
         return
     torch = ref.setup_torch()  # imported only when there is work: keeps re-runs fast
     os.makedirs(args.outdir, exist_ok=True)
-    for depth, checkpoint in pending:
+    for depth, checkpoint, sources in pending:
         print(f"cifar_resnet{depth}:", flush=True)
         with ref.Timer(f"cifar_resnet{depth} total"):
             paths = generate(torch, args.outdir, depth, checkpoint)
+        ref.mark_up_to_date(paths, sources)
         print(f"  {ref.file_size_mb(paths):.2f} MB written", flush=True)
 
 

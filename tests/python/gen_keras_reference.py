@@ -361,6 +361,7 @@ def main():
         print(f"{name}:", flush=True)
         with ref.Timer(f"{name} total"):
             paths = generate(args.outdir, name, torch)
+        ref.mark_up_to_date(paths, sources)
         print(f"  {ref.file_size_mb(paths):.1f} MB written", flush=True)
 
 

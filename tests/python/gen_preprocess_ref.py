@@ -23,36 +23,19 @@ wrap-around arithmetic:
     v ^= v >> 15;  v *= 0x2C1B3C6D;  v ^= v >> 13
     pixel(y, x, c) = v >> 24
 """
-import json
 import os
-import struct
 import sys
 
 import numpy as np
-import torch
-import torchvision
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_reference as ref  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-try:
-    from safetensors_io import write as write_safetensors
-except ImportError:  # the shared writer is not there yet: plain F32 only
-    def write_safetensors(path, tensors, metadata=None):
-        header, blobs, offset = {}, [], 0
-        if metadata:
-            header["__metadata__"] = metadata
-        for name in sorted(tensors):
-            data = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-            header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
-                            "data_offsets": [offset, offset + len(data)]}
-            blobs.append(data)
-            offset += len(data)
-        text = json.dumps(header, separators=(",", ":")).encode()
-        text += b" " * (-len(text) % 8)
-        with open(path, "wb") as f:
-            f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+# torch, torchvision and their transforms are imported by main() only when there is work
+# (keeps re-runs fast).
+torch = torchvision = F = InterpolationMode = None
 
 # (height, width, resize): odd sizes, portrait and landscape, upscaling (37x91),
 # unchanged short side (256x300), the 232 resize of the V2 weights.
@@ -106,6 +89,15 @@ def preprocess_cases():
     return out
 
 
+# The generated JPEGs: (PIL mode, save options) per file name.
+JPEG_VARIANTS = {
+    "baseline420.jpg": ("RGB", {"quality": 75}),
+    "baseline444.jpg": ("RGB", {"quality": 95, "subsampling": 0}),
+    "progressive.jpg": ("RGB", {"quality": 85, "progressive": True}),
+    "grey.jpg": ("L", {"quality": 90}),
+}
+
+
 def jpeg_cases(out_dir, shared):
     from PIL import Image
     out = {}
@@ -116,39 +108,55 @@ def jpeg_cases(out_dir, shared):
     noise = synthetic(h, w).astype(np.int32) // 8
     smooth = np.stack([x * 4, y * 5, (x + y) * 2], axis=-1) + noise
     rgb = Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8))
-    variants = {
-        "baseline420.jpg": (rgb, {"quality": 75}),
-        "baseline444.jpg": (rgb, {"quality": 95, "subsampling": 0}),
-        "progressive.jpg": (rgb, {"quality": 85, "progressive": True}),
-        "grey.jpg": (rgb.convert("L"), {"quality": 90}),
-    }
-    for name, (image, options) in variants.items():
+    for name, (mode, options) in JPEG_VARIANTS.items():
         path = os.path.join(gen, name)
-        image.save(path, "JPEG", **options)
+        ref.replace_atomically(path, lambda tmp: rgb.convert(mode).save(tmp, "JPEG", **options))
         with Image.open(path) as im:
             out["generated/" + name] = np.asarray(im.convert("RGB"), dtype=np.float32)
-    root = os.path.join(shared, "cifar10", "test")
-    if not os.path.isdir(root):
-        print(f"{root} absent: CIFAR JPEGs not in the reference")
-        return out
-    for cls in sorted(os.listdir(root)):
-        files = sorted(f for f in os.listdir(os.path.join(root, cls)) if f.endswith(".jpg"))
-        for f in files[:3]:
-            with Image.open(os.path.join(root, cls, f)) as im:
-                out[f"cifar10/test/{cls}/{f}"] = np.asarray(im.convert("RGB"), dtype=np.float32)
+    files = cifar_jpegs(shared)
+    if not files:
+        print(f"{shared}/cifar10/test absent: CIFAR JPEGs not in the reference")
+    for path in files:
+        with Image.open(path) as im:
+            out["cifar10/test/" + os.path.relpath(path, os.path.join(shared, "cifar10", "test"))] = \
+                np.asarray(im.convert("RGB"), dtype=np.float32)
     return out
 
 
+def cifar_jpegs(shared):
+    """The CIFAR-10 test JPEGs the reference holds: the first 3 of each class folder."""
+    root = os.path.join(shared, "cifar10", "test")
+    if not os.path.isdir(root):
+        return []
+    found = []
+    for cls in sorted(os.listdir(root)):
+        files = sorted(f for f in os.listdir(os.path.join(root, cls)) if f.endswith(".jpg"))
+        found += [os.path.join(root, cls, f) for f in files[:3]]
+    return found
+
+
 def main():
+    global torch, torchvision, F, InterpolationMode
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     out_dir = sys.argv[1]
     shared = sys.argv[2] if len(sys.argv) > 2 else os.path.join(ROOT, "..", "shared", "data")
+    outputs = [os.path.join(out_dir, name) for name in ("preprocess_ref.safetensors", "image_ref.safetensors")]
+    outputs += [os.path.join(out_dir, "generated", name) for name in JPEG_VARIANTS]
+    sources = ref.sources_of(os.path.abspath(__file__)) + cifar_jpegs(shared)
+    if ref.up_to_date(outputs, sources):
+        print(f"{out_dir}: up to date")
+        return
+    import torch
+    import torchvision
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as F
     os.makedirs(out_dir, exist_ok=True)
     meta = {"torch": torch.__version__, "torchvision": torchvision.__version__,
             "generator": "tests/python/gen_preprocess_ref.py"}
-    write_safetensors(os.path.join(out_dir, "preprocess_ref.safetensors"), preprocess_cases(), meta)
-    write_safetensors(os.path.join(out_dir, "image_ref.safetensors"), jpeg_cases(out_dir, shared), meta)
+    ref.write_safetensors(outputs[0], preprocess_cases(), meta)
+    ref.write_safetensors(outputs[1], jpeg_cases(out_dir, shared), meta)
+    ref.mark_up_to_date(outputs, sources)
     print(f"wrote {out_dir}")
 
 

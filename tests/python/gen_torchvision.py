@@ -11,8 +11,8 @@ Writes, per depth D:
       logits_S [2,1000]
       pooled_S [2,C]      global average pool of layer4 (fc input)
       fmap_S   [2,C,h,w]  layer4 output, NCHW
-All computed in float32, eval mode, no grad, 2 threads. Skips a depth whose outputs are
-newer than this script and its helpers.
+All computed in float32, eval mode, no grad, 2 threads. Skips a depth whose outputs were
+written by this script and helpers as they are now (torch_reference.up_to_date).
 """
 
 import argparse
@@ -120,6 +120,7 @@ def main():
         with ref.Timer(f"resnet{depth} total"):
             paths, entries, params = generate(args.outdir, depth, torch)
         assert (entries, params) == expected[depth], (depth, entries, params)
+        ref.mark_up_to_date(paths, sources)
         print(f"  {entries} tensors, {params:,} parameters, "
               f"{ref.file_size_mb(paths):.1f} MB written", flush=True)
 

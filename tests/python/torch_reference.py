@@ -1,6 +1,7 @@
 """Helpers shared by the PyTorch reference-data generators (gen_torchvision.py,
 gen_keras_reference.py, gen_cifar.py)."""
 
+import hashlib
 import os
 import sys
 import time
@@ -30,21 +31,64 @@ def sources_of(*paths):
                           os.path.join(TOOLS, "safetensors_io.py")]
 
 
+def library_versions():
+    """torch, torchvision, numpy and Pillow versions, without importing them (slow)."""
+    from importlib import metadata
+    versions = []
+    for name in ("torch", "torchvision", "numpy", "Pillow"):
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} absent")
+    return ", ".join(versions)
+
+
+def sources_hash(sources):
+    """SHA-256 of the library versions and the sources' names and contents (not their
+    times: a fresh clone of the same generators must find the data it left in a cache
+    folder)."""
+    h = hashlib.sha256(library_versions().encode() + b"\0")
+    for path in sources:
+        with open(path, "rb") as f:
+            h.update(os.path.basename(path).encode() + b"\0" + f.read() + b"\0")
+    return h.hexdigest()
+
+
+def _stamp(outputs):
+    return outputs[0] + ".sources-sha256"
+
+
 def up_to_date(outputs, sources):
-    """True when every output exists and is newer than every source file."""
+    """True when every output exists and mark_up_to_date() recorded the same sources for
+    them."""
     try:
-        oldest = min(os.path.getmtime(p) for p in outputs)
-    except (OSError, ValueError):
+        with open(_stamp(outputs)) as f:
+            recorded = f.read().strip()
+    except OSError:
         return False
-    return oldest > max(os.path.getmtime(p) for p in sources)
+    return recorded == sources_hash(sources) and all(os.path.exists(p) for p in outputs)
+
+
+def mark_up_to_date(outputs, sources):
+    """Records, once every output is written, the hash of the sources they came from."""
+    replace_atomically(_stamp(outputs), lambda tmp: open(tmp, "w").write(sources_hash(sources) + "\n"))
+
+
+def temporary_name(path):
+    """A name beside path unique to this process: two runs sharing a data folder (two
+    clones with the same cache) never write the same temporary file."""
+    return f"{path}.{os.getpid()}.part"
+
+
+def replace_atomically(path, write):
+    """write(tmp) then rename tmp to path, so no reader (nor up_to_date) ever sees half a file."""
+    tmp = temporary_name(path)
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def write_safetensors(path, tensors, metadata=None):
-    """Writes via a temporary name, so an interrupted run never leaves a file that looks
-    complete to up_to_date()."""
-    tmp = path + ".part"
-    safetensors_io.write(tmp, tensors, metadata)
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: safetensors_io.write(tmp, tensors, metadata))
 
 
 def random_input(torch, seed, h, w, batch=BATCH):
