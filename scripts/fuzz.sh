@@ -24,8 +24,8 @@ mkdir -p "$work"
 cp "$root"/fuzz/corpus/* "$work/"
 
 cd "$build"
-UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-ASAN_OPTIONS="detect_leaks=1" \
-  ./fuzz_safetensors "$work" -dict="$root/fuzz/safetensors.dict" \
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" ASAN_OPTIONS="detect_leaks=1"
+# exec: a caller that runs this in the background can stop the fuzzer by this script's id.
+exec ./fuzz_safetensors "$work" -dict="$root/fuzz/safetensors.dict" \
   -max_total_time="$seconds" -max_len=4096 \
   -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/"
