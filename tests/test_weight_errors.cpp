@@ -16,6 +16,7 @@
 
 #include <resnet/resnet.hpp>
 
+#include "skip.hpp"
 #include "support.hpp"
 
 using test_support::kind_of;
@@ -652,10 +653,7 @@ TEST_CASE("a Keras ResNet50 file with one kernel in OIHW order is a shape mismat
 
 TEST_CASE("the real CIFAR ResNet-20 checkpoint with one tensor missing or misshapen", "[weights][real]") {
   const std::string path = std::string(RESNET_TEST_DATA) + "/cifar_resnet20.safetensors";
-  if (!std::filesystem::exists(path)) {
-    WARN("skipped: " << path << " is absent (the gen_cifar fixture writes it)");
-    return;
-  }
+  if (!std::filesystem::exists(path)) RESNET_SKIP(path << " is absent (the gen_cifar fixture writes it)");
   const io::SafeTensors real = io::SafeTensors::open(path);
   std::vector<Raw> raw;
   for (const io::TensorInfo& t : real.tensors()) {
