@@ -21,10 +21,10 @@ class TensorReader {
   const std::string& file_name() const noexcept { return file_.name(); }
   const SafeTensors& file() const noexcept { return file_; }
 
-  /// True when the file is non-empty and every tensor name starts with `prefix`.
-  bool all_names_start_with(const std::string& prefix) const {
-    bool all = !file_.tensors().empty();
-    for (const auto& t : file_.tensors()) all = all && t.name.rfind(prefix, 0) == 0;
+  /// True when `file` is non-empty and every tensor name starts with `prefix`.
+  static bool all_names_start_with(const SafeTensors& file, const std::string& prefix) {
+    bool all = !file.tensors().empty();
+    for (const auto& t : file.tensors()) all = all && t.name.rfind(prefix, 0) == 0;
     return all;
   }
 

@@ -153,7 +153,7 @@ class WeightLoader {
  private:
   static std::string prefix_of(const io::SafeTensors& file) {
     const std::string prefix = Names::common_prefix();
-    return !prefix.empty() && io::TensorReader(file).all_names_start_with(prefix) ? prefix : std::string();
+    return !prefix.empty() && io::TensorReader::all_names_start_with(file, prefix) ? prefix : std::string();
   }
 
   io::TensorReader reader_;

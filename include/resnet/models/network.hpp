@@ -10,7 +10,6 @@
 /// Non-finite inputs: NaN and Inf propagate through the arithmetic like in PyTorch
 /// (ReLU and max pooling keep NaN); they never cause undefined behaviour.
 
-#include <cstring>
 #include <optional>
 #include <string>
 #include <tuple>
