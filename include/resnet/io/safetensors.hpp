@@ -197,6 +197,43 @@ inline float bf16_to_float(std::uint16_t b) noexcept {
   return float_from_bits(static_cast<std::uint32_t>(b) << 16);
 }
 
+template <class T>
+T load_le(const std::uint8_t* p) noexcept {
+  T v = 0;
+  for (std::size_t i = sizeof(T); i-- > 0;) v = static_cast<T>((v << 8) | p[i]);
+  return v;
+}
+
+/// The dtypes read_f32 converts: F32, F16, BF16 and F64.
+inline bool is_float_dtype(DType dtype) noexcept {
+  return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16 || dtype == DType::F64;
+}
+
+/// `count` little-endian values of a float dtype at `p` as float: F16 / BF16 exactly, F64
+/// rounded to nearest (out-of-range values become +-inf). Every weight format converts here.
+inline void decode_f32(DType dtype, const std::uint8_t* p, std::size_t count, float* out) noexcept {
+  switch (dtype) {
+    case DType::F32:
+      for (std::size_t i = 0; i < count; ++i) out[i] = float_from_bits(load_le<std::uint32_t>(p + 4 * i));
+      break;
+    case DType::F16:
+      for (std::size_t i = 0; i < count; ++i) out[i] = half_to_float(load_le<std::uint16_t>(p + 2 * i));
+      break;
+    case DType::BF16:
+      for (std::size_t i = 0; i < count; ++i) out[i] = bf16_to_float(load_le<std::uint16_t>(p + 2 * i));
+      break;
+    case DType::F64:
+      for (std::size_t i = 0; i < count; ++i) {
+        const std::uint64_t bits = load_le<std::uint64_t>(p + 8 * i);
+        double d;
+        std::memcpy(&d, &bits, sizeof d);
+        out[i] = static_cast<float>(d);  // IEEE: rounds, overflows to +-inf
+      }
+      break;
+    default: break;
+  }
+}
+
 /// Parsed, not yet validated tensor entry.
 struct RawEntry {
   std::string name;
@@ -312,8 +349,7 @@ class SafeTensors {
   /// Values as float: F32 as is, F16 / BF16 / F64 converted (F64 rounds to nearest,
   /// out-of-range values become +-inf). Any other dtype -> ErrorKind::unsupported_dtype.
   std::vector<float> read_f32(const TensorInfo& info) const {
-    if (info.dtype != DType::F32 && info.dtype != DType::F16 && info.dtype != DType::BF16 &&
-        info.dtype != DType::F64)
+    if (!detail::is_float_dtype(info.dtype))
       throw Error(ErrorKind::unsupported_dtype,
                   name_ + ": tensor " + detail::JsonReader::quoted(info.name) + ": dtype " +
                       to_string(info.dtype) + " cannot be read as float (F32, F16, BF16 and F64 can)");
@@ -333,33 +369,8 @@ class SafeTensors {
       if (!staged.empty()) reader_->read(data_start_ + info.begin, staged.size(), staged.data(), name_);
       p = staged.data();
     }
-    switch (info.dtype) {
-      case DType::F32:
-        if (direct) {
-          if (count && p) std::memcpy(out.data(), p, count * 4);
-        } else {
-          for (std::size_t i = 0; i < count; ++i)
-            out[i] = detail::float_from_bits(load_le<std::uint32_t>(p + 4 * i));
-        }
-        break;
-      case DType::F16:
-        for (std::size_t i = 0; i < count; ++i)
-          out[i] = detail::half_to_float(load_le<std::uint16_t>(p + 2 * i));
-        break;
-      case DType::BF16:
-        for (std::size_t i = 0; i < count; ++i)
-          out[i] = detail::bf16_to_float(load_le<std::uint16_t>(p + 2 * i));
-        break;
-      case DType::F64:
-        for (std::size_t i = 0; i < count; ++i) {
-          const std::uint64_t bits = load_le<std::uint64_t>(p + 8 * i);
-          double d;
-          std::memcpy(&d, &bits, sizeof d);
-          out[i] = static_cast<float>(d);  // IEEE: rounds, overflows to +-inf
-        }
-        break;
-      default: break;
-    }
+    if (!direct) detail::decode_f32(info.dtype, p, count, out.data());
+    else if (count && p) std::memcpy(out.data(), p, count * 4);
     return out;
   }
 
@@ -368,13 +379,6 @@ class SafeTensors {
               std::shared_ptr<detail::RangeReader> reader)
       : name_(std::move(name)), bytes_(std::move(bytes)), file_size_(file_size), reader_(std::move(reader)) {
     parse();
-  }
-
-  template <class T>
-  static T load_le(const std::uint8_t* p) noexcept {
-    T v = 0;
-    for (std::size_t i = sizeof(T); i-- > 0;) v = static_cast<T>((v << 8) | p[i]);
-    return v;
   }
 
   static void check_header_length(std::uint64_t n, std::uint64_t file_size,

@@ -20,6 +20,7 @@
 
 #include "resnet/io/safetensors.hpp"
 #include "resnet/io/tensor_reader.hpp"
+#include "resnet/io/torch_checkpoint.hpp"
 #include "resnet/layers/common.hpp"
 
 namespace resnet {
@@ -79,6 +80,7 @@ class WeightLoader {
   using names = Names;
 
   explicit WeightLoader(const io::SafeTensors& file) : reader_(file, prefix_of(file)) {}
+  explicit WeightLoader(const io::TorchCheckpoint& file) : reader_(file, prefix_of(file)) {}
 
   const std::string& file_name() const noexcept { return reader_.file_name(); }
 
@@ -151,7 +153,8 @@ class WeightLoader {
   }
 
  private:
-  static std::string prefix_of(const io::SafeTensors& file) {
+  template <class File>
+  static std::string prefix_of(const File& file) {
     const std::string prefix = Names::common_prefix();
     return !prefix.empty() && io::TensorReader::all_names_start_with(file, prefix) ? prefix : std::string();
   }

@@ -24,6 +24,7 @@
 #include "resnet/core/tensor.hpp"
 #include "resnet/core/workspace.hpp"
 #include "resnet/io/safetensors.hpp"
+#include "resnet/io/torch_checkpoint.hpp"
 #include "resnet/layers/batch_norm.hpp"
 #include "resnet/layers/dense.hpp"
 #include "resnet/layers/pooling.hpp"
@@ -225,32 +226,24 @@ class Network {
   /// error naming file, tensor and shapes. On error the model is left unchanged.
   /// With WeightParts::backbone the file's classifier (if any) is ignored and the head
   /// comes from load_head() — a custom class count on a pretrained backbone.
+  /// `path` may be a safetensors file or a PyTorch checkpoint (.pth/.pt/.th, zip or legacy
+  /// format), told apart by its first bytes; either is read one tensor at a time, so the
+  /// file is never held whole.
   void load_weights(const std::string& path, WeightParts parts = WeightParts::all) {
-    load_weights(io::SafeTensors::stream(path), parts);  // tensors read one at a time: the file is never held whole
+    if (io::read_as_torch(io::detect_format(path))) load_weights(io::TorchCheckpoint::open(path), parts);
+    else load_weights(io::SafeTensors::stream(path), parts);
   }
-  void load_weights(const io::SafeTensors& file, WeightParts parts = WeightParts::all) {
-    Network fresh(options_);
-    fresh.head_ = head_;
-    fresh.head_ready_ = head_ready_;
-    WeightLoader<names> loader(file);
-    fresh.load_from(loader, parts == WeightParts::all && options_.include_top);
-    loader.finish();
-    *this = std::move(fresh);
-  }
+  void load_weights(const io::SafeTensors& file, WeightParts parts = WeightParts::all) { load_file(file, parts); }
+  void load_weights(const io::TorchCheckpoint& file, WeightParts parts = WeightParts::all) { load_file(file, parts); }
 
   /// Loads only the classifier (`fc`, `linear` or `predictions`, as the family names
-  /// it) with this model's class count, from a file holding nothing else.
-  void load_head(const std::string& path) { load_head(io::SafeTensors::stream(path)); }
-  void load_head(const io::SafeTensors& file) {
-    if (!options_.include_top)
-      throw Error(ErrorKind::invalid_argument, "load_head: the model was built without its top (include_top = false)");
-    Dense<feature_channels> head(options_.classes);
-    WeightLoader<names> loader(file);
-    head.load(loader, loader.classifier());
-    loader.finish();
-    head_ = std::move(head);
-    head_ready_ = true;
+  /// it) with this model's class count, from a file holding nothing else (either format).
+  void load_head(const std::string& path) {
+    if (io::read_as_torch(io::detect_format(path))) load_head(io::TorchCheckpoint::open(path));
+    else load_head(io::SafeTensors::stream(path));
   }
+  void load_head(const io::SafeTensors& file) { load_head_from(file); }
+  void load_head(const io::TorchCheckpoint& file) { load_head_from(file); }
 
   /// Seeded random weights, for benchmarks and demos without a weight file.
   void init_random(std::uint64_t seed = 0) {
@@ -360,6 +353,30 @@ class Network {
     if (o.classes < 0)
       throw Error(ErrorKind::invalid_argument, "ModelOptions: classes must be positive, got " + std::to_string(o.classes));
     return o.classes == 0 ? Family::default_classes : o.classes;
+  }
+
+  // Built on a copy, assigned only when everything loaded: a failed load changes nothing.
+  template <class File>
+  void load_file(const File& file, WeightParts parts) {
+    Network fresh(options_);
+    fresh.head_ = head_;
+    fresh.head_ready_ = head_ready_;
+    WeightLoader<names> loader(file);
+    fresh.load_from(loader, parts == WeightParts::all && options_.include_top);
+    loader.finish();
+    *this = std::move(fresh);
+  }
+
+  template <class File>
+  void load_head_from(const File& file) {
+    if (!options_.include_top)
+      throw Error(ErrorKind::invalid_argument, "load_head: the model was built without its top (include_top = false)");
+    Dense<feature_channels> head(options_.classes);
+    WeightLoader<names> loader(file);
+    head.load(loader, loader.classifier());
+    loader.finish();
+    head_ = std::move(head);
+    head_ready_ = true;
   }
 
   void load_from(WeightLoader<names>& loader, bool with_head) {
