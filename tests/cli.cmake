@@ -5,9 +5,8 @@
 if(NOT RESNET_BUILD_EXAMPLES)
   return()
 endif()
-find_path(RESNET_STB_INCLUDE_DIR stb/stb_image.h)
 find_package(CLI11 2.1 CONFIG QUIET)
-if(NOT RESNET_STB_INCLUDE_DIR OR NOT CLI11_FOUND)  # examples/CMakeLists.txt builds no tool then
+if(NOT TARGET resnet_vision OR NOT CLI11_FOUND)  # examples/CMakeLists.txt builds no tool then
   return()
 endif()
 

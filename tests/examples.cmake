@@ -3,8 +3,7 @@
 if(NOT RESNET_BUILD_EXAMPLES)
   return()
 endif()
-find_path(RESNET_STB_INCLUDE_DIR stb/stb_image.h)
-if(NOT RESNET_STB_INCLUDE_DIR)
+if(NOT TARGET resnet_vision)  # examples/CMakeLists.txt builds no examples then
   return()
 endif()
 

@@ -12,7 +12,10 @@
 #include "resnet/io/safetensors.hpp"
 #include "resnet/vision/preprocess.hpp"
 
+#include "image_support.hpp"
 #include "support.hpp"
+
+namespace preprocess_tests {
 
 using resnet::ErrorKind;
 using resnet::Image;
@@ -21,22 +24,7 @@ using resnet::Preprocess;
 using resnet::Tensor;
 using test_support::kind_of;
 
-namespace {
-
-/// The synthetic test image; the same formula is in gen_preprocess_ref.py.
-Image synthetic(int h, int w) {
-  Image image(w, h);
-  for (std::uint32_t y = 0; y < static_cast<std::uint32_t>(h); ++y)
-    for (std::uint32_t x = 0; x < static_cast<std::uint32_t>(w); ++x)
-      for (std::uint32_t c = 0; c < 3; ++c) {
-        std::uint32_t v = (x * 0x9E3779B1u) ^ (y * 0x85EBCA77u) ^ (c * 0xC2B2AE3Du);
-        v ^= v >> 15;
-        v *= 0x2C1B3C6Du;
-        v ^= v >> 13;
-        image.at(static_cast<int>(y), static_cast<int>(x), static_cast<int>(c)) = static_cast<std::uint8_t>(v >> 24);
-      }
-  return image;
-}
+using image_support::synthetic;
 
 struct Case {
   int h, w, resize;
@@ -71,8 +59,6 @@ Image image_from(const RefTensor& t) {  // HWC floats holding integers
   for (std::size_t i = 0; i < t.values.size(); ++i) image.rgb[i] = static_cast<std::uint8_t>(t.values[i]);
   return image;
 }
-
-}  // namespace
 
 TEST_CASE("resize sizes follow torchvision's shorter-side rule", "[preprocess]") {
   // docs/spec.md 5.2 [RUN].
@@ -154,7 +140,7 @@ TEST_CASE("resize matches torchvision's antialiased bilinear resize", "[preproce
     const Image input = synthetic(c.h, c.w);
     const RefTensor expected_f = reference_tensor(c.name() + ".resize_f");
     const RefTensor expected_u8 = reference_tensor(c.name() + ".resize_u8");
-    const Image ours = resnet::resize_shorter_side(input, c.resize);
+    const Image ours = resnet::resize_shorter_side(input, c.resize, resnet::Resampling::tensor);
     REQUIRE(ours.height == expected_f.shape[0]);
     REQUIRE(ours.width == expected_f.shape[1]);
     const std::vector<float> ours_f =
@@ -192,7 +178,7 @@ TEST_CASE("resize to an explicit size matches torchvision", "[preprocess][torchv
     const RefTensor expected = reference_tensor(name);
     const Image input = synthetic(s[0], s[1]);
     const std::vector<float> ours = resnet::detail::resample_antialias(input, s[2], s[3]);
-    const Image rounded = resnet::resize_bilinear(input, s[2], s[3]);
+    const Image rounded = resnet::resize_bilinear(input, s[2], s[3], resnet::Resampling::tensor);
     REQUIRE(ours.size() == expected.values.size());
     float worst = 0.0f;
     bool rounds_within_half = true;
@@ -231,7 +217,8 @@ TEST_CASE("preprocess_imagenet matches torchvision's eval transform", "[preproce
   const float one_level = 1.0f / 255.0f / 0.224f + 1e-5f;
   for (const Case& c : kCases) {
     INFO("case " << c.name());
-    const Tensor t = resnet::preprocess_imagenet(synthetic(c.h, c.w), Preprocess::torch, c.resize, 224);
+    const Tensor t = resnet::preprocess_imagenet(synthetic(c.h, c.w), Preprocess::torch, c.resize, 224,
+                                                 Layout::nchw, resnet::Resampling::tensor);
     REQUIRE(t.shape() == (resnet::Shape{1, 224, 224, 3}));
     const RefTensor norm_ref = reference_tensor(c.name() + ".normalized");
     long long differing = 0;
@@ -283,3 +270,5 @@ TEST_CASE("preprocessing rejects bad sizes with clear errors", "[preprocess][err
   CHECK(resnet::parse_preprocess("caffe") == Preprocess::caffe);
   CHECK(std::string(resnet::to_string(Preprocess::tf)) == "tf");
 }
+
+}  // namespace preprocess_tests

@@ -3,6 +3,11 @@
 /// (resize the shorter side with antialiased bilinear filtering, center crop) and the
 /// per-pixel normalisations each set of weights expects. Needs no image codec.
 ///
+/// Resizing is PIL's by default: torchvision's Resize on a PIL image (its reference
+/// scripts, most user code) calls Image.resize(BILINEAR), which filters 8-bit images in
+/// fixed point and rounds to uint8 after each pass. Resampling::tensor instead follows
+/// torchvision's resize of a float tensor (antialias=True), rounded once at the end.
+///
 /// | mode    | weights                         | operation on RGB values in [0, 255]              |
 /// |---------|---------------------------------|--------------------------------------------------|
 /// | torch   | torchvision, Keras 'torch' mode | x / 255, then (x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225] |
@@ -25,6 +30,10 @@
 namespace resnet {
 
 enum class Preprocess { torch, caffe, tf, cifar };
+
+/// Which implementation of antialiased bilinear resizing: PIL's (Image.resize, 8-bit fixed
+/// point, what torchvision does to PIL images) or torchvision's float tensor path.
+enum class Resampling { pil, tensor };
 
 inline const char* to_string(Preprocess mode) noexcept {
   switch (mode) {
@@ -218,17 +227,121 @@ inline std::vector<float> resample_antialias(const Image& image, int out_height,
   return out;
 }
 
+/// PIL's resampling of 8-bit images (Image.resize, BILINEAR, no box, no reducing_gap):
+/// the same stretched triangle as above, but the taps are computed in double, normalised,
+/// then turned into integers with kPilPrecisionBits fraction bits; each pass sums
+/// pixel * tap in int32 from a rounding offset of one half and keeps the clipped integer
+/// part. Horizontal first, over only the rows the vertical pass reads; an unchanged axis
+/// is not filtered.
+constexpr int kPilPrecisionBits = 22;  // 32 - 8 - 2: room for 8-bit pixels and sum overshoot
+
+struct PilTaps {
+  int ksize = 0;                     ///< taps reserved per output
+  std::vector<int> first;            ///< first input index of output i
+  std::vector<int> count;            ///< taps of output i (at most ksize)
+  std::vector<std::int32_t> coeffs;  ///< output i's taps at i * ksize
+};
+
+inline PilTaps pil_bilinear_taps(int in_size, int out_size) {
+  PilTaps t;
+  const double scale = static_cast<double>(in_size) / out_size;
+  const double filterscale = std::max(scale, 1.0);
+  const double support = filterscale;  // the triangle reaches 1 input pixel, stretched
+  const double inverse = 1.0 / filterscale;
+  t.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
+  t.first.resize(out_size);
+  t.count.resize(out_size);
+  t.coeffs.assign(static_cast<std::size_t>(out_size) * t.ksize, 0);
+  std::vector<double> k(static_cast<std::size_t>(t.ksize));
+  for (int i = 0; i < out_size; ++i) {
+    const double center = (i + 0.5) * scale;
+    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int n = std::min(static_cast<int>(center + support + 0.5), in_size) - lo;
+    double total = 0.0;
+    for (int j = 0; j < n; ++j) {
+      const double x = std::fabs((j + lo - center + 0.5) * inverse);
+      k[j] = x < 1.0 ? 1.0 - x : 0.0;
+      total += k[j];
+    }
+    std::int32_t* c = &t.coeffs[static_cast<std::size_t>(i) * t.ksize];
+    for (int j = 0; j < n; ++j) {
+      const double w = (total != 0.0 ? k[j] / total : k[j]) * (1 << kPilPrecisionBits);
+      c[j] = static_cast<std::int32_t>(w < 0 ? w - 0.5 : w + 0.5);
+    }
+    t.first[i] = lo;
+    t.count[i] = n;
+  }
+  return t;
+}
+
+inline std::uint8_t pil_clip8(std::int32_t sum) {
+  return static_cast<std::uint8_t>(std::min(std::max(sum, 0) >> kPilPrecisionBits, 255));
+}
+
+inline Image resize_pil(const Image& image, int out_height, int out_width) {
+  constexpr std::int32_t half = 1 << (kPilPrecisionBits - 1);
+  const PilTaps vertical = pil_bilinear_taps(image.height, out_height);
+  const int rows_first = vertical.first[0];
+  const int rows_end = vertical.first[out_height - 1] + vertical.count[out_height - 1];
+  const bool need_vertical = out_height != image.height;
+  Image horizontal;
+  const Image* src = &image;
+  int row_offset = 0;
+  if (out_width != image.width) {
+    const PilTaps t = pil_bilinear_taps(image.width, out_width);
+    horizontal = Image(out_width, rows_end - rows_first);
+    for (int y = 0; y < horizontal.height; ++y) {
+      const std::uint8_t* row = &image.rgb[static_cast<std::size_t>(y + rows_first) * image.width * 3];
+      std::uint8_t* out = &horizontal.rgb[static_cast<std::size_t>(y) * out_width * 3];
+      for (int x = 0; x < out_width; ++x) {
+        const std::int32_t* k = &t.coeffs[static_cast<std::size_t>(x) * t.ksize];
+        const std::uint8_t* s = row + static_cast<std::size_t>(t.first[x]) * 3;
+        std::int32_t r = half, g = half, b = half;
+        for (int j = 0; j < t.count[x]; ++j, s += 3) {
+          r += s[0] * k[j];
+          g += s[1] * k[j];
+          b += s[2] * k[j];
+        }
+        out[x * 3] = pil_clip8(r);
+        out[x * 3 + 1] = pil_clip8(g);
+        out[x * 3 + 2] = pil_clip8(b);
+      }
+    }
+    if (!need_vertical) return horizontal;
+    src = &horizontal;
+    row_offset = rows_first;
+  }
+  const std::size_t row = static_cast<std::size_t>(src->width) * 3;
+  Image out(src->width, out_height);
+  std::vector<std::int32_t> sum(row);
+  for (int y = 0; y < out_height; ++y) {
+    // Row by row over whole lines: integer sums, so the order of the taps does not matter.
+    std::fill(sum.begin(), sum.end(), half);
+    const std::int32_t* k = &vertical.coeffs[static_cast<std::size_t>(y) * vertical.ksize];
+    for (int j = 0; j < vertical.count[y]; ++j) {
+      const std::uint8_t* s = &src->rgb[static_cast<std::size_t>(vertical.first[y] - row_offset + j) * row];
+      for (std::size_t i = 0; i < row; ++i) sum[i] += s[i] * k[j];
+    }
+    std::uint8_t* o = &out.rgb[static_cast<std::size_t>(y) * row];
+    for (std::size_t i = 0; i < row; ++i) o[i] = pil_clip8(sum[i]);
+  }
+  return out;
+}
+
 }  // namespace detail
 
-/// Resizes to exactly out_height x out_width with antialiased bilinear filtering
-/// (torchvision tensor `resize(..., antialias=True)` on the image as float, rounded back
-/// to uint8 half-to-even). Width is filtered first, then height; an unchanged axis is
-/// not filtered.
-inline Image resize_bilinear(const Image& image, int out_height, int out_width) {
+/// Resizes to exactly out_height x out_width with antialiased bilinear filtering: PIL's
+/// Image.resize(BILINEAR) by default, pixel for pixel; Resampling::tensor gives
+/// torchvision's tensor `resize(..., antialias=True)` on the image as float, rounded back
+/// to uint8 half-to-even. Width is filtered first, then height; an unchanged axis is not
+/// filtered.
+inline Image resize_bilinear(const Image& image, int out_height, int out_width,
+                             Resampling how = Resampling::pil) {
   detail::check_image(image, "resize_bilinear");
   detail::check_positive_size("resize_bilinear", "output height", out_height);
   detail::check_positive_size("resize_bilinear", "output width", out_width);
   if (out_height == image.height && out_width == image.width) return image;
+  if (how == Resampling::pil) return detail::resize_pil(image, out_height, out_width);
   const std::vector<float> pixels = detail::resample_antialias(image, out_height, out_width);
   Image out(out_width, out_height);
   for (std::size_t i = 0; i < out.rgb.size(); ++i) out.rgb[i] = detail::round_to_u8(pixels[i]);
@@ -237,10 +350,10 @@ inline Image resize_bilinear(const Image& image, int out_height, int out_width) 
 
 /// torchvision `Resize(size)` with bilinear antialiased filtering: the shorter side
 /// becomes `size` (see resized_shorter_side_size for the other side).
-inline Image resize_shorter_side(const Image& image, int size) {
+inline Image resize_shorter_side(const Image& image, int size, Resampling how = Resampling::pil) {
   detail::check_image(image, "resize_shorter_side");
   const ImageSize target = resized_shorter_side_size(image.height, image.width, size);
-  return resize_bilinear(image, target.height, target.width);
+  return resize_bilinear(image, target.height, target.width, how);
 }
 
 /// torchvision `CenterCrop` offsets: top = round((H - h) / 2), left = round((W - w) / 2)
@@ -326,7 +439,8 @@ inline Tensor to_tensor(const std::vector<Image>& batch, Preprocess mode, Layout
 /// were published without a resize convention; this applies the same resize and crop.
 /// Preprocess::cifar normalises like torch; CIFAR images need no resize (use to_tensor).
 inline Tensor preprocess_imagenet(const Image& image, Preprocess mode, int resize_size = 256,
-                                  int crop_size = 224, Layout layout = Layout::nchw) {
+                                  int crop_size = 224, Layout layout = Layout::nchw,
+                                  Resampling how = Resampling::pil) {
   detail::check_image(image, "preprocess_imagenet");
   detail::check_positive_size("preprocess_imagenet", "resize size", resize_size);
   detail::check_positive_size("preprocess_imagenet", "crop size", crop_size);
@@ -334,7 +448,7 @@ inline Tensor preprocess_imagenet(const Image& image, Preprocess mode, int resiz
     throw Error(ErrorKind::invalid_argument, "preprocess_imagenet: crop " + std::to_string(crop_size) +
                                                  " is larger than the resized shorter side " +
                                                  std::to_string(resize_size));
-  const Image resized = resize_shorter_side(image, resize_size);
+  const Image resized = resize_shorter_side(image, resize_size, how);
   return to_tensor({center_crop(resized, crop_size, crop_size)}, mode, layout);
 }
 
