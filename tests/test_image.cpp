@@ -37,6 +37,8 @@ using resnet::ErrorKind;
 using resnet::Image;
 using Bytes = std::vector<std::uint8_t>;
 using test_support::kind_of;
+using test_support::read_file;
+using test_support::temp_path;
 
 /// A PNG written by libpng's simplified API (1 to 4 channels of 8 bits).
 Bytes encode_png(int w, int h, int channels, const Bytes& pixels) {
