@@ -7,7 +7,7 @@ packages=(
   build-essential cmake git
   libeigen3-dev                      # the only dependency of the library itself
   catch2 libbenchmark-dev            # tests, benchmarks
-  libstb-dev                         # image decoding (vision/, the resnet command)
+  libjpeg62-turbo-dev libpng-dev     # image decoding (resnet::vision, the resnet command): PIL's codecs
   libcli11-dev                       # the resnet command's argument parsing
   clang libclang-rt-14-dev           # the libFuzzer target
   python3 python3-numpy python3-torch python3-torchvision python3-h5py python3-pil  # reference data
