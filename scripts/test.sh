@@ -36,10 +36,13 @@ summary() {
   unset 'stages[-1]'
   printf '%s\n' "${stages[@]}" "total: $SECONDS s"
 }
+# Unity builds: the test files (most of them one program, tests/CMakeLists.txt) and the
+# resnet command's files compile in batches that parse the headers and instantiate the
+# networks once each.
 configure() {  # build folder, cmake options...
   local dir=$1
   shift
-  cmake -S . -B "$dir" -DRESNET_TEST_DATA_CACHE="$cache" -DRESNET_BUILD_BENCHMARKS=OFF "$@" > /dev/null
+  cmake -S . -B "$dir" -DRESNET_TEST_DATA_CACHE="$cache" -DRESNET_BUILD_BENCHMARKS=OFF -DCMAKE_UNITY_BUILD=ON "$@" > /dev/null
 }
 
 section "Release build"

@@ -1,23 +1,23 @@
 # The C++ conformance tests read what the PyTorch generators (tests/python.cmake) write.
-# Each model is its own ctest test, a Catch2 test-name filter on the program (the programs
-# are in RESNET_PER_CASE_PROGRAMS, tests/CMakeLists.txt, so the whole program is not
-# registered as well): ctest spreads them over the cores, and the sanitizer stage of
+# Each model is its own ctest test, a Catch2 test-name filter on resnet_tests (the files
+# are in RESNET_PER_CASE_TESTS, tests/CMakeLists.txt, so the whole file is not registered
+# as well): ctest spreads them over the cores, and the sanitizer stage of
 # scripts/test.sh runs one model per family. Every model runs in the Release stage; the
 # ones the sanitizer stage leaves out carry the label `exhaustive`. `--warn NoTests` fails
 # a filter that matches no test case (a renamed case must not pass silently), and the
 # `_rest` test runs whatever case no filter names.
 
-# resnet_catch_cases(program test_prefix data_fixture  name spec label  name spec label ...)
-function(resnet_catch_cases program prefix fixture)
+# resnet_catch_cases(file test_prefix data_fixture  name spec label  name spec label ...)
+function(resnet_catch_cases file prefix fixture)
   set(_specs)
   set(_args ${ARGN})
   while(_args)
     list(POP_FRONT _args name spec label)
-    add_test(NAME ${prefix}_${name} COMMAND ${program} --warn NoTests ${spec})
+    add_test(NAME ${prefix}_${name} COMMAND resnet_tests --warn NoTests ${spec})
     set_tests_properties(${prefix}_${name} PROPERTIES LABELS "conformance;${label}")
     list(APPEND _specs "~${spec}")
   endwhile()
-  add_test(NAME ${prefix}_rest COMMAND ${program} ${_specs})
+  add_test(NAME ${prefix}_rest COMMAND resnet_tests "-#" "[#${file}]" ${_specs})
   set_tests_properties(${prefix}_rest PROPERTIES LABELS conformance)
   get_property(_tests DIRECTORY PROPERTY TESTS)
   list(FILTER _tests INCLUDE REGEX "^${prefix}_")

@@ -1,12 +1,16 @@
 #pragma once
-// Shared helpers of the conformance tests: reading reference tensors written by the
-// PyTorch scripts in tests/python, and comparing with the tolerance
-// |diff| <= tol * max(1, |ref|).
+// Shared helpers of the tests: whole files, float bits, and for the conformance tests
+// reading reference tensors written by the PyTorch scripts in tests/python and comparing
+// with the tolerance |diff| <= tol * max(1, |ref|).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -19,6 +23,25 @@ namespace test_support {
 inline bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
 
 inline std::string data_path(const std::string& name) { return std::string(RESNET_TEST_DATA) + "/" + name; }
+
+/// A path for a scratch file in the system's temporary folder; `name` starts with the
+/// test program's own prefix, since ctest runs the programs side by side.
+inline std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("resnet_test_" + name)).string();
+}
+
+/// A whole file's bytes; the file must exist.
+inline std::vector<std::uint8_t> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in);
+  return std::vector<std::uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline std::uint32_t bits_of(float f) {
+  std::uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
 
 struct Reference {
   std::vector<std::int64_t> shape;

@@ -4,12 +4,12 @@
 // names (docs/spec.md 4.1, 4.2), run on odd maps (7x9, 1x1, 2x3; batch 2), and the workspace
 // is filled with NaN first so a read of memory nobody wrote shows up in the output.
 //
-// Tolerance: |got - ref| <= tol * max(1, |ref|). tol = 1e-4 (kTol) where every conv
+// Tolerance: |got - ref| <= tol * max(1, |ref|). tol = 1e-4 (kBlockTol) where every conv
 // runs a GEMM path or nothing is computed. Blocks with a 3x3 stride-1 conv run it
 // through Winograd F(4x4) (in * out <= 256 * 256), whose rounding error is about ten
 // times the GEMM's (a lone 64->64 conv: 1.8e-5 against 1.9e-6) and is amplified by the
 // folded BN scale; measured worst 7.8e-5 (CIFAR 32->64 block, the 4-block KV2 stage),
-// so those use kWinogradTol = 5e-4, still far below what a wrong index or a missing
+// so those use kBlockWinogradTol = 5e-4, still far below what a wrong index or a missing
 // term gives (>= 1e-2).
 
 #include <catch2/catch.hpp>
@@ -33,19 +33,19 @@ using namespace resnet;
 
 namespace {
 
-constexpr double kTol = 1e-4;
-constexpr double kWinogradTol = 5e-4;
+constexpr double kBlockTol = 1e-4;
+constexpr double kBlockWinogradTol = 5e-4;
 
 using harness::kSizes;
 using harness::run;
 using harness::Size;
 
-using Reference = std::function<ref::Map(const ref::Map&)>;
+using BlockReference = std::function<ref::Map(const ref::Map&)>;
 
 /// Loads Block from `wf` at `prefix`, checks every tensor was taken, and compares the
 /// block with `reference` on every size of kSizes.
 template <class Block, class Names>
-void check_block(const ref::WeightFile& wf, const std::string& prefix, const Reference& reference, unsigned seed,
+void check_block(const ref::WeightFile& wf, const std::string& prefix, const BlockReference& reference, unsigned seed,
                  double tol, int threads = 1) {
   const io::SafeTensors file = wf.build();
   WeightLoader<Names> loader(file);
@@ -70,7 +70,7 @@ void check_block(const ref::WeightFile& wf, const std::string& prefix, const Ref
 
 /// V1 basic block: relu(bn2(conv2(relu(bn1(conv1_s(x))))) + sc(x)).
 /// shortcut: 'p' projection conv+BN, 'a' option A, 'i' identity.
-Reference basic_v1(ref::WeightFile& wf, const std::string& p, int in, int planes, int stride, char shortcut) {
+BlockReference basic_v1(ref::WeightFile& wf, const std::string& p, int in, int planes, int stride, char shortcut) {
   const ref::Conv c1 = wf.conv(p + "conv1", planes, in, 3, stride, false);
   const ref::Norm b1 = wf.batch_norm(p + "bn1", planes, 1e-5);
   const ref::Conv c2 = wf.conv(p + "conv2", planes, planes, 3, 1, false);
@@ -91,7 +91,7 @@ Reference basic_v1(ref::WeightFile& wf, const std::string& p, int in, int planes
 }
 
 /// V1 bottleneck, torchvision names (no conv bias, stride on the 3x3 or the first 1x1).
-Reference bottleneck_tv(ref::WeightFile& wf, const std::string& p, int in, int width, int stride, bool stride_on_1x1,
+BlockReference bottleneck_tv(ref::WeightFile& wf, const std::string& p, int in, int width, int stride, bool stride_on_1x1,
                         bool project) {
   const int s1 = stride_on_1x1 ? stride : 1, s2 = stride_on_1x1 ? 1 : stride;
   const ref::Conv c1 = wf.conv(p + "conv1", width, in, 1, s1, false);
@@ -115,7 +115,7 @@ Reference bottleneck_tv(ref::WeightFile& wf, const std::string& p, int in, int w
 }
 
 /// KV1 bottleneck (residual_block_v1): Keras names, every conv biased, stride on _1_conv.
-Reference bottleneck_kv1(ref::WeightFile& wf, const std::string& p, int in, int f, int stride, bool project) {
+BlockReference bottleneck_kv1(ref::WeightFile& wf, const std::string& p, int in, int f, int stride, bool project) {
   const double eps = 1.001e-5;
   ref::Conv c0;
   ref::Norm b0;
@@ -141,7 +141,7 @@ Reference bottleneck_kv1(ref::WeightFile& wf, const std::string& p, int in, int 
 /// KV2 bottleneck (residual_block_v2): a = relu(preact_bn(x)); projection on a,
 /// otherwise subsample or identity on the raw x; _1/_2 with BN, no bias; _3 and _0
 /// biased, no BN; no ReLU after the add.
-Reference bottleneck_kv2(ref::WeightFile& wf, const std::string& p, int in, int f, int stride, bool project) {
+BlockReference bottleneck_kv2(ref::WeightFile& wf, const std::string& p, int in, int f, int stride, bool project) {
   const double eps = 1.001e-5;
   const ref::Norm pre = wf.batch_norm(p + "_preact_bn", in, eps);
   ref::Conv c0;
@@ -165,7 +165,7 @@ Reference bottleneck_kv2(ref::WeightFile& wf, const std::string& p, int in, int 
 /// a = relu(preact_bn(x)); h = conv2(relu(bn1(conv1_s(a)))) with conv2 biased;
 /// shortcut = biased 1x1 projection of a where channels change, else subsample /
 /// identity of x; no ReLU after the add.
-Reference basic_kv2(ref::WeightFile& wf, const std::string& p, int in, int planes, int stride) {
+BlockReference basic_kv2(ref::WeightFile& wf, const std::string& p, int in, int planes, int stride) {
   const double eps = 1.001e-5;
   const bool project = in != planes;
   const ref::Norm pre = wf.batch_norm(p + "_preact_bn", in, eps);
@@ -215,7 +215,7 @@ TEST_CASE("Projection shortcut is BN(conv1x1 stride 2) under torchvision names",
     const ref::Map x = ref::random_map(sz.n, 13, sz.h, sz.w, 3);
     const ref::Map got = run(proj, x);
     REQUIRE(ref::nhwc_shape(got) == (Shape{sz.n, (sz.h + 1) / 2, (sz.w + 1) / 2, 19}));
-    CHECK(ref::max_scaled_error(got, ref::batch_norm(ref::conv2d(x, c0), b0)) <= kTol);
+    CHECK(ref::max_scaled_error(got, ref::batch_norm(ref::conv2d(x, c0), b0)) <= kBlockTol);
   }
 }
 
@@ -273,127 +273,127 @@ TEST_CASE("SubsampleShortcut is x[:, ::2, ::2] with ceil(H/2) outputs", "[blocks
 
 TEST_CASE("BasicBlock with projection (torchvision layer2.0)", "[blocks][basic]") {
   ref::WeightFile wf(ref::Layout::torch, 10);
-  const Reference r = basic_v1(wf, "layer2.0.", 13, 16, 2, 'p');
-  check_block<BasicBlock<13, 16, 2, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 11, kWinogradTol);
+  const BlockReference r = basic_v1(wf, "layer2.0.", 13, 16, 2, 'p');
+  check_block<BasicBlock<13, 16, 2, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 11, kBlockWinogradTol);
 }
 
 TEST_CASE("BasicBlock with identity (torchvision layer1.1)", "[blocks][basic]") {
   ref::WeightFile wf(ref::Layout::torch, 12);
-  const Reference r = basic_v1(wf, "layer1.1.", 16, 16, 1, 'i');
-  check_block<BasicBlock<16, 16, 1, TorchEps>, naming::Torchvision>(wf, "layer1.1", r, 13, kWinogradTol);
+  const BlockReference r = basic_v1(wf, "layer1.1.", 16, 16, 1, 'i');
+  check_block<BasicBlock<16, 16, 1, TorchEps>, naming::Torchvision>(wf, "layer1.1", r, 13, kBlockWinogradTol);
 }
 
 TEST_CASE("BasicBlock with option A shortcut (CIFAR layer2.0, module. prefix)", "[blocks][basic][cifar]") {
   ref::WeightFile wf(ref::Layout::torch, 14, "module.");
-  const Reference r = basic_v1(wf, "layer2.0.", 16, 32, 2, 'a');
+  const BlockReference r = basic_v1(wf, "layer2.0.", 16, 32, 2, 'a');
   check_block<BasicBlock<16, 32, 2, TorchEps, ShortcutKind::zero_pad>, naming::Cifar>(wf, "layer2.0", r, 15,
-                                                                       kWinogradTol);
+                                                                       kBlockWinogradTol);
 }
 
 TEST_CASE("BasicBlock 32->64 option A (CIFAR layer3.0)", "[blocks][basic][cifar]") {
   ref::WeightFile wf(ref::Layout::torch, 16);
-  const Reference r = basic_v1(wf, "layer3.0.", 32, 64, 2, 'a');
+  const BlockReference r = basic_v1(wf, "layer3.0.", 32, 64, 2, 'a');
   check_block<BasicBlock<32, 64, 2, TorchEps, ShortcutKind::zero_pad>, naming::Cifar>(wf, "layer3.0", r, 17,
-                                                                       kWinogradTol);
+                                                                       kBlockWinogradTol);
 }
 
 TEST_CASE("Bottleneck, stride 2 on the 3x3 (torchvision V1.5)", "[blocks][bottleneck]") {
   ref::WeightFile wf(ref::Layout::torch, 20);
-  const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, false, true);
-  check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 21, kTol);
+  const BlockReference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, false, true);
+  check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 21, kBlockTol);
 }
 
 TEST_CASE("Bottleneck, stride 2 on the first 1x1 (torchvision names)", "[blocks][bottleneck]") {
   ref::WeightFile wf(ref::Layout::torch, 22);
-  const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, true, true);
+  const BlockReference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, true, true);
   check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 23,
-                                                                   kWinogradTol);
+                                                                   kBlockWinogradTol);
 }
 
 TEST_CASE("Bottleneck, projection at stride 1 and identity (torchvision layer1)", "[blocks][bottleneck]") {
   {
     ref::WeightFile wf(ref::Layout::torch, 24);
-    const Reference r = bottleneck_tv(wf, "layer1.0.", 13, 6, 1, false, true);  // 13 != 24: projects
+    const BlockReference r = bottleneck_tv(wf, "layer1.0.", 13, 6, 1, false, true);  // 13 != 24: projects
     check_block<Bottleneck<13, 6, 1, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer1.0", r, 25,
-                                                                      kWinogradTol);
+                                                                      kBlockWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::torch, 26);
-    const Reference r = bottleneck_tv(wf, "layer1.1.", 24, 6, 1, false, false);
+    const BlockReference r = bottleneck_tv(wf, "layer1.1.", 24, 6, 1, false, false);
     check_block<Bottleneck<24, 6, 1, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer1.1", r, 27,
-                                                                      kWinogradTol);
+                                                                      kBlockWinogradTol);
   }
 }
 
 TEST_CASE("Keras V1 bottleneck: biased convs, stride on _1_conv (conv3_block1)", "[blocks][bottleneck][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 30);
-  const Reference r = bottleneck_kv1(wf, "conv3_block1", 13, 6, 2, true);
+  const BlockReference r = bottleneck_kv1(wf, "conv3_block1", 13, 6, 2, true);
   check_block<Bottleneck<13, 6, 2, StrideOn::first_1x1, KerasEps, Bias::with>, naming::Keras>(wf, "conv3_block1", r, 31,
-                                                                               kWinogradTol);
+                                                                               kBlockWinogradTol);
 }
 
 TEST_CASE("Keras V1 bottleneck with identity (conv3_block2)", "[blocks][bottleneck][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 32);
-  const Reference r = bottleneck_kv1(wf, "conv3_block2", 24, 6, 1, false);
+  const BlockReference r = bottleneck_kv1(wf, "conv3_block2", 24, 6, 1, false);
   check_block<Bottleneck<24, 6, 1, StrideOn::first_1x1, KerasEps, Bias::with>, naming::Keras>(wf, "conv3_block2", r, 33,
-                                                                               kWinogradTol);
+                                                                               kBlockWinogradTol);
 }
 
 // ================================================================ pre-activation blocks
 
 TEST_CASE("PreActBottleneck with projection on the pre-activation (KV2 conv2_block1)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 40);
-  const Reference r = bottleneck_kv2(wf, "conv2_block1", 13, 6, 1, true);
-  check_block<PreActBottleneck<13, 6, 1, true, KerasEps>, naming::Keras>(wf, "conv2_block1", r, 41, kWinogradTol);
+  const BlockReference r = bottleneck_kv2(wf, "conv2_block1", 13, 6, 1, true);
+  check_block<PreActBottleneck<13, 6, 1, true, KerasEps>, naming::Keras>(wf, "conv2_block1", r, 41, kBlockWinogradTol);
 }
 
 TEST_CASE("PreActBottleneck with projection and stride 2", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 42);
-  const Reference r = bottleneck_kv2(wf, "conv3_block1", 13, 6, 2, true);
-  check_block<PreActBottleneck<13, 6, 2, true, KerasEps>, naming::Keras>(wf, "conv3_block1", r, 43, kTol);
+  const BlockReference r = bottleneck_kv2(wf, "conv3_block1", 13, 6, 2, true);
+  check_block<PreActBottleneck<13, 6, 2, true, KerasEps>, naming::Keras>(wf, "conv3_block1", r, 43, kBlockTol);
 }
 
 TEST_CASE("PreActBottleneck with subsampling shortcut on the raw input (KV2 conv2_block3)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 44);
-  const Reference r = bottleneck_kv2(wf, "conv2_block3", 24, 6, 2, false);
-  check_block<PreActBottleneck<24, 6, 2, false, KerasEps>, naming::Keras>(wf, "conv2_block3", r, 45, kTol);
+  const BlockReference r = bottleneck_kv2(wf, "conv2_block3", 24, 6, 2, false);
+  check_block<PreActBottleneck<24, 6, 2, false, KerasEps>, naming::Keras>(wf, "conv2_block3", r, 45, kBlockTol);
 }
 
 TEST_CASE("PreActBottleneck with identity on the raw input (KV2 conv2_block2)", "[blocks][preact][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 46);
-  const Reference r = bottleneck_kv2(wf, "conv2_block2", 24, 6, 1, false);
-  check_block<PreActBottleneck<24, 6, 1, false, KerasEps>, naming::Keras>(wf, "conv2_block2", r, 47, kWinogradTol);
+  const BlockReference r = bottleneck_kv2(wf, "conv2_block2", 24, 6, 1, false);
+  check_block<PreActBottleneck<24, 6, 1, false, KerasEps>, naming::Keras>(wf, "conv2_block2", r, 47, kBlockWinogradTol);
 }
 
 TEST_CASE("PreActBasicBlock: projection, subsampling and identity shortcuts", "[blocks][preact][keras]") {
   {
     ref::WeightFile wf(ref::Layout::keras, 50);
-    const Reference r = basic_kv2(wf, "conv3_block1", 13, 16, 2);
-    check_block<PreActBasicBlock<13, 16, 2, KerasEps>, naming::Keras>(wf, "conv3_block1", r, 51, kWinogradTol);
+    const BlockReference r = basic_kv2(wf, "conv3_block1", 13, 16, 2);
+    check_block<PreActBasicBlock<13, 16, 2, KerasEps>, naming::Keras>(wf, "conv3_block1", r, 51, kBlockWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 52);
-    const Reference r = basic_kv2(wf, "conv3_block2", 16, 16, 2);
-    check_block<PreActBasicBlock<16, 16, 2, KerasEps>, naming::Keras>(wf, "conv3_block2", r, 53, kWinogradTol);
+    const BlockReference r = basic_kv2(wf, "conv3_block2", 16, 16, 2);
+    check_block<PreActBasicBlock<16, 16, 2, KerasEps>, naming::Keras>(wf, "conv3_block2", r, 53, kBlockWinogradTol);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 54);
-    const Reference r = basic_kv2(wf, "conv3_block3", 16, 16, 1);
-    check_block<PreActBasicBlock<16, 16, 1, KerasEps>, naming::Keras>(wf, "conv3_block3", r, 55, kWinogradTol);
+    const BlockReference r = basic_kv2(wf, "conv3_block3", 16, 16, 1);
+    check_block<PreActBasicBlock<16, 16, 1, KerasEps>, naming::Keras>(wf, "conv3_block3", r, 55, kBlockWinogradTol);
   }
 }
 
 TEST_CASE("Blocks give the same result with a three-thread workspace", "[blocks][threads]") {
   {
     ref::WeightFile wf(ref::Layout::torch, 60);
-    const Reference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, false, true);
-    check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 61, kTol,
+    const BlockReference r = bottleneck_tv(wf, "layer2.0.", 13, 6, 2, false, true);
+    check_block<Bottleneck<13, 6, 2, StrideOn::middle_3x3, TorchEps>, naming::Torchvision>(wf, "layer2.0", r, 61, kBlockTol,
                                                                       3);
   }
   {
     ref::WeightFile wf(ref::Layout::keras, 62);
-    const Reference r = bottleneck_kv2(wf, "conv2_block1", 13, 6, 1, true);
-    check_block<PreActBottleneck<13, 6, 1, true, KerasEps>, naming::Keras>(wf, "conv2_block1", r, 63, kWinogradTol, 3);
+    const BlockReference r = bottleneck_kv2(wf, "conv2_block1", 13, 6, 1, true);
+    check_block<PreActBottleneck<13, 6, 1, true, KerasEps>, naming::Keras>(wf, "conv2_block1", r, 63, kBlockWinogradTol, 3);
   }
 }
 
@@ -402,7 +402,7 @@ TEST_CASE("Blocks give the same result with a three-thread workspace", "[blocks]
 namespace {
 
 template <class S, class Names>
-void check_stage(const ref::WeightFile& wf, int stage, const std::vector<Reference>& blocks, unsigned seed,
+void check_stage(const ref::WeightFile& wf, int stage, const std::vector<BlockReference>& blocks, unsigned seed,
                  double tol) {
   const io::SafeTensors file = wf.build();
   WeightLoader<Names> loader(file);
@@ -413,7 +413,7 @@ void check_stage(const ref::WeightFile& wf, int stage, const std::vector<Referen
     INFO("stage map " << sz.n << "x" << S::in_channels << "x" << sz.h << "x" << sz.w);
     const ref::Map x = ref::random_map(sz.n, S::in_channels, sz.h, sz.w, seed, -2.0, 2.0);
     ref::Map want = x;
-    for (const Reference& b : blocks) want = b(want);
+    for (const BlockReference& b : blocks) want = b(want);
     const ref::Map got = run(net, x);
     const Extent e = S::output_extent({sz.h, sz.w});
     CHECK(e.h == want.h);
@@ -426,21 +426,21 @@ void check_stage(const ref::WeightFile& wf, int stage, const std::vector<Referen
 
 TEST_CASE("Stage of three basic blocks (torchvision layer2.0-2)", "[blocks][stage]") {
   ref::WeightFile wf(ref::Layout::torch, 70);
-  const std::vector<Reference> blocks = {basic_v1(wf, "layer2.0.", 13, 16, 2, 'p'),
+  const std::vector<BlockReference> blocks = {basic_v1(wf, "layer2.0.", 13, 16, 2, 'p'),
                                          basic_v1(wf, "layer2.1.", 16, 16, 1, 'i'),
                                          basic_v1(wf, "layer2.2.", 16, 16, 1, 'i')};
   using S = Stage<BasicBlock<13, 16, 2, TorchEps>, BasicBlock<16, 16, 1, TorchEps>, 3>;
-  check_stage<S, naming::Torchvision>(wf, 1, blocks, 71, kWinogradTol);
+  check_stage<S, naming::Torchvision>(wf, 1, blocks, 71, kBlockWinogradTol);
 }
 
 TEST_CASE("Stage with a distinct last block (KV2 conv2: project, repeat, stride last)", "[blocks][stage][keras]") {
   ref::WeightFile wf(ref::Layout::keras, 72);
-  const std::vector<Reference> blocks = {
+  const std::vector<BlockReference> blocks = {
       bottleneck_kv2(wf, "conv2_block1", 13, 4, 1, true), bottleneck_kv2(wf, "conv2_block2", 16, 4, 1, false),
       bottleneck_kv2(wf, "conv2_block3", 16, 4, 1, false), bottleneck_kv2(wf, "conv2_block4", 16, 4, 2, false)};
   using S = Stage<PreActBottleneck<13, 4, 1, true, KerasEps>, PreActBottleneck<16, 4, 1, false, KerasEps>, 4,
                   PreActBottleneck<16, 4, 2, false, KerasEps>>;
-  check_stage<S, naming::Keras>(wf, 0, blocks, 73, kWinogradTol);
+  check_stage<S, naming::Keras>(wf, 0, blocks, 73, kBlockWinogradTol);
 }
 
 TEST_CASE("Block loading names a missing tensor; finish() names a leftover one", "[blocks][errors]") {

@@ -23,11 +23,15 @@
 #include "resnet/io/json.hpp"
 #include "resnet/io/safetensors.hpp"
 
+#include "support.hpp"
+
 using resnet::Error;
 using resnet::ErrorKind;
 using resnet::io::DType;
 using resnet::io::SafeTensors;
 using resnet::io::TensorInfo;
+using test_support::bits_of;
+using test_support::read_file;
 using resnet::io::TensorToWrite;
 using Bytes = std::vector<std::uint8_t>;
 
@@ -82,18 +86,6 @@ std::string message(const Bytes& bytes) {
 std::string one(const std::string& dtype, const std::string& shape, const std::string& offsets) {
   return R"({"t":{"dtype":")" + dtype + R"(","shape":)" + shape + R"(,"data_offsets":)" +
          offsets + "}}";
-}
-
-std::uint32_t bits_of(float f) {
-  std::uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
-}
-
-Bytes read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace

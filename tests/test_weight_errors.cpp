@@ -19,7 +19,9 @@
 #include "skip.hpp"
 #include "support.hpp"
 
+using test_support::bits_of;
 using test_support::kind_of;
+using test_support::temp_path;
 
 using namespace resnet;
 
@@ -159,12 +161,6 @@ std::vector<std::uint8_t> encode(const std::vector<Raw>& tensors) {
   return out;
 }
 
-std::uint32_t bits_of(float v) {
-  std::uint32_t b;
-  std::memcpy(&b, &v, 4);
-  return b;
-}
-
 /// `v` must be 0 or a normal float with at most 8 significant bits and |v| in
 /// [2^-14, 2^15] (true of every value made by value_for), so F16 holds it exactly.
 std::uint16_t to_f16(float v) {
@@ -258,10 +254,6 @@ std::vector<float> run(const CifarResNet20& model) {
   return model.forward(cifar_input(), ws).values();
 }
 
-std::string temp_path(const std::string& name) {
-  return (std::filesystem::temp_directory_path() / ("resnet_test_weight_errors_" + name)).string();
-}
-
 }  // namespace
 
 // ---- the generators against the spec's own counts (section 7, item 2) ----
@@ -345,7 +337,7 @@ TEST_CASE("CIFAR files with the `module.` prefix and num_batches_tracked load", 
 }
 
 TEST_CASE("a file on disk loads by path and its errors name the path", "[weights]") {
-  const std::string good = temp_path("good.safetensors"), bad = temp_path("bad.safetensors");
+  const std::string good = temp_path("weight_errors_good.safetensors"), bad = temp_path("weight_errors_bad.safetensors");
   auto raw = make_raw(cifar20_entries(), {});
   const auto bytes = encode(raw);
   {
@@ -371,7 +363,7 @@ TEST_CASE("a file on disk loads by path and its errors name the path", "[weights
   std::string message;
   CHECK(kind_of([&] { model.load_weights(bad); }, &message) == ErrorKind::missing_tensor);
   CHECK_THAT(message, Catch::Contains(bad) && Catch::Contains("linear.bias"));
-  CHECK(kind_of([&] { model.load_weights(temp_path("does_not_exist.safetensors")); }) == ErrorKind::io);
+  CHECK(kind_of([&] { model.load_weights(temp_path("weight_errors_does_not_exist.safetensors")); }) == ErrorKind::io);
   std::filesystem::remove(good);
   std::filesystem::remove(bad);
 }
@@ -493,7 +485,7 @@ TEST_CASE("a file cut short in any region is a format error", "[weights][truncat
     CHECK_THAT(message, Catch::StartsWith("short.safetensors"));
   }
   // The same through a file on disk.
-  const std::string path = temp_path("short.safetensors");
+  const std::string path = temp_path("weight_errors_short.safetensors");
   for (std::size_t cut : {std::size_t{3}, data - 5, bytes.size() - 2}) {
     INFO("file cut at " << cut);
     std::FILE* f = std::fopen(path.c_str(), "wb");
