@@ -15,34 +15,15 @@
 
 #include "resnet/io/safetensors.hpp"
 
+#include "fuzz_seeds.hpp"
+
 namespace fs = std::filesystem;
 using resnet::io::DType;
 using resnet::io::SafeTensors;
 
-namespace {
-
-/// fuzz/expected_errors.txt: `file kind` per line, '#' starts a comment line.
-std::map<std::string, std::string> expected_kinds() {
-  std::ifstream in(fs::path(RESNET_SOURCE_DIR) / "fuzz" / "expected_errors.txt");
-  REQUIRE(in);
-  std::map<std::string, std::string> kinds;
-  std::string file, kind;
-  while (in >> file) {
-    if (file[0] == '#') {
-      std::getline(in, kind);
-      continue;
-    }
-    REQUIRE(in >> kind);
-    kinds[file] = kind;
-  }
-  return kinds;
-}
-
-}  // namespace
-
 TEST_CASE("every fuzz seed parses or throws resnet::Error as its name says", "[safetensors][corpus]") {
   const fs::path dir = fs::path(RESNET_SOURCE_DIR) / "fuzz" / "corpus";
-  std::map<std::string, std::string> kinds = expected_kinds();
+  std::map<std::string, std::string> kinds = test_support::expected_error_kinds("expected_errors.txt");
   REQUIRE(fs::is_directory(dir));
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(dir))
