@@ -85,12 +85,12 @@ std::string tool_footer() {
 
 examples:
   resnet summary resnet50
-  resnet classify cifar-resnet56 --weights resnet56.safetensors cat.jpg
-  resnet eval cifar-resnet56 --weights resnet56.safetensors ../shared/data/cifar10/test
+  resnet classify resnet50 --weights resnet50-0676ba61.pth cat.jpg
+  resnet eval cifar-resnet56 --weights resnet56-4bfd9763.th ../shared/data/cifar10/test
   resnet bench resnet50 --batch 8 --threads 2
 
-weights: safetensors files made by tools/convert_torch.py (torchvision, CIFAR) or
-tools/convert_keras_h5.py (Keras).
+weights: PyTorch checkpoints (.pth/.pt/.th as torch.save writes them, zip or legacy
+format) or safetensors files (Keras: made by tools/convert_keras_h5.py).
 
 models:
 )";
@@ -228,7 +228,7 @@ void summary_options(CLI::App& sub, Command& cmd) {
 void classify_options(CLI::App& sub, Command& cmd) {
   model_argument(sub, cmd);
   sub.add_option("IMAGE", cmd.images, "JPEG or PNG files")->required();
-  weights_option(sub, cmd, "safetensors weights (required)")->required();
+  weights_option(sub, cmd, "weights: a PyTorch checkpoint or safetensors file (required)")->required();
   preprocess_option(sub, cmd);
   sub.add_option("--labels", cmd.labels,
                  "imagenet, cifar10, or a file with one label per line\n(default: the model's dataset)")
@@ -243,7 +243,7 @@ void classify_options(CLI::App& sub, Command& cmd) {
 void eval_options(CLI::App& sub, Command& cmd) {
   model_argument(sub, cmd);
   sub.add_option("DIR", cmd.folder, "the ImageFolder root: DIR/<class>/<image>")->required();
-  weights_option(sub, cmd, "safetensors weights (required)")->required();
+  weights_option(sub, cmd, "weights: a PyTorch checkpoint or safetensors file (required)")->required();
   preprocess_option(sub, cmd);
   classes_option(sub, cmd, "class count of the weights (default 1000; 10 for CIFAR)");
   crop_options(sub, cmd);
@@ -258,7 +258,7 @@ void bench_options(CLI::App& sub, Command& cmd) {
   input_option(sub, cmd);
   integer_option(sub, "--iters", cmd.iters, "N", 1, 1000000, "timed runs (default 10)");
   integer_option(sub, "--warmup", cmd.warmup, "N", 0, 1000000, "untimed runs first (default 2)");
-  weights_option(sub, cmd, "safetensors weights instead of random ones");
+  weights_option(sub, cmd, "weights (PyTorch checkpoint or safetensors) instead of random ones");
   integer_option(sub, "--seed", cmd.seed, "S", 0, std::numeric_limits<long long>::max(),
                  "seed of the random weights and input (default 0)");
   classes_option(sub, cmd, "classifier size (default: 1000; 10 for the CIFAR models)");
