@@ -2,7 +2,8 @@
 // folders and every generated kind (grey, palette, alpha, 16-bit, interlaced PNG; CMYK,
 // grey, subsampled, progressive JPEG) decodes to the bytes of PIL's convert("RGB"), and
 // the ImageNet photos resize and crop to torchvision's Resize(256) and CenterCrop(224)
-// on PIL images. References: tests/python/gen_pil_ref.py (CRC-32 of PIL's bytes).
+// on PIL images; a seeded ResNet-50 then gives PyTorch's probabilities on them.
+// References: tests/python/gen_pil_ref.py (CRC-32 of PIL's bytes, PyTorch's softmax).
 #include <catch2/catch.hpp>
 
 #include "skip.hpp"
@@ -13,7 +14,9 @@ TEST_CASE("exact PIL decoding needs libjpeg and libpng", "[image][pil]") {
 }
 #else
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +26,8 @@ TEST_CASE("exact PIL decoding needs libjpeg and libpng", "[image][pil]") {
 #include <thread>
 #include <vector>
 
+#include "resnet/io/safetensors.hpp"
+#include "resnet/resnet.hpp"
 #include "resnet/vision.hpp"
 
 #include "image_support.hpp"
@@ -164,6 +169,41 @@ TEST_CASE("threads decode at once and get PIL's bytes", "[image][pil][threads]")
     });
   for (auto& t : threads) t.join();
   CHECK(wrong == 0);
+}
+
+TEST_CASE("a ResNet-50 on the ImageNet photos gives PyTorch + PIL's probabilities", "[image][pil][model][shared]") {
+  const std::string weights = pil_exact_tests::reference_dir() + "/resnet50.safetensors";
+  const std::string probs_path = pil_exact_tests::reference_dir() + "/imagenet_probs.safetensors";
+  if (!std::filesystem::exists(weights) || !std::filesystem::exists(probs_path))
+    RESNET_SKIP(weights << " or " << probs_path << " absent (run the gen_pil_ref fixture)");
+  const auto ref = io::SafeTensors::open(probs_path);
+  const auto* info = ref.find("probs");
+  REQUIRE(info != nullptr);
+  const std::vector<float> expected = ref.read_f32(*info);
+  std::vector<std::string> files;
+  std::istringstream names(ref.metadata().at("files"));
+  for (std::string f; std::getline(names, f);) files.push_back(std::string(RESNET_SHARED_DATA) + "/" + f);
+  REQUIRE(expected.size() == files.size() * 1000);
+  if (!std::filesystem::exists(files[0])) RESNET_SKIP("the ImageNet photos are absent");
+
+  ResNet50 model;
+  model.load_weights(weights);
+  Workspace ws(2);
+  Tensor logits;
+  float worst = 0.0f;
+  int same_top1 = 0;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    model.forward(preprocess_imagenet(load_image(files[i]), Preprocess::torch), logits, ws);
+    const Tensor probs = softmax(logits);
+    const float* want = &expected[i * 1000];
+    for (int c = 0; c < 1000; ++c) worst = std::max(worst, std::fabs(probs.data()[c] - want[c]));
+    same_top1 += std::max_element(probs.data(), probs.data() + 1000) - probs.data() ==
+                 std::max_element(want, want + 1000) - want;
+  }
+  CHECK(same_top1 == static_cast<int>(files.size()));
+  CHECK(worst <= 1e-4f);
+  WARN(files.size() << " photos: top-1 as PyTorch's in " << same_top1 << ", largest probability difference "
+                    << worst);
 }
 
 #endif
