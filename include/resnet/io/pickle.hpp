@@ -93,9 +93,9 @@ struct TensorRef {
 enum class PersistentIds { none, zip, legacy };
 
 struct Limits {
-  std::size_t nodes = 2'000'000;
-  std::size_t items = 8'000'000;  ///< elements of all containers together
-  std::size_t stack = 1'000'000;
+  std::size_t nodes = 1'000'000;  ///< a state dict needs about 20 per tensor
+  std::size_t items = 4'000'000;  ///< elements of all containers together
+  std::size_t stack = 100'000;    ///< pickle writes SETITEMS in batches of 1000 pairs
   std::size_t memo = 1'000'000;
   std::size_t marks = 64;          ///< open MARKs at once (a state dict needs about 4)
   std::uint64_t string = 1 << 16;  ///< bytes of one string
