@@ -19,7 +19,10 @@ foreach(name test_preprocess test_image)
   endif()
 endforeach()
 if(TEST test_pil_exact)
-  set_tests_properties(test_pil_exact PROPERTIES FIXTURES_REQUIRED pil_data TIMEOUT 600)
+  # 6,200 files and 200 ResNet-50 passes: a Release-stage test. The decoders' error paths
+  # and a sample of PIL-written files run under the sanitizers in test_image.
+  set_tests_properties(test_pil_exact PROPERTIES FIXTURES_REQUIRED pil_data TIMEOUT 600 COST 100)
+  set_property(TEST test_pil_exact APPEND PROPERTY LABELS exhaustive)
 endif()
 
 # The programs that decode images link the codecs through resnet::vision: test_image and
