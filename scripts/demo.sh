@@ -89,5 +89,5 @@ done
 # ---- accuracy on all 1,000 test images ----
 step "resnet eval cifar-resnet56 on $DATA/test (1,000 JPEG images)"
 "$RESNET" eval cifar-resnet56 --weights "$WEIGHTS" "$DATA/test"
-echo "PyTorch measures 82.5% top-1 on these files (../shared/data/README.md); the JPEG"
-echo "decoders differ by a level or two per pixel, which moves a few borderline images."
+echo "PyTorch measures 82.5% top-1 on these files (../shared/data/README.md): the images"
+echo "decode to PIL's very bytes, so not one prediction differs."
