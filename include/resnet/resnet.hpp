@@ -7,8 +7,8 @@
 ///   resnet::Workspace ws(2);                   // one per calling thread; 2 threads
 ///   resnet::Tensor logits = model.forward(input_nchw, ws);
 ///
-/// Preprocessing and labels are included; image decoding (needs Debian's libstb-dev)
-/// lives in <resnet/vision.hpp>.
+/// Preprocessing and labels are included; image decoding (libjpeg-turbo and libpng, CMake
+/// target resnet::vision) lives in <resnet/vision.hpp>.
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/fusion.hpp"

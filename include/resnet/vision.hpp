@@ -1,6 +1,7 @@
 #pragma once
-/// The vision part of the library: image decoding (needs stb_image, Debian's
-/// libstb-dev), torchvision/Keras preprocessing, class labels and decode_predictions.
+/// The vision part of the library: image decoding (libjpeg-turbo and libpng, as PIL;
+/// CMake target resnet::vision), torchvision/Keras preprocessing, class labels and
+/// decode_predictions.
 /// <resnet/resnet.hpp> includes only the codec-free parts (preprocess.hpp, labels.hpp);
 /// include this header where images are read from files.
 

@@ -1,6 +1,6 @@
 #pragma once
 /// resnet::Image, an interleaved 8-bit RGB pixel buffer. This header needs no image
-/// codec, so preprocessing can be used without stb; decoding lives in image.hpp.
+/// codec, so preprocessing can be used without libjpeg or libpng; decoding lives in image.hpp.
 
 #include <cstddef>
 #include <cstdint>
