@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "resnet/io/zip.hpp"
 #include "resnet/vision/image_buffer.hpp"
 
 namespace image_support {
@@ -23,14 +24,8 @@ inline resnet::Image synthetic(int h, int w) {
   return image;
 }
 
-/// CRC-32 as zlib computes it (the references hold zlib.crc32 of PIL's pixel bytes).
-inline std::uint32_t crc32(const std::uint8_t* data, std::size_t size) {
-  std::uint32_t crc = 0xFFFFFFFFu;
-  for (std::size_t i = 0; i < size; ++i) {
-    crc ^= data[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
+/// CRC-32 as zlib computes it (the references hold zlib.crc32 of PIL's pixel bytes): the
+/// zip reader's, which these comparisons check against zlib too.
+using resnet::io::detail::crc32;
 
 }  // namespace image_support

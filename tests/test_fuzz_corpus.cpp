@@ -5,10 +5,7 @@
 
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,36 +13,28 @@
 #include "resnet/io/safetensors.hpp"
 
 #include "fuzz_seeds.hpp"
+#include "support.hpp"
 
 namespace fs = std::filesystem;
-using resnet::io::DType;
 using resnet::io::SafeTensors;
 
 TEST_CASE("every fuzz seed parses or throws resnet::Error as its name says", "[safetensors][corpus]") {
-  const fs::path dir = fs::path(RESNET_SOURCE_DIR) / "fuzz" / "corpus";
   std::map<std::string, std::string> kinds = test_support::expected_error_kinds("expected_errors.txt");
-  REQUIRE(fs::is_directory(dir));
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_regular_file()) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
+  const std::vector<fs::path> files = test_support::seed_files("corpus");
   REQUIRE(files.size() >= 20);
 
   int valid = 0, invalid = 0;
   for (const fs::path& path : files) {
     const std::string name = path.filename().string();
     INFO(name);
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE(in);
-    std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::vector<std::uint8_t> bytes = test_support::read_file(path.string());
     bool parsed = false;
     std::string error, kind;
     try {
       const SafeTensors st = SafeTensors::from_memory(bytes, name);
       parsed = true;
       for (const auto& t : st.tensors()) {
-        if (t.dtype == DType::F32 || t.dtype == DType::F16 || t.dtype == DType::BF16 ||
-            t.dtype == DType::F64)
+        if (resnet::io::detail::is_float_dtype(t.dtype))
           CHECK(st.read_f32(t).size() == static_cast<std::size_t>(t.numel()));
       }
       // Opening the file must agree with parsing its bytes.

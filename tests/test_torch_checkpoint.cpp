@@ -33,12 +33,6 @@ using namespace std::string_literals;  // pickles hold NUL bytes
 
 std::string generated(const std::string& name) { return test_support::data_path("torch_checkpoints/" + name); }
 
-std::vector<std::uint8_t> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 void write_bytes(const std::string& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -217,17 +211,14 @@ TEST_CASE("the real CIFAR checkpoints load directly, equal to their converted sa
 }
 
 TEST_CASE("every checkpoint fuzz seed opens or fails with the kind its name says", "[torch_checkpoint][corpus]") {
-  const fs::path dir = fs::path(RESNET_SOURCE_DIR) / "fuzz" / "corpus-pth";
   const std::map<std::string, std::string> kinds = test_support::expected_error_kinds("expected_errors_pth.txt");
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir)) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
+  const std::vector<fs::path> files = test_support::seed_files("corpus-pth");
   REQUIRE(files.size() >= 40);
   int valid = 0, invalid = 0;
   for (const fs::path& path : files) {
     const std::string name = path.filename().string();
     INFO(name);
-    const std::vector<std::uint8_t> bytes = read_bytes(path.string());
+    const std::vector<std::uint8_t> bytes = test_support::read_file(path.string());
     if (name.rfind("valid_", 0) == 0) {
       ++valid;
       const auto checkpoint = io::TorchCheckpoint::from_memory(bytes, name);
@@ -247,7 +238,7 @@ TEST_CASE("every checkpoint fuzz seed opens or fails with the kind its name says
 
 TEST_CASE("the seeds' values are what the encoder wrote: dtypes converted, views gathered", "[torch_checkpoint][corpus]") {
   const auto c = io::TorchCheckpoint::from_memory(
-      read_bytes((fs::path(RESNET_SOURCE_DIR) / "fuzz" / "corpus-pth" / "valid_legacy.pth").string()), "valid_legacy");
+      test_support::read_file((fs::path(RESNET_SOURCE_DIR) / "fuzz" / "corpus-pth" / "valid_legacy.pth").string()), "valid_legacy");
   auto values = [&](const char* name) { return c.read_f32(*c.find(name)); };
   CHECK(values("conv.weight") == std::vector<float>{1, 2, 3, 4, 5, 6});
   CHECK(values("conv.bias") == std::vector<float>{0.5f, -2.0f});         // F16
@@ -261,7 +252,7 @@ TEST_CASE("checkpoints truncated anywhere are format errors", "[torch_checkpoint
   if (!have_generated()) RESNET_SKIP(generated("c20_io.safetensors") << " is absent (gen_torch_checkpoints needs PyTorch)");
   for (const char* file : {"c20_f16_zip.pth", "c20_f16_legacy.pth"}) {
     INFO(file);
-    const std::vector<std::uint8_t> whole = read_bytes(generated(file));
+    const std::vector<std::uint8_t> whole = test_support::read_file(generated(file));
     REQUIRE(whole.size() > 20000);
     std::vector<std::size_t> cuts;
     // Every byte of the magic, sys_info and headers; then samples (a few hundred cuts
@@ -317,7 +308,7 @@ TEST_CASE("a failed checkpoint load leaves a loaded model unchanged", "[torch_ch
   for (const auto& entry : fs::directory_iterator(fs::path(RESNET_SOURCE_DIR) / "fuzz" / "corpus-pth"))
     if (entry.path().filename().string().rfind("invalid_", 0) == 0) bad.push_back(entry.path().string());
   // Whole checkpoints of another model cut short, and one with a tensor this model has no place for.
-  const std::vector<std::uint8_t> other = read_bytes(generated("c20_f16_legacy.pth"));
+  const std::vector<std::uint8_t> other = test_support::read_file(generated("c20_f16_legacy.pth"));
   for (std::size_t cut : {std::size_t{200}, other.size() / 2, other.size() - 1}) {
     bad.push_back(dir + "/resnet_cut_" + std::to_string(cut) + ".pth");
     write_bytes(bad.back(), std::vector<std::uint8_t>(other.begin(), other.begin() + static_cast<std::ptrdiff_t>(cut)));
