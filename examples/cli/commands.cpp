@@ -1,4 +1,4 @@
-// The four subcommands, written once against AnyNetwork. This is the only translation
+// The subcommands, written once against AnyNetwork. This is the only translation
 // unit of the tool that includes the image decoder.
 
 #include "commands.hpp"
@@ -10,13 +10,16 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iomanip>
 #include <iostream>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <resnet/core/math.hpp>
+#include <resnet/transfer.hpp>
 #include <resnet/vision.hpp>
 
 namespace resnet_cli {
@@ -88,11 +91,7 @@ InputSize network_input(const Command& cmd, const ModelInfo& info, const AnyNetw
   return in;
 }
 
-struct ImagePipeline {
-  resnet::Preprocess mode;
-  int resize;
-  int crop;
-};
+using ImagePipeline = resnet::ImagePreprocessing;
 
 ImagePipeline image_pipeline(const Command& cmd, const ModelInfo& info, const AnyNetwork& net) {
   ImagePipeline p{cmd.preprocess.value_or(info.preprocess), cmd.resize.value_or(info.resize),
@@ -106,31 +105,55 @@ ImagePipeline image_pipeline(const Command& cmd, const ModelInfo& info, const An
   return p;
 }
 
-/// Decodes, resizes, crops and normalises one image into `out` (crop x crop x 3, NHWC).
-void load_into(const std::string& path, const ImagePipeline& p, float* out) {
-  const resnet::Image image = resnet::load_image(path);
-  const Tensor x = resnet::preprocess_imagenet(image, p.mode, p.resize, p.crop, resnet::Layout::nhwc);
-  std::copy(x.data(), x.data() + x.size(), out);
-}
-
 bool is_builtin_labels(const std::string& s) { return s == "imagenet" || s == "cifar10"; }
 
-/// The class count: --classes, else the length of a --labels file, else the model's default.
+/// The class count of a --head file: its class names, else its bias length (0 when the
+/// file is a PyTorch checkpoint, whose head load_head() checks against --classes).
+int head_file_classes(const std::string& path) {
+  if (path.empty() || resnet::io::read_as_torch(resnet::io::detect_format(path))) return 0;
+  const resnet::io::SafeTensors file = resnet::io::SafeTensors::stream(path);
+  const std::vector<std::string> names = resnet::head_file::decode_class_names(file.metadata(), path);
+  if (!names.empty()) return static_cast<int>(names.size());
+  for (const resnet::io::TensorInfo& t : file.tensors()) {
+    const std::string& n = t.name;
+    const bool bias = n.size() >= 4 && n.compare(n.size() - 4, 4, "bias") == 0;
+    if (bias && t.shape.size() == 1 && t.shape[0] > 0 && t.shape[0] <= (1 << 20)) return static_cast<int>(t.shape[0]);
+  }
+  return 0;
+}
+
+/// The class count: --classes, else the --head file's, else the length of a --labels file,
+/// else the model's default.
 int resolve_classes(const Command& cmd, std::vector<std::string>& file_labels) {
   if (!cmd.labels.empty() && !is_builtin_labels(cmd.labels)) file_labels = resnet::load_labels(cmd.labels);
   if (cmd.classes) return *cmd.classes;
+  if (const int from_head = head_file_classes(cmd.head)) return from_head;
   return file_labels.empty() ? 0 : static_cast<int>(file_labels.size());
 }
 
+/// The backbone of --weights, and the head of --head when given (else the file's own).
+void load_model_weights(const Command& cmd, AnyNetwork& net) {
+  if (cmd.head.empty()) {
+    net.load_weights(cmd.weights);
+    return;
+  }
+  net.load_weights(cmd.weights, resnet::WeightParts::backbone);
+  net.load_head(cmd.head);
+}
+
+/// Labels in this order: a --labels file, the names a --head file carries, --labels
+/// imagenet/cifar10, the model's dataset, "class i".
 std::vector<std::string> resolve_labels(const Command& cmd, const ModelInfo& info, int classes,
-                                        std::vector<std::string> file_labels) {
+                                        std::vector<std::string> file_labels, const std::vector<std::string>& head_names) {
   auto from = [](const auto& builtin) { return std::vector<std::string>(builtin.begin(), builtin.end()); };
   std::vector<std::string> labels;
   if (!file_labels.empty()) {
     labels = std::move(file_labels);
-  } else if (cmd.labels == "imagenet" || (cmd.labels.empty() && !info.cifar_labels && classes == 1000)) {
+  } else if (!head_names.empty() && cmd.labels.empty()) {
+    labels = head_names;
+  } else if (cmd.labels == "imagenet" || (cmd.labels.empty() && cmd.head.empty() && !info.cifar_labels && classes == 1000)) {
     labels = from(resnet::imagenet_labels());
-  } else if (cmd.labels == "cifar10" || (cmd.labels.empty() && info.cifar_labels && classes == 10)) {
+  } else if (cmd.labels == "cifar10" || (cmd.labels.empty() && cmd.head.empty() && info.cifar_labels && classes == 10)) {
     labels = from(resnet::cifar10_labels());
   } else {
     for (int i = 0; i < classes; ++i) labels.push_back("class " + std::to_string(i));
@@ -205,9 +228,10 @@ int classify(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   const int classes_wanted = resolve_classes(cmd, file_labels);
   auto net = make(model_options(cmd, classes_wanted));
   const int classes = net->options().classes;
-  const std::vector<std::string> labels = resolve_labels(cmd, info, classes, std::move(file_labels));
   const ImagePipeline pipeline = image_pipeline(cmd, info, *net);
-  net->load_weights(cmd.weights);
+  load_model_weights(cmd, *net);
+  const std::vector<std::string> labels =
+      resolve_labels(cmd, info, classes, std::move(file_labels), net->class_names());
   const bool probabilities = net->options().classifier == resnet::Classifier::softmax;
 
   resnet::Workspace ws(cmd.threads);
@@ -216,7 +240,7 @@ int classify(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   int failures = 0;
   for (const std::string& path : cmd.images) {
     try {
-      load_into(path, pipeline, input.data());
+      resnet::load_preprocessed(path, pipeline, input.data());
     } catch (const std::exception& e) {
       std::cerr << "resnet classify: skipped " << e.what() << "\n";
       ++failures;
@@ -234,66 +258,28 @@ int classify(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   return failures == 0 ? 0 : 1;
 }
 
-// ---- eval ----
-
-struct Sample {
-  std::string path;
-  int label;
-};
-
-bool hidden(const fs::path& p) {
-  const std::string name = p.filename().string();
-  return !name.empty() && name[0] == '.';
-}
-
-/// torchvision's ImageFolder: class folders in sorted order, their files (recursively,
-/// following links) in sorted order. Every file is tried, whatever its extension, so a
-/// misnamed or broken file is reported rather than silently left out.
-std::vector<Sample> image_folder(const std::string& root, std::vector<std::string>& classes) {
-  std::error_code ec;
-  if (!fs::is_directory(root, ec)) throw Error(ErrorKind::io, root + ": not a directory");
-  for (const auto& e : fs::directory_iterator(root, ec))
-    if (e.is_directory()) classes.push_back(e.path().filename().string());
-  if (ec) throw Error(ErrorKind::io, root + ": cannot list (" + ec.message() + ")");
-  std::sort(classes.begin(), classes.end());
-  if (classes.empty())
-    throw Error(ErrorKind::io, root + ": no class folders (expected the layout DIR/<class>/<image>)");
-  std::vector<Sample> samples;
-  for (std::size_t c = 0; c < classes.size(); ++c) {
-    std::vector<std::string> files;
-    const fs::path dir = fs::path(root) / classes[c];
-    for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (hidden(it->path())) {
-        if (it->is_directory()) it.disable_recursion_pending();
-        continue;
-      }
-      if (it->is_regular_file()) files.push_back(it->path().string());
-    }
-    if (ec) throw Error(ErrorKind::io, dir.string() + ": cannot list (" + ec.message() + ")");
-    std::sort(files.begin(), files.end());
-    for (auto& f : files) samples.push_back({std::move(f), static_cast<int>(c)});
-  }
-  return samples;
-}
+// ---- progress (eval, train-head) ----
 
 /// A progress bar on a terminal; elsewhere (logs, CI) a plain line every tenth.
 class Progress {
  public:
-  explicit Progress(std::size_t total) : total_(total), tty_(isatty(fileno(stderr)) != 0) {}
+  Progress(std::string what, std::size_t total)
+      : what_(std::move(what)), total_(total), tty_(isatty(fileno(stderr)) != 0) {}
 
-  void update(std::size_t done, std::size_t evaluated, std::size_t correct, double seconds) {
-    const double accuracy = evaluated ? 100.0 * correct / evaluated : 0.0;
+  /// `status` follows the count ("top-1 81.0%").
+  void update(std::size_t done, const std::string& status, double seconds) {
     const double rate = seconds > 0 ? done / seconds : 0.0;
     if (tty_) {
       const int width = 30;
       const int filled = total_ ? static_cast<int>(width * done / total_) : width;
       std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << done << "/"
-                << total_ << "  top-1 " << fixed(accuracy, 1) << "%  " << fixed(rate, 0) << " img/s" << std::flush;
+                << total_ << "  " << status << (status.empty() ? "" : "  ") << fixed(rate, 0) << " img/s"
+                << std::flush;
       drawn_ = true;
     } else if (done == total_ || done * 10 / std::max<std::size_t>(total_, 1) > tenths_) {
       tenths_ = done * 10 / std::max<std::size_t>(total_, 1);
-      std::cerr << "eval: " << done << "/" << total_ << " images, top-1 so far " << fixed(accuracy, 1) << "%\n";
+      std::cerr << what_ << ": " << done << "/" << total_ << " images" << (status.empty() ? "" : ", ") << status
+                << "\n";
     }
   }
   /// A message that must not be drawn over by the bar.
@@ -307,76 +293,62 @@ class Progress {
   }
 
  private:
+  std::string what_;
   std::size_t total_;
   bool tty_;
   bool drawn_ = false;
   std::size_t tenths_ = 0;
 };
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// ---- eval ----
+
 int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   if (cmd.no_top) throw UsageError("eval needs the classifier; --no-top is for summary and bench");
-  const std::string& root = cmd.folder;
-  std::vector<std::string> class_names;
-  const std::vector<Sample> samples = image_folder(root, class_names);
+  const resnet::ImageFolder folder = resnet::read_image_folder(cmd.folder);
+  const std::vector<std::string>& class_names = folder.classes;
 
-  auto net = make(model_options(cmd, cmd.classes.value_or(0)));
+  auto net = make(model_options(cmd, cmd.classes.value_or(head_file_classes(cmd.head))));
   const int classes = net->options().classes;
   const ImagePipeline pipeline = image_pipeline(cmd, info, *net);
   const int batch = cmd.batch.value_or(32);
   check_batch_pixels(*net, batch, pipeline.crop, pipeline.crop);
-  net->load_weights(cmd.weights);
+  load_model_weights(cmd, *net);
   if (static_cast<int>(class_names.size()) != classes)
     std::cerr << "resnet eval: note: " << class_names.size() << " class folders but the model has " << classes
               << " classes; folder i (in sorted order) is compared with class i\n";
+  else if (!net->class_names().empty() && net->class_names() != class_names)
+    std::cerr << "resnet eval: note: the head's class names differ from the folder names; folder i (in sorted "
+                 "order) is compared with class i\n";
 
   resnet::Workspace ws(cmd.threads);
-  const std::size_t image_floats = static_cast<std::size_t>(pipeline.crop) * pipeline.crop * 3;
-  std::vector<float> staging(image_floats * static_cast<std::size_t>(batch));
-  std::vector<std::string> errors(static_cast<std::size_t>(batch));
+  std::vector<float> staging;
+  std::vector<std::string> failures;
   Tensor input, output;
 
   std::vector<std::size_t> per_class_total(class_names.size()), per_class_correct(class_names.size());
   std::size_t evaluated = 0, top1 = 0, top5 = 0, skipped = 0;
-  Progress progress(samples.size());
+  Progress progress("eval", folder.images.size());
   const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
 
-  for (std::size_t first = 0; first < samples.size(); first += static_cast<std::size_t>(batch)) {
-    const std::size_t count = std::min(samples.size() - first, static_cast<std::size_t>(batch));
-    // Decoding runs on the workspace's threads too; a worker must not throw.
-    ws.pool().parallel_for(static_cast<std::ptrdiff_t>(count), [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
-      for (std::ptrdiff_t i = begin; i < end; ++i) {
-        auto& error = errors[static_cast<std::size_t>(i)];
-        error.clear();
-        try {
-          load_into(samples[first + static_cast<std::size_t>(i)].path, pipeline,
-                    staging.data() + static_cast<std::size_t>(i) * image_floats);
-        } catch (const std::exception& e) {
-          error = e.what();
-        } catch (...) {
-          error = samples[first + static_cast<std::size_t>(i)].path + ": unknown failure";
-        }
-      }
-    });
-    std::vector<int> labels;
-    for (std::size_t i = 0; i < count; ++i) {
-      if (!errors[i].empty()) {
-        ++skipped;
-        progress.message("resnet eval: skipped " + errors[i]);
-        continue;
-      }
-      if (labels.size() != i)
-        std::copy_n(staging.data() + i * image_floats, image_floats, staging.data() + labels.size() * image_floats);
-      labels.push_back(samples[first + i].label);
-    }
-    if (!labels.empty()) {
-      const resnet::Shape shape{static_cast<int>(labels.size()), pipeline.crop, pipeline.crop, 3};
+  for (std::size_t first = 0; first < folder.images.size(); first += static_cast<std::size_t>(batch)) {
+    const std::size_t count = std::min(folder.images.size() - first, static_cast<std::size_t>(batch));
+    failures.clear();
+    const std::vector<std::size_t> loaded =
+        resnet::decode_batch(folder.images, first, count, pipeline, staging, failures, ws.pool());
+    skipped += failures.size();
+    for (const std::string& f : failures) progress.message("resnet eval: skipped " + f);
+    if (!loaded.empty()) {
+      const resnet::Shape shape{static_cast<int>(loaded.size()), pipeline.crop, pipeline.crop, 3};
       if (input.shape() != shape) input = Tensor(shape);
       std::copy_n(staging.data(), input.size(), input.data());
       net->forward(input, output, ws);
-      for (std::size_t n = 0; n < labels.size(); ++n) {
+      for (std::size_t n = 0; n < loaded.size(); ++n) {
         const float* row = output.data() + n * static_cast<std::size_t>(classes);
-        const int truth = labels[n];
+        const int truth = folder.images[loaded[n]].label;
         // Ranked as decode_predictions ranks; a NaN score is never a hit, even among NaNs.
         const std::vector<int> best = resnet::top_k(row, classes, 5);
         const auto found = std::find(best.begin(), best.end(), truth);
@@ -390,13 +362,14 @@ int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
         if (scored && found != best.end()) ++top5;
       }
     }
-    progress.update(first + count, evaluated, top1, elapsed());
+    progress.update(first + count, "top-1 " + fixed(evaluated ? 100.0 * top1 / evaluated : 0.0, 1) + "%",
+                    seconds_since(start));
   }
   progress.finish();
-  const double seconds = elapsed();
+  const double seconds = seconds_since(start);
 
   auto percent = [](std::size_t a, std::size_t b) { return b ? fixed(100.0 * a / b, 2) + "%" : std::string("n/a"); };
-  std::cout << info.name << " on " << root << ": " << samples.size() << " files in " << class_names.size()
+  std::cout << info.name << " on " << cmd.folder << ": " << folder.images.size() << " files in " << class_names.size()
             << " classes\n";
   if (class_names.size() <= 20)
     for (std::size_t c = 0; c < class_names.size(); ++c)
@@ -411,6 +384,113 @@ int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
             << "time: " << fixed(seconds, 2) << " s, " << fixed(seconds > 0 ? evaluated / seconds : 0.0, 1)
             << " images/s (batch " << batch << ", " << ws.threads() << " thread" << (ws.threads() == 1 ? "" : "s")
             << ")\n";
+  return 0;
+}
+
+// ---- train-head ----
+
+/// What features depend on, so that a cache made from anything else is not reused.
+std::string feature_key(const Command& cmd, const ModelInfo& info, const ImagePipeline& p, const std::string& folder) {
+  std::error_code ec;
+  const auto weights = fs::absolute(cmd.weights, ec).string();
+  const auto bytes = fs::file_size(cmd.weights, ec);
+  const auto time = fs::last_write_time(cmd.weights, ec).time_since_epoch().count();
+  return std::string(info.name) + "|" + weights + "|" + std::to_string(bytes) + "|" + std::to_string(time) + "|" +
+         fs::absolute(folder, ec).string() + "|" + resnet::to_string(p.mode) + "|" + std::to_string(p.resize) + "|" +
+         std::to_string(p.crop) + "|flip=" + (cmd.flip ? "1" : "0");
+}
+
+/// The features of one folder: from `cache` when it was made from the same inputs, else
+/// through the backbone (with a progress bar), then saved to `cache`.
+resnet::FeatureSet folder_features(const Command& cmd, const ModelInfo& info, const AnyNetwork& net,
+                                   const ImagePipeline& pipeline, const std::string& dir, bool flip,
+                                   const std::string& cache, resnet::Workspace& ws) {
+  Command keyed = cmd;
+  keyed.flip = flip;
+  const std::string key = feature_key(keyed, info, pipeline, dir);
+  if (!cache.empty() && fs::exists(cache)) {
+    std::string cached_key;
+    resnet::FeatureSet cached = resnet::load_feature_set(cache, &cached_key);
+    if (cached_key == key) {
+      std::cerr << "resnet train-head: features of " << dir << " from " << cache << " (" << cached.size()
+                << " images)\n";
+      return cached;
+    }
+    std::cerr << "resnet train-head: " << cache << " holds features of other inputs; extracting again\n";
+  }
+  const resnet::ImageFolder folder = resnet::read_image_folder(dir, /*require_files=*/true);
+  resnet::FeatureOptions options;
+  options.preprocessing = pipeline;
+  options.batch = cmd.batch.value_or(64);
+  options.flip = flip;
+  Progress progress("features of " + dir, folder.images.size());
+  const auto start = std::chrono::steady_clock::now();
+  options.on_skip = [&](const std::string& why) { progress.message("resnet train-head: skipped " + why); };
+  options.on_progress = [&](std::size_t done, std::size_t) { progress.update(done, "", seconds_since(start)); };
+  resnet::FeatureSet set = resnet::extract_features(net, folder, options, ws);
+  progress.finish();
+  std::cerr << "resnet train-head: " << set.size() << " images of " << dir << " in " << fixed(seconds_since(start), 1)
+            << " s" << (flip ? " (and their mirror images)" : "") << ", skipped " << set.skipped << " unreadable\n";
+  if (!cache.empty()) resnet::save_feature_set(cache, set, key);
+  return set;
+}
+
+int train_head(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
+  if (cmd.no_top) throw UsageError("train-head fits the classifier; --no-top is for summary and bench");
+  if (cmd.val_split && !(*cmd.val_split > 0.0 && *cmd.val_split < 1.0))
+    throw UsageError("--val-split must be in (0, 1), got " + fixed(*cmd.val_split, 3));
+  if (!(cmd.l2 >= 0.0 && std::isfinite(cmd.l2))) throw UsageError("--l2 must be finite and >= 0");
+  // The class folders decide the class count; listing them first catches an empty or
+  // single-class folder before the backbone is loaded.
+  const resnet::ImageFolder listing = resnet::read_image_folder(cmd.folder, /*require_files=*/true);
+  if (listing.classes.size() < 2)
+    throw Error(ErrorKind::invalid_argument, cmd.folder + ": a classifier needs at least two class folders, found " +
+                                                 std::to_string(listing.classes.size()) + " (" + listing.classes[0] +
+                                                 ")");
+  auto net = make(model_options(cmd, static_cast<int>(listing.classes.size())));
+  const ImagePipeline pipeline = image_pipeline(cmd, info, *net);
+  check_batch_pixels(*net, cmd.batch.value_or(64) * (cmd.flip ? 2 : 1), pipeline.crop, pipeline.crop);
+  net->load_weights(cmd.weights, resnet::WeightParts::backbone);
+
+  resnet::Workspace ws(cmd.threads);
+  resnet::FeatureSet train =
+      folder_features(cmd, info, *net, pipeline, cmd.folder, cmd.flip, cmd.features_cache, ws);
+  resnet::FeatureSet validation;
+  if (!cmd.val_folder.empty()) {
+    const std::string cache = cmd.features_cache.empty() ? "" : cmd.features_cache + ".val";
+    validation = folder_features(cmd, info, *net, pipeline, cmd.val_folder, false, cache, ws);
+    if (validation.classes != train.classes)
+      throw Error(ErrorKind::invalid_argument, cmd.val_folder + ": its class folders differ from those of " + cmd.folder);
+  } else if (cmd.val_split) {
+    std::tie(train, validation) = resnet::split_validation(train, *cmd.val_split, cmd.seed);
+  }
+  const bool validated = validation.size() > 0;
+
+  resnet::FitOptions options;
+  options.l2 = cmd.l2;
+  options.max_iterations = cmd.max_iter;
+  options.on_iteration = [&](const resnet::FitStep& s) {
+    std::cerr << "iter " << pad_left(std::to_string(s.iteration), 4) << "  loss " << fixed(s.loss, 6) << "  |grad| "
+              << std::scientific << std::setprecision(2) << s.gradient << std::defaultfloat << "  train "
+              << fixed(100.0 * s.train_accuracy, 2) << "%"
+              << (validated ? "  val " + fixed(100.0 * s.validation_accuracy, 2) + "%" : std::string()) << "\n";
+  };
+  const auto start = std::chrono::steady_clock::now();
+  const resnet::FitResult fit = resnet::fit_logistic_regression(train, validated ? &validation : nullptr, options, ws);
+  const double seconds = seconds_since(start);
+  net->set_head(fit.head, fit.classes);
+  net->save_head(cmd.out);
+
+  std::cout << "wrote " << cmd.out << ": " << fit.head.classes << " classes x " << fit.head.width << " features ("
+            << info.name << " backbone), l2 " << cmd.l2 << "\n"
+            << "fit: " << fit.history.size() << " iterations in " << fixed(seconds, 2) << " s (" << ws.threads()
+            << " thread" << (ws.threads() == 1 ? "" : "s") << "), " << fit.stopped_because << "\n"
+            << "train: " << fixed(100.0 * resnet::accuracy(fit.head, train), 2) << "% of " << train.size()
+            << " images" << (train.flipped.empty() ? "" : " (fitted with their mirror images too)") << ", skipped "
+            << train.skipped << " unreadable\n";
+  if (validated)
+    std::cout << "validation: " << fixed(100.0 * resnet::accuracy(fit.head, validation), 2) << "% of "
+              << validation.size() << " images\n";
   return 0;
 }
 
@@ -467,6 +547,7 @@ int run_command(const Command& cmd, const ModelInfo& info, NetworkFactory make) 
     case Subcommand::summary: return summary(cmd, info, make);
     case Subcommand::classify: return classify(cmd, info, make);
     case Subcommand::eval: return eval(cmd, info, make);
+    case Subcommand::train_head: return train_head(cmd, info, make);
     case Subcommand::bench: return bench(cmd, info, make);
   }
   return 2;

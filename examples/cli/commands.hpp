@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <resnet/resnet.hpp>
+#include <resnet/transfer/logistic_regression.hpp>
 #include <resnet/vision/labels.hpp>
 
 #include "options.hpp"
@@ -25,9 +26,14 @@ class AnyNetwork {
   /// as buffers outside its parameter count.
   virtual bool keras_counting() const = 0;
   virtual std::vector<resnet::LayerSummary> summary(int height, int width) const = 0;
-  virtual void load_weights(const std::string& path) = 0;
+  virtual void load_weights(const std::string& path, resnet::WeightParts parts = resnet::WeightParts::all) = 0;
+  virtual void load_head(const std::string& path) = 0;
+  virtual void set_head(const resnet::LinearHead& head, const std::vector<std::string>& class_names) = 0;
+  virtual void save_head(const std::string& path) const = 0;
+  virtual const std::vector<std::string>& class_names() const = 0;
   virtual void init_random(std::uint64_t seed) = 0;
   virtual void forward(const resnet::Tensor& input, resnet::Tensor& output, resnet::Workspace& ws) const = 0;
+  virtual void forward(const resnet::Tensor& input, const resnet::Outputs& outputs, resnet::Workspace& ws) const = 0;
 };
 
 template <class Model>
@@ -40,10 +46,19 @@ class NetworkOf final : public AnyNetwork {
   std::vector<resnet::LayerSummary> summary(int height, int width) const override {
     return model_.summary(height, width);
   }
-  void load_weights(const std::string& path) override { model_.load_weights(path); }
+  void load_weights(const std::string& path, resnet::WeightParts parts) override { model_.load_weights(path, parts); }
+  void load_head(const std::string& path) override { model_.load_head(path); }
+  void set_head(const resnet::LinearHead& head, const std::vector<std::string>& class_names) override {
+    model_.set_head(resnet::to_dense<Model::feature_channels>(head), class_names);
+  }
+  void save_head(const std::string& path) const override { model_.save_head(path); }
+  const std::vector<std::string>& class_names() const override { return model_.class_names(); }
   void init_random(std::uint64_t seed) override { model_.init_random(seed); }
   void forward(const resnet::Tensor& input, resnet::Tensor& output, resnet::Workspace& ws) const override {
     model_.forward(input, output, ws);
+  }
+  void forward(const resnet::Tensor& input, const resnet::Outputs& outputs, resnet::Workspace& ws) const override {
+    model_.forward(input, outputs, ws);
   }
 
  private:

@@ -1,10 +1,12 @@
-// `resnet`: summary, classify, eval and bench for every model of the library.
+// `resnet`: summary, classify, eval, train-head and bench for every model of the library.
 // Exit status: 0 success, 1 a failure at run time (a file, an image, weights), 2 a
 // mistake on the command line: every CLI11 parse error (unknown option, missing or bad
 // value, missing argument), an unknown command or model.
 
 #include <algorithm>
+#include <cmath>
 #include <exception>
+#include <functional>
 #include <iostream>
 #include <limits>
 #include <map>
@@ -87,6 +89,8 @@ examples:
   resnet summary resnet50
   resnet classify resnet50 --weights resnet50-0676ba61.pth cat.jpg
   resnet eval cifar-resnet56 --weights resnet56-4bfd9763.th ../shared/data/cifar10/test
+  resnet train-head cifar-resnet56 --weights resnet56-4bfd9763.th my_images --out head.safetensors
+  resnet classify cifar-resnet56 --weights resnet56-4bfd9763.th --head head.safetensors photo.jpg
   resnet bench resnet50 --batch 8 --threads 2
 
 weights: PyTorch checkpoints (.pth/.pt/.th as torch.save writes them, zip or legacy
@@ -216,6 +220,35 @@ void threads_option(CLI::App& sub, Command& cmd, const std::string& help) {
   integer_option(sub, "--threads", cmd.threads, "T", 0, 1024, help);
 }
 
+void head_file_option(CLI::App& sub, Command& cmd) {
+  sub.add_option("--head", cmd.head,
+                 "a classifier from train-head, on the backbone of --weights;\n"
+                 "its class names become the labels")
+      ->option_text("FILE");
+}
+
+/// A real number; CLI11 would take "nan" and "inf" too.
+CLI::Option* real_option(CLI::App& sub, const char* name, const char* value_name, const std::string& help,
+                         std::function<void(double)> set) {
+  return sub
+      .add_option_function<std::string>(
+          name,
+          [name, set](const std::string& text) {
+            std::size_t used = 0;
+            double value = 0;
+            try {
+              value = std::stod(text, &used);
+            } catch (const std::exception&) {
+              used = 0;
+            }
+            if (used == 0 || used != text.size() || !std::isfinite(value))
+              throw CLI::ValidationError(name, "expected a number, got '" + text + "'");
+            set(value);
+          },
+          help)
+      ->option_text(value_name);
+}
+
 // ---- the commands ----
 
 void summary_options(CLI::App& sub, Command& cmd) {
@@ -233,7 +266,8 @@ void classify_options(CLI::App& sub, Command& cmd) {
   sub.add_option("--labels", cmd.labels,
                  "imagenet, cifar10, or a file with one label per line\n(default: the model's dataset)")
       ->option_text("NAME|FILE");
-  classes_option(sub, cmd, "class count of the weights (default: the label file's length,\nelse 1000; 10 for CIFAR)");
+  head_file_option(sub, cmd);
+  classes_option(sub, cmd, "class count of the weights (default: the head's, else the label\nfile's length, else 1000; 10 for CIFAR)");
   integer_option(sub, "--top", cmd.top, "K", 1, std::numeric_limits<int>::max(),
                  "how many classes to print (default 5)");
   crop_options(sub, cmd);
@@ -244,11 +278,43 @@ void eval_options(CLI::App& sub, Command& cmd) {
   model_argument(sub, cmd);
   sub.add_option("DIR", cmd.folder, "the ImageFolder root: DIR/<class>/<image>")->required();
   weights_option(sub, cmd, "weights: a PyTorch checkpoint or safetensors file (required)")->required();
+  head_file_option(sub, cmd);
   preprocess_option(sub, cmd);
-  classes_option(sub, cmd, "class count of the weights (default 1000; 10 for CIFAR)");
+  classes_option(sub, cmd, "class count of the weights (default: the head's, else 1000;\n10 for CIFAR)");
   crop_options(sub, cmd);
   batch_option(sub, cmd, "images per forward pass (default 32)");
   threads_option(sub, cmd, "threads for decoding and inference (default: one per core)");
+}
+
+void train_head_options(CLI::App& sub, Command& cmd) {
+  model_argument(sub, cmd);
+  sub.add_option("DIR", cmd.folder, "the training images: DIR/<class>/<image>")->required();
+  weights_option(sub, cmd, "the pretrained backbone: a PyTorch checkpoint or safetensors\nfile (required; its own classifier is not used)")
+      ->required();
+  sub.add_option("--out", cmd.out, "the head file to write (safetensors, with the class names);\nwritten only when the fit succeeds")
+      ->option_text("FILE")
+      ->required();
+  CLI::Option* val = sub.add_option("--val", cmd.val_folder, "an ImageFolder with the same classes, for validation accuracy")
+                         ->option_text("DIR");
+  real_option(sub, "--val-split", "F", "hold out this fraction of each class of DIR for validation,\nin (0, 1)",
+              [&cmd](double v) { cmd.val_split = v; })
+      ->excludes(val);
+  real_option(sub, "--l2", "X",
+              "L2 penalty on the weights (default 1): loss = sum of cross-entropies\n"
+              "+ X/2 ||W||^2, bias unpenalised; scikit-learn's C = 1/X",
+              [&cmd](double v) { cmd.l2 = v; });
+  sub.add_flag("--flip", cmd.flip, "also fit on each image mirrored left to right");
+  integer_option(sub, "--max-iter", cmd.max_iter, "N", 1, 100000, "L-BFGS iterations at most (default 100)");
+  sub.add_option("--features-cache", cmd.features_cache,
+                 "keep the backbone's features in FILE (and FILE.val for --val) and\n"
+                 "reuse them when made from the same model, weights, folder and options")
+      ->option_text("FILE");
+  integer_option(sub, "--seed", cmd.seed, "S", 0, std::numeric_limits<long long>::max(),
+                 "seed of the --val-split draw (default 0)");
+  preprocess_option(sub, cmd);
+  crop_options(sub, cmd);
+  batch_option(sub, cmd, "images per forward pass (default 64)");
+  threads_option(sub, cmd, "threads for decoding, the backbone and the fit (default: one per core)");
 }
 
 void bench_options(CLI::App& sub, Command& cmd) {
@@ -296,6 +362,16 @@ cannot be decoded (truncated, not an image, ...) are reported by name, skipped a
 counted. A progress bar is drawn when stderr is a terminal; otherwise a line is printed
 every tenth of the way.)",
      eval_options},
+    {Subcommand::train_head, "train-head",
+     {"resnet train-head MODEL --weights BACKBONE DIR --out FILE [options]",
+      "fit a classifier of your own classes (DIR/<class>/<image>) on a backbone"},
+     R"(Runs the backbone of --weights over every image of DIR (an ImageFolder: one folder per
+class, classes in sorted order), then fits a new classifier on the pooled features:
+multinomial logistic regression with an L2 penalty, by L-BFGS, as scikit-learn's
+LogisticRegression(C=1/X) does. Prints one line per iteration and writes the head, with
+the class names, to --out; `classify` and `eval` use it with --head. Unreadable images
+are reported, skipped and counted. A progress bar is drawn when stderr is a terminal.)",
+     train_head_options},
     {Subcommand::bench, "bench",
      {"resnet bench MODEL [options]", "latency and throughput on random input"},
      R"(Times forward passes on random input: warm-up runs, then the median and 90th
@@ -360,7 +436,7 @@ int main_impl(int argc, char** argv) {
         std::cerr << app.help();
         return 2;
       }
-      return usage_error("", "unknown command '" + extra[0] + "' (expected summary, classify, eval or bench)");
+      return usage_error("", "unknown command '" + extra[0] + "' (expected summary, classify, eval, train-head or bench)");
     }
     command = app.get_subcommands()[0]->get_name();
     if (!extra.empty()) {

@@ -12,7 +12,7 @@
 
 namespace resnet_cli {
 
-enum class Subcommand { summary, classify, eval, bench };
+enum class Subcommand { summary, classify, eval, train_head, bench };
 
 /// A mistake on the command line found after parsing (an unknown model, a crop larger
 /// than the resize): exit status 2, as for CLI11's parse errors.
@@ -30,7 +30,7 @@ struct Command {
   Subcommand subcommand = Subcommand::summary;
   std::string model;
   std::vector<std::string> images;  ///< classify
-  std::string folder;               ///< eval: the ImageFolder root
+  std::string folder;               ///< eval, train-head: the ImageFolder root
 
   std::optional<int> classes;
   std::optional<InputSize> input;  ///< summary/bench: the network's input size
@@ -38,6 +38,16 @@ struct Command {
   resnet::Pooling pooling = resnet::Pooling::avg;
 
   std::string weights;
+  std::string head;  ///< classify/eval: a head file (train-head's --out) on the backbone of --weights
+
+  // train-head
+  std::string out;             ///< the head file to write
+  std::string val_folder;      ///< --val DIR
+  std::optional<double> val_split;
+  double l2 = 1.0;             ///< scikit-learn's 1 / C
+  bool flip = false;
+  int max_iter = 100;
+  std::string features_cache;  ///< reuse the backbone's features between fits
   std::optional<resnet::Preprocess> preprocess;
   std::string labels;  ///< "", "imagenet", "cifar10" or a file with one label per line
   std::optional<int> resize;  ///< classify/eval: shorter side before the centre crop

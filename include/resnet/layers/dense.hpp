@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -30,7 +31,23 @@ class Dense {
       throw Error(ErrorKind::invalid_argument, "Dense: classes must be at least 1, got " + std::to_string(classes));
   }
 
+  /// A head with given weights: `weight` row-major (classes x In), as PyTorch's
+  /// `fc.weight`; `bias` one value per class. Used for heads fitted in the library
+  /// (resnet/transfer) rather than loaded from a file.
+  Dense(int classes, std::vector<float> weight, std::vector<float> bias) : Dense(classes) {
+    if (weight.size() != static_cast<std::size_t>(classes) * In || bias.size() != static_cast<std::size_t>(classes))
+      throw Error(ErrorKind::shape_mismatch, "Dense: expected weight [" + std::to_string(classes) + ", " +
+                                                 std::to_string(In) + "] and bias [" + std::to_string(classes) +
+                                                 "], got " + std::to_string(weight.size()) + " and " +
+                                                 std::to_string(bias.size()) + " values");
+    weight_ = std::move(weight);
+    bias_ = std::move(bias);
+  }
+
   int classes() const noexcept { return classes_; }
+  /// Row-major (classes x In); empty before load()/init_random().
+  const std::vector<float>& weight() const noexcept { return weight_; }
+  const std::vector<float>& bias() const noexcept { return bias_; }
 
   template <class Loader>
   void load(Loader& loader, const std::string& site) {

@@ -28,6 +28,7 @@
 #include "resnet/layers/batch_norm.hpp"
 #include "resnet/layers/dense.hpp"
 #include "resnet/layers/pooling.hpp"
+#include "resnet/models/head_file.hpp"
 #include "resnet/models/naming.hpp"
 
 namespace resnet {
@@ -238,12 +239,62 @@ class Network {
 
   /// Loads only the classifier (`fc`, `linear` or `predictions`, as the family names
   /// it) with this model's class count, from a file holding nothing else (either format).
+  /// A safetensors head may carry its class names (head_file.hpp); then class_names()
+  /// returns them, and a name count other than classes() is an error.
   void load_head(const std::string& path) {
     if (io::read_as_torch(io::detect_format(path))) load_head(io::TorchCheckpoint::open(path));
     else load_head(io::SafeTensors::stream(path));
   }
-  void load_head(const io::SafeTensors& file) { load_head_from(file); }
-  void load_head(const io::TorchCheckpoint& file) { load_head_from(file); }
+  void load_head(const io::SafeTensors& file) {
+    std::vector<std::string> names = head_file::decode_class_names(file.metadata(), file.name());
+    if (!names.empty() && static_cast<int>(names.size()) != options_.classes)
+      throw Error(ErrorKind::shape_mismatch, file.name() + ": the head has " + std::to_string(names.size()) +
+                                                 " classes but the model was built with classes = " +
+                                                 std::to_string(options_.classes));
+    load_head_from(file);
+    class_names_ = std::move(names);
+  }
+  void load_head(const io::TorchCheckpoint& file) {
+    load_head_from(file);
+    class_names_.clear();
+  }
+
+  /// Installs a head made in memory (a fitted one: resnet/transfer.hpp) without a file
+  /// round trip. Its class count must be this model's; `class_names` is empty or one
+  /// name per class.
+  void set_head(Dense<feature_channels> head, std::vector<std::string> class_names = {}) {
+    if (!options_.include_top)
+      throw Error(ErrorKind::invalid_argument, "set_head: the model was built without its top (include_top = false)");
+    if (head.classes() != options_.classes)
+      throw Error(ErrorKind::shape_mismatch, "set_head: the head has " + std::to_string(head.classes()) +
+                                                 " classes but the model was built with classes = " +
+                                                 std::to_string(options_.classes));
+    if (head.weight().empty())
+      throw Error(ErrorKind::invalid_argument, "set_head: the head has no weights");
+    if (!class_names.empty() && static_cast<int>(class_names.size()) != options_.classes)
+      throw Error(ErrorKind::shape_mismatch, "set_head: " + std::to_string(class_names.size()) +
+                                                 " class names for " + std::to_string(options_.classes) + " classes");
+    head_ = std::move(head);
+    head_ready_ = true;
+    class_names_ = std::move(class_names);
+  }
+
+  /// The class names of the head, when it came with them (load_head() of a file that
+  /// carries them, or set_head()); otherwise empty.
+  const std::vector<std::string>& class_names() const noexcept { return class_names_; }
+
+  /// Writes the head alone, in the family's naming and with class_names() in the
+  /// metadata, so that load_head() of another model of this type reads it back. The file
+  /// appears complete or not at all (written beside `path`, then renamed).
+  void save_head(const std::string& path) const {
+    if (!options_.include_top || !head_ready_)
+      throw Error(ErrorKind::invalid_argument, "save_head: the model has no classifier weights to save");
+    std::map<std::string, std::string> metadata;
+    if (!class_names_.empty()) metadata[head_file::classes_key] = head_file::encode_class_names(class_names_);
+    head_file::write_safetensors_atomically(
+        path, head_file::head_tensors<names>(options_.classes, feature_channels, head_.weight(), head_.bias()),
+        metadata);
+  }
 
   /// Seeded random weights, for benchmarks and demos without a weight file.
   void init_random(std::uint64_t seed = 0) {
@@ -312,6 +363,10 @@ class Network {
     if (classify && !options_.include_top)
       throw Error(ErrorKind::invalid_argument, "forward: logits or probabilities asked for, but the model was built "
                                                "without its top (include_top = false)");
+    // Features alone need no head: a backbone's features are what a new head is fitted on.
+    if (classify && !head_ready_)
+      throw Error(ErrorKind::invalid_argument,
+                  "forward: the classifier has no weights; call load_head() after loading a backbone");
     if (outputs.stages) outputs.stages->resize(stage_count_);
     const bool max_by_options = !options_.include_top && options_.pooling == Pooling::max;
     const GlobalPooling pool{outputs.pooling.value_or(max_by_options ? GlobalPool::max : GlobalPool::avg)};
@@ -373,10 +428,31 @@ class Network {
       throw Error(ErrorKind::invalid_argument, "load_head: the model was built without its top (include_top = false)");
     Dense<feature_channels> head(options_.classes);
     WeightLoader<names> loader(file);
+    check_head_width(file, loader.classifier());
     head.load(loader, loader.classifier());
     loader.finish();
     head_ = std::move(head);
     head_ready_ = true;
+  }
+
+  /// A head fitted on another backbone has the wrong input width; say so in those words
+  /// rather than as a bare shape mismatch.
+  template <class File>
+  void check_head_width(const File& file, const std::string& site) const {
+    const auto* bias = file.find(site + (names::keras_layout ? "/bias" : ".bias"));
+    const auto* weight = file.find(site + (names::keras_layout ? "/kernel" : ".weight"));
+    if (!bias || !weight || bias->shape.size() != 1 || weight->shape.size() != 2) return;  // the loader names what is wrong
+    const std::int64_t classes = bias->shape[0];
+    const std::int64_t width = weight->shape[names::keras_layout ? 0 : 1];
+    if (width != feature_channels)
+      throw Error(ErrorKind::shape_mismatch, file.name() + ": the head takes " + std::to_string(width) +
+                                                 " features but this backbone gives " +
+                                                 std::to_string(feature_channels) +
+                                                 " (was it fitted on another model?)");
+    if (classes != options_.classes)
+      throw Error(ErrorKind::shape_mismatch, file.name() + ": the head has " + std::to_string(classes) +
+                                                 " classes but the model was built with classes = " +
+                                                 std::to_string(options_.classes));
   }
 
   void load_from(WeightLoader<names>& loader, bool with_head) {
@@ -396,9 +472,6 @@ class Network {
   void check_input(const float* data, std::size_t size, const Shape& s) const {
     if (!backbone_ready_)
       throw Error(ErrorKind::invalid_argument, "forward: the model has no weights; call load_weights() or init_random()");
-    if (options_.include_top && !head_ready_)
-      throw Error(ErrorKind::invalid_argument,
-                  "forward: the classifier has no weights; call load_head() after loading a backbone");
     if (s.n < 1 || s.h < 1 || s.w < 1 || s.c < 1)
       throw Error(ErrorKind::invalid_argument, "forward: input shape " + s.str() + " has a zero or negative size");
     if (s.c != 3)
@@ -433,6 +506,7 @@ class Network {
   StageTuple stages_;
   PostNorm post_;
   Dense<feature_channels> head_;
+  std::vector<std::string> class_names_;
   bool backbone_ready_ = false;
   bool head_ready_ = false;
 };
