@@ -14,7 +14,9 @@ set(_cifar ${RESNET_SHARED_DATA}/cifar10)
 set(_transfer_work ${CMAKE_CURRENT_BINARY_DIR}/transfer_work)
 file(MAKE_DIRECTORY ${_transfer_work})
 
-if(NOT RESNET_BUILD_EXAMPLES OR NOT TARGET example_transfer)
+# The examples and the tool are defined after the tests (examples/CMakeLists.txt), so the
+# conditions they are built under are checked here, as examples.cmake and cli.cmake do.
+if(NOT RESNET_BUILD_EXAMPLES OR NOT TARGET resnet_vision)
   return()
 endif()
 add_test(NAME example_transfer
@@ -34,7 +36,8 @@ if(RESNET_PYTHON3)
     FIXTURES_REQUIRED transfer_features SKIP_RETURN_CODE 77 TIMEOUT 120 LABELS python)
 endif()
 
-if(TARGET resnet_cli)
+find_package(CLI11 2.1 CONFIG QUIET)
+if(CLI11_FOUND)
   add_test(NAME cli_train_head
     COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_train_head.sh $<TARGET_FILE:resnet_cli> ${_checkpoint}
             ${_cifar}/test ${CMAKE_CURRENT_BINARY_DIR}/cli_train_head)

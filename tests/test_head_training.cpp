@@ -21,9 +21,10 @@
 #include "skip.hpp"
 #include "support.hpp"
 
+namespace fs = std::filesystem;  // the same alias as other test files: one unity batch may hold both
+
 namespace {
 
-namespace fs = std::filesystem;
 using test_support::kind_of;
 
 /// Gaussian clusters, one per class, with overlap (so the optimum is finite without L2).
