@@ -11,6 +11,7 @@ packages=(
   libcli11-dev                       # the resnet command's argument parsing
   clang libclang-rt-14-dev           # the libFuzzer target
   python3 python3-numpy python3-torch python3-torchvision python3-h5py python3-pil  # reference data
+  python3-sklearn                    # the fitted-head comparison (tests/python/test_head_sklearn.py)
 )
 
 missing=()

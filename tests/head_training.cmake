@@ -42,4 +42,9 @@ if(CLI11_FOUND)
     COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_train_head.sh $<TARGET_FILE:resnet_cli> ${_checkpoint}
             ${_cifar}/test ${CMAKE_CURRENT_BINARY_DIR}/cli_train_head)
   set_tests_properties(cli_train_head PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  add_test(NAME cli_help_train_head COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_check.sh 0
+    --expect "usage: resnet train-head MODEL --weights BACKBONE DIR --out FILE" --expect "--val-split F"
+    --expect "--features-cache FILE" -- $<TARGET_FILE:resnet_cli> train-head --help)
+  add_test(NAME cli_help_head_option COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_check.sh 0
+    --expect "--head FILE" -- $<TARGET_FILE:resnet_cli> classify --help)
 endif()
