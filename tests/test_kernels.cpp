@@ -192,7 +192,8 @@ TEST_CASE("ConvKernel on the shapes of ResNet-50 at batch 1", "[conv][resnet50]"
 
 TEST_CASE("ConvKernel::run does not allocate", "[conv][alloc]") {
   const ConvShape shapes[] = {{64, 256, 1, 1, 0}, {256, 512, 1, 2, 0}, {3, 64, 7, 2, 3},
-                              {64, 64, 3, 2, 1},  {64, 64, 3, 1, 1},   {512, 512, 3, 1, 1}};
+                              {64, 64, 3, 2, 1},  {64, 64, 3, 1, 1},   {512, 512, 3, 1, 1},
+                              {128, 128, 3, 2, 1, 32}};
   ThreadPool pool(2);
   for (const ConvShape& s : shapes)
     for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::gemm})
@@ -232,12 +233,14 @@ TEST_CASE("ConvKernel rejects bad weights, bias and inputs", "[conv][errors]") {
 }
 
 TEST_CASE("ConvKernel output may be the residual buffer itself", "[conv][residual]") {
-  for (auto algo : {ConvAlgorithm::gemm, ConvAlgorithm::winograd_2x2, ConvAlgorithm::winograd_4x4}) {
-    const ConvShape s{24, 24, 3, 1, 1};
+  for (auto algo : {ConvAlgorithm::gemm, ConvAlgorithm::winograd_2x2, ConvAlgorithm::winograd_4x4,
+                    ConvAlgorithm::direct}) {
+    const int ch = algo == ConvAlgorithm::direct ? 32 : 24;
+    const ConvShape s{ch, ch, 3, 1, 1, algo == ConvAlgorithm::direct ? 4 : 1};
     const int n = 2, h = 9, w = 11;
     const auto weight = random_vector(static_cast<std::size_t>(s.weight_count()), 11);
-    const auto bias = random_vector(24, 12);
-    const auto in = random_vector(static_cast<std::size_t>(n) * h * w * 24, 13);
+    const auto bias = random_vector(static_cast<std::size_t>(ch), 12);
+    const auto in = random_vector(static_cast<std::size_t>(n) * h * w * ch, 13);
     const auto residual = random_vector(in.size(), 14);
     std::vector<float> expected(in.size());
     resnet::kernels::conv2d_reference(s, weight.data(), bias.data(), in.data(), n, h, w, expected.data(),
@@ -250,4 +253,46 @@ TEST_CASE("ConvKernel output may be the residual buffer itself", "[conv][residua
     INFO(kernel.algorithm_name());
     CHECK(max_relative_error(out, expected) < 1e-4);
   }
+}
+
+TEST_CASE("reference grouped convolution matches hand-computed values", "[conv][reference][grouped]") {
+  // 4 inputs, 2 groups, 1x1: outputs 0-1 see inputs 0-1 only, outputs 2-3 inputs 2-3.
+  const std::vector<float> in = {1, 2, 3, 4};
+  const std::vector<float> weight = {1, 10, 2, 20, 3, 30, 4, 40};  // OHWI [4][1][1][2]
+  std::vector<float> out(4);
+  resnet::kernels::conv2d_reference({4, 4, 1, 1, 0, 2}, weight.data(), nullptr, in.data(), 1, 1, 1, out.data());
+  CHECK(out == std::vector<float>{21, 42, 129, 172});  // 1*1+10*2, 2*1+20*2, 3*3+30*4, 4*3+40*4
+}
+
+// ResNeXt's group widths (4, 8, 16, 32 channels; 1 = depthwise), stride 1 and 2, odd
+// maps with borders on every side; and shapes only the per-group path takes.
+TEST_CASE("grouped convolution matches the reference on odd shapes", "[conv][grouped]") {
+  const ConvShape direct_shapes[] = {{64, 64, 3, 1, 1, 16}, {64, 64, 3, 2, 1, 8},  {48, 48, 3, 1, 1, 3},
+                                     {64, 64, 3, 2, 1, 2},  {16, 16, 3, 1, 1, 16}, {32, 32, 3, 1, 1, 16},
+                                     {32, 32, 1, 1, 0, 4}};
+  for (const ConvShape& s : direct_shapes)
+    for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::gemm, ConvAlgorithm::winograd_2x2})
+      for (int threads : {1, 3}) {
+        if (algo == ConvAlgorithm::winograd_2x2 && s.kernel != 3) continue;
+        const Case c{s, 2, 11, 13, true, threads == 3, true};
+        std::string name;
+        const double err = compare(c, algo, threads, &name);
+        INFO(name << " " << describe(c, threads) << " groups=" << s.groups);
+        CHECK(name == (algo == ConvAlgorithm::automatic ? "grouped_direct" : name));
+        CHECK(err < 1e-5);
+      }
+  for (const ConvShape& s : {ConvShape{12, 18, 3, 2, 1, 3}, ConvShape{40, 40, 3, 1, 1, 4}}) {
+    std::string name;
+    const double err = compare({s, 1, 6, 5, true, true, true}, ConvAlgorithm::automatic, 2, &name);
+    INFO(name);
+    CHECK(name == "grouped_im2col_gemm");  // 4 -> 6 or 10 channels per group: not the direct kernel's
+    CHECK(err < 1e-5);
+  }
+  const Case tiny{{32, 32, 3, 2, 1, 4}, 1, 1, 2, true, true, true};  // 1x2 map: every tap a border tap
+  CHECK(compare(tiny, ConvAlgorithm::direct, 2) < 1e-5);
+  using test_support::kind_of;
+  CHECK(kind_of([&] { ConvKernel k({12, 18, 3, 1, 1, 3}, std::vector<float>(12 * 18 * 3), {}, ConvAlgorithm::direct); }) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(kind_of([&] { ConvKernel k({12, 18, 3, 1, 1, 4}, std::vector<float>(486), {}); }) ==
+        resnet::ErrorKind::invalid_argument);
 }

@@ -10,6 +10,9 @@
 ///   3x3 stride 2      Winograd F(2x2) stride 2 up to 256 x 256 channels, else as below;
 ///   anything else     GEMM over im2col windows, in cache-sized slices, read in place
 ///                     except where a window crosses the image border.
+/// Grouped (groups > 1):
+///   equal in/out per group, 16 % G == 0 or G % 16 == 0 (ResNeXt): direct (grouped.hpp);
+///   otherwise         one ConvKernel per group, each group's channels copied out and back.
 
 #include <algorithm>
 #include <string>
@@ -20,14 +23,16 @@
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/kernels/conv_params.hpp"
 #include "resnet/kernels/gemm.hpp"
+#include "resnet/kernels/grouped.hpp"
 #include "resnet/kernels/im2col.hpp"
 #include "resnet/kernels/winograd.hpp"
 
 namespace resnet::kernels {
 
 /// Which algorithm a ConvKernel uses. `automatic` picks from the shape (the normal
-/// choice); the others exist so benchmarks and tests can compare the paths.
-enum class ConvAlgorithm { automatic, gemm, winograd_2x2, winograd_4x4 };
+/// choice); the others exist so benchmarks and tests can compare the paths. For a grouped
+/// conv, gemm / winograd_* run that algorithm once per group and `direct` is grouped.hpp.
+enum class ConvAlgorithm { automatic, gemm, winograd_2x2, winograd_4x4, direct };
 
 class ConvKernel {
  public:
@@ -37,18 +42,26 @@ class ConvKernel {
   ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias,
              ConvAlgorithm algorithm = ConvAlgorithm::automatic)
       : shape_(s), bias_(std::move(bias)) {
-    if (s.in_c <= 0 || s.out_c <= 0 || s.kernel <= 0 || s.stride <= 0 || s.pad < 0 || s.pad >= s.kernel)
+    if (s.in_c <= 0 || s.out_c <= 0 || s.kernel <= 0 || s.stride <= 0 || s.pad < 0 || s.pad >= s.kernel ||
+        s.groups <= 0 || s.in_c % s.groups != 0 || s.out_c % s.groups != 0)
       throw Error(ErrorKind::invalid_argument,
                   "ConvKernel: invalid shape in_c=" + std::to_string(s.in_c) + " out_c=" +
                       std::to_string(s.out_c) + " kernel=" + std::to_string(s.kernel) + " stride=" +
-                      std::to_string(s.stride) + " pad=" + std::to_string(s.pad));
+                      std::to_string(s.stride) + " pad=" + std::to_string(s.pad) + " groups=" +
+                      std::to_string(s.groups) + " (in_c and out_c must be multiples of groups)");
     if (static_cast<long long>(weight_ohwi.size()) != s.weight_count())
       throw Error(ErrorKind::shape_mismatch, "ConvKernel: weight has " + std::to_string(weight_ohwi.size()) +
                                                  " values, expected " + std::to_string(s.weight_count()) +
-                                                 " (out_c * k * k * in_c)");
+                                                 " (out_c * k * k * in_c / groups)");
     if (!bias_.empty() && static_cast<int>(bias_.size()) != s.out_c)
       throw Error(ErrorKind::shape_mismatch, "ConvKernel: bias has " + std::to_string(bias_.size()) +
                                                  " values, expected " + std::to_string(s.out_c));
+    if (s.groups > 1) {
+      build_grouped(weight_ohwi, algorithm);
+      return;
+    }
+    if (algorithm == ConvAlgorithm::direct)
+      throw Error(ErrorKind::invalid_argument, "ConvKernel: the direct kernel is for grouped convolutions");
     const bool winograd_shape = s.kernel == 3 && s.stride == 1 && s.pad <= 2;
     const bool winograd_s2_shape = s.kernel == 3 && s.stride == 2 && s.pad <= 2;
     if (algorithm == ConvAlgorithm::automatic) {
@@ -77,9 +90,12 @@ class ConvKernel {
   const ConvShape& shape() const { return shape_; }
   const float* bias() const { return bias_.empty() ? nullptr : bias_.data(); }
   /// Short name of the chosen algorithm ("gemm_1x1", "gemm_1x1_strided", "im2col_gemm",
-  /// "winograd_2x2", "winograd_4x4"), for logs and benchmarks.
-  const char* algorithm_name() const {
+  /// "winograd_2x2", "winograd_4x4"; grouped: "grouped_direct", "grouped_" + the per-group
+  /// kernel's), for logs and benchmarks.
+  std::string algorithm_name() const {
     switch (path_) {
+      case Path::grouped_direct: return "grouped_direct";
+      case Path::per_group: return "grouped_" + groups_.front().algorithm_name();
       case Path::pointwise: return "gemm_1x1";
       case Path::pointwise_strided: return "gemm_1x1_strided";
       case Path::patch: return "im2col_gemm";
@@ -93,6 +109,12 @@ class ConvKernel {
   std::size_t scratch_floats(int n, int h, int w, int threads) const {
     threads = std::max(threads, 1);
     if (path_ == Path::winograd) return winograd_.scratch_floats(n, h, w, threads);
+    if (path_ == Path::grouped_direct) return 0;
+    if (path_ == Path::per_group) {
+      const ConvShape& g = groups_.front().shape();
+      return static_cast<std::size_t>(n) * (std::size_t(h) * w * g.in_c + std::size_t(g.out_side(h)) * g.out_side(w) * g.out_c) +
+             groups_.front().scratch_floats(n, h, w, threads);
+    }
     return static_cast<std::size_t>(threads) * static_cast<std::size_t>(detail::rhs_scratch_floats(kc_, kNc));
   }
 
@@ -114,6 +136,14 @@ class ConvKernel {
       winograd_.run(in, n, h, w, out, e, scratch, pool);
       return;
     }
+    if (path_ == Path::grouped_direct) {
+      grouped_.run(in, n, h, w, out, e, pool);
+      return;
+    }
+    if (path_ == Path::per_group) {
+      run_per_group(in, n, h, w, out, e, scratch, pool);
+      return;
+    }
     const detail::Index oh = s.out_side(h), ow = s.out_side(w);
     switch (path_) {
       case Path::pointwise:
@@ -130,7 +160,7 @@ class ConvKernel {
   }
 
  private:
-  enum class Path { pointwise, pointwise_strided, patch, winograd };
+  enum class Path { pointwise, pointwise_strided, patch, winograd, grouped_direct, per_group };
   static constexpr detail::Index kMc = detail::kBlockMc;
   static constexpr detail::Index kNc = detail::kBlockNc;
   static constexpr detail::Index kKc = detail::kBlockKc;
@@ -188,12 +218,64 @@ class ConvKernel {
     });
   }
 
+  void build_grouped(const std::vector<float>& weight_ohwi, ConvAlgorithm algorithm) {
+    const ConvShape& s = shape_;
+    const bool direct_shape = detail::GroupedDirectConv::supports(s);
+    if (algorithm == ConvAlgorithm::automatic) algorithm = direct_shape ? ConvAlgorithm::direct : ConvAlgorithm::gemm;
+    if (algorithm == ConvAlgorithm::direct) {
+      if (!direct_shape)
+        throw Error(ErrorKind::invalid_argument,
+                    "ConvKernel: the grouped direct kernel needs as many inputs as outputs per group, and "
+                    "groups of 1, 2, 4, 8 or a multiple of 16 channels");
+      path_ = Path::grouped_direct;
+      grouped_ = detail::GroupedDirectConv(s, weight_ohwi.data());
+      return;
+    }
+    // One plain kernel per group: the group's output rows of OHWI are contiguous.
+    path_ = Path::per_group;
+    const ConvShape g{s.group_in(), s.group_out(), s.kernel, s.stride, s.pad, 1};
+    const auto per_group = static_cast<std::ptrdiff_t>(g.weight_count());
+    for (int i = 0; i < s.groups; ++i) {
+      std::vector<float> bias;
+      if (!bias_.empty()) bias.assign(bias_.begin() + i * g.out_c, bias_.begin() + (i + 1) * g.out_c);
+      groups_.emplace_back(g, std::vector<float>(weight_ohwi.begin() + i * per_group,
+                                                 weight_ohwi.begin() + (i + 1) * per_group),
+                           std::move(bias), algorithm);
+    }
+  }
+
+  // The baseline the direct kernel is measured against: each group's channels copied to a
+  // dense tensor, convolved alone, and copied back through the epilogue.
+  void run_per_group(const float* in, int n, int h, int w, float* out, const detail::OutputEpilogue& e, float* scratch,
+                     ThreadPool& pool) const {
+    const ConvShape& s = shape_;
+    const ConvShape& g = groups_.front().shape();
+    const std::size_t pixels_in = std::size_t(n) * h * w, pixels_out = std::size_t(n) * s.out_side(h) * s.out_side(w);
+    float* gin = scratch;
+    float* gout = gin + pixels_in * g.in_c;
+    float* inner = gout + pixels_out * g.out_c;
+    for (int i = 0; i < s.groups; ++i) {
+      for (std::size_t p = 0; p < pixels_in; ++p)
+        std::copy_n(in + p * s.in_c + i * g.in_c, g.in_c, gin + p * g.in_c);
+      groups_[static_cast<std::size_t>(i)].run(gin, n, h, w, gout, nullptr, false, inner, pool);
+      for (std::size_t p = 0; p < pixels_out; ++p)
+        for (int o = 0; o < g.out_c; ++o) {
+          const std::size_t at = p * s.out_c + i * g.out_c + o;
+          float v = gout[p * g.out_c + o] + (e.residual ? e.residual[at] : 0.0f);
+          if (e.relu && v < 0.0f) v = 0.0f;
+          out[at] = v;
+        }
+    }
+  }
+
   ConvShape shape_{};
   std::vector<float> bias_;
   Path path_ = Path::pointwise;
   detail::Index kc_ = 1;
   detail::PackedLhs lhs_;
   detail::WinogradConv winograd_;
+  detail::GroupedDirectConv grouped_;
+  std::vector<ConvKernel> groups_;  // per_group
 };
 
 }  // namespace resnet::kernels

@@ -4,7 +4,9 @@
 ///
 /// Conventions shared by all kernels:
 ///   activations  NHWC, dense;
-///   weights      OHWI  [out_c][kernel][kernel][in_c]  (BN already folded in);
+///   weights      OHWI  [out_c][kernel][kernel][in_c / groups]  (BN already folded in);
+///   groups       output channel o sees input channels [g * in_c/groups, (g+1) * in_c/groups)
+///                with g = o / (out_c/groups), as PyTorch's `groups` (ResNeXt);
 ///   padding      symmetric, zeros; output side = (side + 2*pad - kernel) / stride + 1.
 
 #include <cstddef>
@@ -12,11 +14,13 @@
 namespace resnet::kernels {
 
 struct ConvShape {
-  int in_c = 0, out_c = 0, kernel = 1, stride = 1, pad = 0;
+  int in_c = 0, out_c = 0, kernel = 1, stride = 1, pad = 0, groups = 1;
 
   constexpr int out_side(int side) const noexcept { return (side + 2 * pad - kernel) / stride + 1; }
+  constexpr int group_in() const noexcept { return in_c / groups; }
+  constexpr int group_out() const noexcept { return out_c / groups; }
   constexpr long long weight_count() const noexcept {
-    return 1LL * out_c * kernel * kernel * in_c;
+    return 1LL * out_c * kernel * kernel * group_in();
   }
 };
 

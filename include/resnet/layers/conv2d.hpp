@@ -3,7 +3,9 @@
 /// (ConvUnit): a conv, the batch norm folded into it at load time and the activation
 /// applied in the kernel's epilogue. Padding is always symmetric K/2, which equals both
 /// PyTorch's `padding=K//2` and Keras' ZeroPadding + 'valid' for every ResNet conv
-/// (docs/spec.md 1.7).
+/// (docs/spec.md 1.7). Groups > 1 is PyTorch's grouped convolution (ResNeXt's
+/// "cardinality"): Groups independent convs, each from InC/Groups inputs to OutC/Groups
+/// outputs.
 
 #include <string>
 #include <type_traits>
@@ -16,9 +18,13 @@
 
 namespace resnet {
 
-template <int InC, int OutC, int K, int Stride = 1, Bias B = Bias::none>
+template <int InC, int OutC, int K, int Stride = 1, Bias B = Bias::none, int Groups = 1>
 struct Conv2d {
   static_assert(InC > 0 && OutC > 0, "Conv2d: channel counts must be positive");
+  static_assert(Groups > 0, "Conv2d: the number of groups must be positive");
+  static_assert(InC % Groups == 0 && OutC % Groups == 0,
+                "Conv2d: InC and OutC must both be divisible by Groups (each group takes InC/Groups "
+                "inputs to OutC/Groups outputs); choose a group count that divides both");
   static_assert(K > 0 && K % 2 == 1, "Conv2d: the kernel size must be odd (symmetric K/2 padding)");
   static_assert(Stride > 0, "Conv2d: the stride must be positive");
 
@@ -27,18 +33,19 @@ struct Conv2d {
   static constexpr int kernel = K;
   static constexpr int stride = Stride;
   static constexpr int pad = K / 2;
+  static constexpr int groups = Groups;
   static constexpr bool has_bias = B == Bias::with;
-  static constexpr kernels::ConvShape shape{InC, OutC, K, Stride, K / 2};
+  static constexpr kernels::ConvShape shape{InC, OutC, K, Stride, K / 2, Groups};
 
   static constexpr Extent output_extent(Extent in) noexcept {
     return {(in.h + 2 * pad - K) / Stride + 1, (in.w + 2 * pad - K) / Stride + 1};
   }
   static constexpr long long parameter_count() noexcept {
-    return 1LL * OutC * K * K * InC + (has_bias ? OutC : 0);
+    return 1LL * OutC * K * K * (InC / Groups) + (has_bias ? OutC : 0);
   }
   static constexpr long long macs(Extent in) noexcept {
     const Extent out = output_extent(in);
-    return 1LL * out.h * out.w * OutC * K * K * InC;
+    return 1LL * out.h * out.w * OutC * K * K * (InC / Groups);
   }
 };
 
@@ -66,7 +73,8 @@ class ConvUnit {
   template <class Loader>
   void load(Loader& loader, const std::string& conv_site, const std::string& bn_site) {
     constexpr int k = Conv::kernel;
-    std::vector<float> weight = loader.conv_kernel(conv_site, out_channels, in_channels, k);
+    // Grouped: PyTorch's [out][in/groups][k][k], each output row holding its group's inputs.
+    std::vector<float> weight = loader.conv_kernel(conv_site, out_channels, in_channels / Conv::groups, k);
     std::vector<float> bias;
     if constexpr (Conv::has_bias) bias = loader.bias(conv_site, out_channels);
     BatchNormParams bn;
@@ -75,7 +83,7 @@ class ConvUnit {
   }
 
   void init_random(RandomWeights& rng) {
-    constexpr int fan_in = in_channels * Conv::kernel * Conv::kernel;
+    constexpr int fan_in = in_channels / Conv::groups * Conv::kernel * Conv::kernel;
     auto weight = rng.normal(static_cast<std::size_t>(Conv::shape.weight_count()), std::sqrt(2.0f / fan_in));
     std::vector<float> bias;
     if constexpr (Conv::has_bias) bias = rng.uniform(out_channels, -0.1f, 0.1f);
