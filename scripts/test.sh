@@ -8,8 +8,10 @@
 #   3. AddressSanitizer + UndefinedBehaviorSanitizer: every test but the compile-only, the
 #      Python, the example and the `exhaustive` ones, so all unit tests, the resnet command,
 #      one conformance model per family and one CIFAR evaluation (tests/stages.cmake);
-#   4. ThreadSanitizer: test_concurrency, while the safetensors parser is fuzzed
-#      (scripts/fuzz.sh, FUZZ_SECONDS, default 60).
+#   4. ThreadSanitizer: test_concurrency, while the safetensors and PyTorch checkpoint
+#      parsers are fuzzed (scripts/fuzz.sh, FUZZ_SECONDS, default 60, shared by the two).
+# Stages 2 and 4 build one test file as a program of its own (tests/CMakeLists.txt) and
+# run it directly.
 # The PyTorch reference data (about 2 GB) is generated once per version of its generators
 # into ${RESNET_TEST_DATA_CACHE:-~/.cache/resnet-testdata} (see tests/CMakeLists.txt); the
 # benchmarks are not built (RESNET_BUILD_BENCHMARKS=ON builds them in the Release stage).
@@ -65,7 +67,7 @@ section "Generic kernels (no AVX-512)"
 configure build-generic -DCMAKE_BUILD_TYPE=Release -DRESNET_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v3 \
   -DRESNET_BUILD_EXAMPLES=OFF
 cmake --build build-generic -j"$jobs" --target test_kernels
-(cd build-generic && ctest --output-on-failure -R '^test_kernels$')
+build-generic/tests/test_kernels
 
 # -O1 with line tables only (-g1), and without UBSan's vptr check (dynamic types of
 # polymorphic classes: the library has none, so it checked Catch2's and iostreams'
@@ -75,13 +77,13 @@ cmake --build build-generic -j"$jobs" --target test_kernels
 section "AddressSanitizer + UndefinedBehaviorSanitizer"
 configure build-asan -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1 -DNDEBUG \
   -fsanitize=address,undefined -fno-sanitize=vptr -fno-sanitize-recover=all -fno-omit-frame-pointer"
-cmake --build build-asan -j"$jobs" --target resnet_test_programs resnet_cli
+cmake --build build-asan -j"$jobs" --target resnet_test_programs
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" \
   -LE "no_sanitizer|python|exhaustive|examples")
 
 # The fuzzer keeps one core busy; the ThreadSanitizer stage builds one program, so the two
 # share the machine: the fuzzer runs in the background and its log follows.
-section "ThreadSanitizer, and fuzzing the safetensors parser (${FUZZ_SECONDS:-60} s) meanwhile"
+section "ThreadSanitizer, and fuzzing the weight-file parsers (${FUZZ_SECONDS:-60} s) meanwhile"
 mkdir -p build-fuzz
 bash scripts/fuzz.sh build-fuzz > build-fuzz/fuzz.log 2>&1 &
 fuzz=$!
@@ -89,7 +91,7 @@ trap 'kill "$fuzz" 2> /dev/null || true' EXIT  # should a step below fail
 configure build-tsan -DCMAKE_BUILD_TYPE=None -DRESNET_BUILD_EXAMPLES=OFF \
   -DCMAKE_CXX_FLAGS="-O1 -g1 -DNDEBUG -fsanitize=thread -fno-omit-frame-pointer"
 cmake --build build-tsan -j"$jobs" --target test_concurrency
-(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^test_concurrency$')
+TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_concurrency
 fuzz_status=0
 wait "$fuzz" || fuzz_status=$?
 printf '\n---- fuzzer (build-fuzz/fuzz.log) ----\n'
