@@ -5,65 +5,16 @@
 // 1e-3 * max(1, |ref|), with the same top-5; a model built without the top gives the
 // same pooled features and map through its options.
 #include "support.hpp"
+#include "torchvision_conformance.hpp"
 
 using namespace resnet;
 using namespace test_support;
 
-namespace {
-
-template <class Model>
-void check_torchvision(int depth) {
-  const std::string stem = "tv_resnet" + std::to_string(depth);
-  const std::string weights_path = data_path(stem + ".safetensors");
-  const std::string io_path = data_path(stem + "_io.safetensors");
-  REQUIRE(file_exists(weights_path));
-  REQUIRE(file_exists(io_path));
-  const auto weights = io::SafeTensors::open(weights_path);
-  const auto io = io::SafeTensors::open(io_path);
-
-  Model model;
-  model.load_weights(weights);
-
-  Workspace ws(2);
-  for (const std::string size : {"224x224", "193x257"}) {
-    INFO(stem << " at " << size);
-    const Tensor input = nchw_tensor(reference(io, "input_" + size));
-    Tensor got_logits, got_features, got_map;
-    Outputs outputs;
-    outputs.logits = &got_logits;
-    outputs.pooled = &got_features;
-    outputs.features = &got_map;
-    outputs.layout = Layout::nchw;
-    model.forward(input, outputs, ws);
-
-    const Reference logits = reference(io, "logits_" + size);
-    REQUIRE(got_logits.size() == logits.values.size());
-    CHECK(max_scaled_error(got_logits.data(), logits.values) <= 1e-3);
-    check_same_top5(got_logits.data(), logits.values, input.n(), 1000);
-
-    const Reference features = reference(io, "pooled_" + size);
-    REQUIRE(got_features.size() == features.values.size());
-    CHECK(max_scaled_error(got_features.data(), features.values) <= 1e-3);
-
-    const Reference map = reference(io, "fmap_" + size);
-    CHECK(got_map.layout() == Layout::nchw);
-    REQUIRE(got_map.size() == map.values.size());
-    CHECK(got_map.c() == map.shape[1]);
-    CHECK(got_map.h() == map.shape[2]);
-    CHECK(got_map.w() == map.shape[3]);
-    CHECK(max_scaled_error(got_map.data(), map.values) <= 1e-3);
-
-    CHECK(model.forward(input, ws).values() == got_logits.values());  // the options' path: logits
-  }
-}
-
-}  // namespace
-
-TEST_CASE("torchvision resnet18 conformance", "[conformance][torchvision]") { check_torchvision<ResNet18>(18); }
-TEST_CASE("torchvision resnet34 conformance", "[conformance][torchvision]") { check_torchvision<ResNet34>(34); }
-TEST_CASE("torchvision resnet50 conformance", "[conformance][torchvision]") { check_torchvision<ResNet50>(50); }
-TEST_CASE("torchvision resnet101 conformance", "[conformance][torchvision]") { check_torchvision<ResNet101>(101); }
-TEST_CASE("torchvision resnet152 conformance", "[conformance][torchvision]") { check_torchvision<ResNet152>(152); }
+TEST_CASE("torchvision resnet18 conformance", "[conformance][torchvision]") { check_torchvision<ResNet18>("tv_resnet18"); }
+TEST_CASE("torchvision resnet34 conformance", "[conformance][torchvision]") { check_torchvision<ResNet34>("tv_resnet34"); }
+TEST_CASE("torchvision resnet50 conformance", "[conformance][torchvision]") { check_torchvision<ResNet50>("tv_resnet50"); }
+TEST_CASE("torchvision resnet101 conformance", "[conformance][torchvision]") { check_torchvision<ResNet101>("tv_resnet101"); }
+TEST_CASE("torchvision resnet152 conformance", "[conformance][torchvision]") { check_torchvision<ResNet152>("tv_resnet152"); }
 
 TEST_CASE("NHWC and NCHW inputs give the same result", "[conformance][layout]") {
   const std::string weights_path = data_path("tv_resnet18.safetensors");

@@ -19,6 +19,20 @@ static_assert(ResNet18::non_trainable_count() == 9'600);
 static_assert(ResNet50::non_trainable_count() == 53'120);
 static_assert(ResNet152::non_trainable_count() == 151'424);
 
+// torchvision's ResNeXt and Wide ResNet (num_params of torchvision 0.14's weights), and
+// their MACs against torchvision's published GFLOPS (multiply-adds, two decimals).
+static_assert(ResNeXt50_32x4d::parameter_count() == 25'028'904);
+static_assert(ResNeXt101_32x8d::parameter_count() == 88'791'336);
+static_assert(ResNeXt101_64x4d::parameter_count() == 83'455'272);
+static_assert(WideResNet50_2::parameter_count() == 68'883'240);
+static_assert(WideResNet101_2::parameter_count() == 126'886'696);
+constexpr long long gmacs_x100(long long macs) { return (macs + 5'000'000) / 10'000'000; }
+static_assert(gmacs_x100(ResNeXt50_32x4d::macs(224, 224)) == 423);
+static_assert(gmacs_x100(ResNeXt101_32x8d::macs(224, 224)) == 1641);
+static_assert(gmacs_x100(ResNeXt101_64x4d::macs(224, 224)) == 1546);
+static_assert(gmacs_x100(WideResNet50_2::macs(224, 224)) == 1140);
+static_assert(gmacs_x100(WideResNet101_2::macs(224, 224)) == 2275);
+
 // Keras totals count BN moving statistics (docs/spec.md 2.2).
 template <class M>
 constexpr long long keras_total(bool top = true) {

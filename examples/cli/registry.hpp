@@ -1,7 +1,7 @@
 #pragma once
 // The model registry: each name maps once to its C++ type, through a function pointer
 // to run_model<Model> (commands.hpp). The families live in separate translation units
-// so the compiler instantiates the eighteen networks in parallel.
+// so the compiler instantiates the networks in parallel.
 
 #include <string>
 #include <vector>

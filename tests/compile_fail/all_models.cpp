@@ -19,5 +19,6 @@ int main() {
   using namespace resnet;
   return run_all<ResNet18, ResNet34, ResNet50, ResNet101, ResNet152, keras::ResNet50, keras::ResNet101,
                  keras::ResNet152, ResNet50V2, ResNet101V2, ResNet152V2, ResNet18V2, ResNet34V2, CifarResNet20,
-                 CifarResNet32, CifarResNet44, CifarResNet56, CifarResNet110>() > 0 ? 0 : 1;
+                 CifarResNet32, CifarResNet44, CifarResNet56, CifarResNet110, ResNeXt50_32x4d, ResNeXt101_32x8d,
+                 ResNeXt101_64x4d, WideResNet50_2, WideResNet101_2>() > 0 ? 0 : 1;
 }

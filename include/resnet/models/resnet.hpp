@@ -1,6 +1,8 @@
 #pragma once
 /// The ImageNet ResNets (docs/spec.md 1.1, 1.3-1.6):
 ///   resnet::ResNet18 ... ResNet152        torchvision (stride on the 3x3, "V1.5"), logits
+///   resnet::ResNeXt50_32x4d, ResNeXt101_32x8d, ResNeXt101_64x4d, WideResNet50_2,
+///   WideResNet101_2                       torchvision's grouped / wide bottlenecks
 ///   resnet::keras::ResNet50/101/152       Keras V1 = paper (stride on the first 1x1), softmax
 ///   resnet::ResNet50V2/101V2/152V2        Keras V2, pre-activation (also as resnet::keras::)
 ///   resnet::ResNet18V2/34V2               pre-activation basic blocks in the Keras V2 style
@@ -17,16 +19,20 @@ namespace detail {
 
 // ---- post-activation (V1) ----
 
-template <int In, int Width, int Stride, int Count, StrideOn On, class Eps, Bias B>
-using BottleneckStage = Stage<Bottleneck<In, Width, Stride, On, Eps, B>,
-                              Bottleneck<4 * Width, Width, 1, On, Eps, B>, Count>;
+// Groups and BaseWidth as torchvision's ResNet(groups=, width_per_group=): the 3x3 is
+// Planes * BaseWidth / 64 * Groups wide. 1 and 64 give the ResNets' own types.
+template <int In, int Planes, int Stride, int Count, StrideOn On, class Eps, Bias B, int Groups = 1, int BaseWidth = 64>
+using BottleneckStage =
+    Stage<Bottleneck<In, Planes, Stride, On, Eps, B, Planes * BaseWidth / 64 * Groups, Groups>,
+          Bottleneck<4 * Planes, Planes, 1, On, Eps, B, Planes * BaseWidth / 64 * Groups, Groups>, Count>;
 
-template <class Family, class StemT, StrideOn On, class Eps, Bias B, int N1, int N2, int N3, int N4>
+template <class Family, class StemT, StrideOn On, class Eps, Bias B, int N1, int N2, int N3, int N4, int G = 1,
+          int BaseWidth = 64>
 using BottleneckNet = Network<Family, StemT, NoNorm,
-                              BottleneckStage<64, 64, 1, N1, On, Eps, B>,
-                              BottleneckStage<256, 128, 2, N2, On, Eps, B>,
-                              BottleneckStage<512, 256, 2, N3, On, Eps, B>,
-                              BottleneckStage<1024, 512, 2, N4, On, Eps, B>>;
+                              BottleneckStage<64, 64, 1, N1, On, Eps, B, G, BaseWidth>,
+                              BottleneckStage<256, 128, 2, N2, On, Eps, B, G, BaseWidth>,
+                              BottleneckStage<512, 256, 2, N3, On, Eps, B, G, BaseWidth>,
+                              BottleneckStage<1024, 512, 2, N4, On, Eps, B, G, BaseWidth>>;
 
 template <int In, int Planes, int Stride, int Count>
 using BasicStage = Stage<BasicBlock<In, Planes, Stride, TorchEps>, BasicBlock<Planes, Planes, 1, TorchEps>, Count>;
@@ -40,8 +46,9 @@ using TorchBasicNet = Network<TorchFamily, TorchStem, NoNorm, BasicStage<64, 64,
 using KerasV1Stem = Stem<ConvUnit<Conv2d<3, 64, 7, 2, Bias::with>, BatchNorm<64, KerasEps>, Act::relu>,
                          MaxPool<3, 2, 1, PoolPadding::zeros>>;
 
-template <int N1, int N2, int N3, int N4>
-using TorchBottleneckNet = BottleneckNet<TorchFamily, TorchStem, StrideOn::middle_3x3, TorchEps, Bias::none, N1, N2, N3, N4>;
+template <int N1, int N2, int N3, int N4, int Groups = 1, int BaseWidth = 64>
+using TorchBottleneckNet =
+    BottleneckNet<TorchFamily, TorchStem, StrideOn::middle_3x3, TorchEps, Bias::none, N1, N2, N3, N4, Groups, BaseWidth>;
 template <int N1, int N2, int N3, int N4>
 using KerasV1Net = BottleneckNet<KerasFamily, KerasV1Stem, StrideOn::first_1x1, KerasEps, Bias::with, N1, N2, N3, N4>;
 
@@ -80,6 +87,14 @@ RESNET_NAMED_MODEL(ResNet34, detail::TorchBasicNet<3, 4, 6, 3>);
 RESNET_NAMED_MODEL(ResNet50, detail::TorchBottleneckNet<3, 4, 6, 3>);
 RESNET_NAMED_MODEL(ResNet101, detail::TorchBottleneckNet<3, 4, 23, 3>);
 RESNET_NAMED_MODEL(ResNet152, detail::TorchBottleneckNet<3, 8, 36, 3>);
+
+// torchvision's ResNeXt (grouped 3x3, "32x4d": 32 groups of 4 channels in the first stage)
+// and Wide ResNet (one group, the 3x3 twice as wide): the ResNet bottleneck, other numbers.
+RESNET_NAMED_MODEL(ResNeXt50_32x4d, detail::TorchBottleneckNet<3, 4, 6, 3, 32, 4>);
+RESNET_NAMED_MODEL(ResNeXt101_32x8d, detail::TorchBottleneckNet<3, 4, 23, 3, 32, 8>);
+RESNET_NAMED_MODEL(ResNeXt101_64x4d, detail::TorchBottleneckNet<3, 4, 23, 3, 64, 4>);
+RESNET_NAMED_MODEL(WideResNet50_2, detail::TorchBottleneckNet<3, 4, 6, 3, 1, 128>);
+RESNET_NAMED_MODEL(WideResNet101_2, detail::TorchBottleneckNet<3, 4, 23, 3, 1, 128>);
 
 RESNET_NAMED_MODEL(ResNet50V2, detail::KerasV2Net<3, 4, 6, 3>);
 RESNET_NAMED_MODEL(ResNet101V2, detail::KerasV2Net<3, 4, 23, 3>);
