@@ -2,6 +2,9 @@
 //
 //   conv/<kind>/<in>x<out>@<side>/<algorithm>/threads:<t>   one layer, GFLOP/s = 2 * direct MACs
 //   resnet50_all_convs/threads:<t>                            the 53 convs in network order
+//   conv/grouped/<width>g<groups>s<stride>@<side>/<algorithm>/threads:<t>
+//       the grouped 3x3 convs of ResNeXt-50 32x4d and ResNeXt-101 32x8d / 64x4d: the
+//       direct kernel (auto) against one GEMM or Winograd per group
 //
 // GFLOP/s for Winograd counts the direct convolution's MACs (an "effective" rate), so
 // the paths of one shape compare directly. Quote medians:
@@ -30,7 +33,7 @@ using resnet50::random_vector;
 
 double direct_macs(const ConvShape& s, int side) {
   const double o = s.out_side(side);
-  return o * o * s.out_c * s.kernel * s.kernel * s.in_c;
+  return o * o * s.out_c * s.kernel * s.kernel * s.group_in();
 }
 
 /// One layer with its buffers, ready to run.
@@ -94,7 +97,23 @@ void bench_all(benchmark::State& state, int threads) {
   state.counters["raw_weight_MB"] = static_cast<double>(weight_bytes) / 1e6;
 }
 
+// Every distinct grouped 3x3 of torchvision's ResNeXts at 224x224 (stride on the 3x3):
+// {width, width, 3, stride, 1, groups}, input side. Group widths 4 to 64 channels.
+constexpr Layer kGroupedLayers[] = {
+    {"grouped", {128, 128, 3, 1, 1, 32}, 56, 3},    {"grouped", {256, 256, 3, 2, 1, 32}, 56, 1},
+    {"grouped", {256, 256, 3, 1, 1, 32}, 28, 3},    {"grouped", {512, 512, 3, 2, 1, 32}, 28, 1},
+    {"grouped", {512, 512, 3, 1, 1, 32}, 14, 5},    {"grouped", {1024, 1024, 3, 2, 1, 32}, 14, 1},
+    {"grouped", {1024, 1024, 3, 1, 1, 32}, 7, 2},   // ResNeXt-50 32x4d: 4, 8, 16, 32 wide
+    {"grouped", {256, 256, 3, 1, 1, 32}, 56, 3},    {"grouped", {2048, 2048, 3, 2, 1, 32}, 14, 1},
+    {"grouped", {2048, 2048, 3, 1, 1, 32}, 7, 2},   // ResNeXt-101 32x8d adds 8 wide at 56, 64 wide
+    {"grouped", {256, 256, 3, 1, 1, 64}, 56, 3},    {"grouped", {512, 512, 3, 2, 1, 64}, 56, 1},
+    {"grouped", {512, 512, 3, 1, 1, 64}, 28, 3},    {"grouped", {2048, 2048, 3, 1, 1, 64}, 7, 2},
+};  // ResNeXt-101 64x4d: 4 wide at 56, 8 at 28, ... 32 at 7
+
 std::string shape_name(const Layer& l) {
+  if (l.s.groups > 1)
+    return std::string(l.kind) + "/" + std::to_string(l.s.in_c) + "g" + std::to_string(l.s.groups) + "s" +
+           std::to_string(l.s.stride) + "@" + std::to_string(l.side);
   return std::string(l.kind) + "/" + std::to_string(l.s.in_c) + "x" + std::to_string(l.s.out_c) + "@" +
          std::to_string(l.side);
 }
@@ -114,6 +133,16 @@ int main(int argc, char** argv) {
       for (const auto& [tag, algo] : algos) {
         const std::string name =
             "conv/" + shape_name(l) + "/" + tag + "/threads:" + std::to_string(threads);
+        benchmark::RegisterBenchmark(name.c_str(), bench_layer, l, algo, threads)->UseRealTime()->Unit(benchmark::kMicrosecond);
+      }
+    }
+    for (const Layer& l : kGroupedLayers) {
+      std::vector<std::pair<const char*, ConvAlgorithm>> algos = {
+          {"auto", ConvAlgorithm::automatic}, {"gemm_per_group", ConvAlgorithm::gemm},
+          {"wino2_per_group", ConvAlgorithm::winograd_2x2}};
+      if (l.s.stride == 1) algos.push_back({"wino4_per_group", ConvAlgorithm::winograd_4x4});
+      for (const auto& [tag, algo] : algos) {
+        const std::string name = "conv/" + shape_name(l) + "/" + tag + "/threads:" + std::to_string(threads);
         benchmark::RegisterBenchmark(name.c_str(), bench_layer, l, algo, threads)->UseRealTime()->Unit(benchmark::kMicrosecond);
       }
     }

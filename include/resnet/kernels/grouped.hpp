@@ -9,7 +9,8 @@
 ///   groups of 1, 2, 4, 8       a chunk spans 16/G groups whose inputs are the 16 floats
 ///                             at the chunk's own channel offset; lane l takes input
 ///                             (l/G)*G + i of them by an in-register permute.
-/// Taps that fall in the zero padding are skipped, never read. Other group shapes (in and
+/// Window rows in the zero padding are skipped; columns there read a buffer of zeros, so
+/// border pixels run in the same tiles as the rest. Other group shapes (in and
 /// out per group unequal, or not dividing / divided by 16) go per group through
 /// ConvKernel's GEMM (see conv2d.hpp). The measurements behind the choice are in
 /// benchmarks/README.md.
@@ -49,83 +50,90 @@ class GroupedDirectConv {
           }
     for (int i = 0; i < g_; ++i)
       for (int l = 0; l < kLanes; ++l) lane_input_.push_back(lane_input(i, l));
+    zeros_.assign(static_cast<std::size_t>(std::max(g_, int(kLanes))), 0.0f);
   }
 
   void run(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, ThreadPool& pool) const {
-    const int oh = s_.out_side(h), chunks = s_.out_c / kLanes;
-    const Index rows = Index(n) * oh;
+    // Groups of >= 32 channels: two chunks of one group per tile share each broadcast input.
+    const int pair = g_ >= 2 * kLanes ? 2 : 1, units = s_.out_c / kLanes / pair;
+    const Index rows = Index(n) * s_.out_side(h);
     // Rows x chunk ranges: enough tasks that two threads end together on 7x7 maps.
-    const Index parts = std::min<Index>(chunks, ceil_div(8 * Index(pool.size()), rows));
+    const Index parts = std::min<Index>(units, ceil_div(8 * Index(pool.size()), rows));
     pool.parallel_tasks(rows * parts, [&](std::ptrdiff_t task, int) {
       const Index row = task / parts, part = task % parts;
-      const int c0 = static_cast<int>(chunks * part / parts), c1 = static_cast<int>(chunks * (part + 1) / parts);
-      for (int c = c0; c < c1; ++c) run_row(in, row, h, w, c, out, e);
+      const int u0 = static_cast<int>(units * part / parts), u1 = static_cast<int>(units * (part + 1) / parts);
+      for (int u = u0; u < u1; ++u) {
+        if (pair == 2)
+          run_row<2>(in, row, h, w, 2 * u, out, e);
+        else
+          run_row<1>(in, row, h, w, u, out, e);
+      }
     });
   }
 
  private:
-  static constexpr int kTile = 8;  // output pixels per tile: 8 accumulators (+8 inputs for narrow groups)
-
   struct Tile {
     const float* in;  // the image's first row, at the chunk's first input channel
     Index pixel;      // floats from one input pixel to the next along the row
-    int iy0, ky0, ky1, kx0, kx1;  // window top row (may be above the image), valid taps
-    const float* w;         // the chunk's packed weights
+    int w, iy0, ky0, ky1;   // image width, window top row (may be above the image), valid rows
+    const float* w_chunk;   // the chunk's packed weights
     float* out;             // output row, at the chunk's first channel
     const float* residual;  // the same place in the residual, or null
+    const float* bias;      // the chunk's, or null
+    bool relu;
   };
 
+  // A row in tiles of 8 output pixels, the rest in tiles of 4, 2, 1: each tile keeps that
+  // many independent accumulator chains in flight (7x7 maps: 4 + 2 + 1).
+  template <int Q>
   void run_row(const float* in, Index row, int h, int w, int chunk, float* out, const OutputEpilogue& e) const {
     const int k = s_.kernel, st = s_.stride, pad = s_.pad;
     const int oh = s_.out_side(h), ow = s_.out_side(w);
     const int b = static_cast<int>(row / oh), oy = static_cast<int>(row % oh);
-    // Output pixels [ox_lo, ox_hi) have every horizontal tap inside the image.
-    const int ox_lo = std::min(ow, (pad + st - 1) / st);
-    const int ox_hi = w - k + pad < 0 ? ox_lo : std::max(ox_lo, std::min(ow, (w - k + pad) / st + 1));
     const int iy0 = oy * st - pad;
     const std::size_t out_at = (static_cast<std::size_t>(row) * ow) * s_.out_c + std::size_t(chunk) * kLanes;
     const Tile t{in + static_cast<std::ptrdiff_t>(b) * h * Index(w) * s_.in_c + channel_base(chunk),
-                 s_.in_c, iy0, std::max(0, -iy0), std::min(k, h - iy0), 0, k,
+                 s_.in_c, w, iy0, std::max(0, -iy0), std::min(k, h - iy0),
                  w_.data() + static_cast<std::size_t>(chunk) * k * k * g_ * kLanes, out + out_at,
-                 e.residual ? e.residual + out_at : nullptr};
-    const float* bias = e.bias ? e.bias + chunk * kLanes : nullptr;
-    const auto border = [&](int ox) {
-      Tile one = t;
-      const int ix0 = ox * st - pad;
-      one.kx0 = std::max(0, -ix0);
-      one.kx1 = std::min(k, w - ix0);
-      pixels<1>(one, w, ox, bias, e.relu);
-    };
-    for (int ox = 0; ox < ox_lo; ++ox) border(ox);
-    int ox = ox_lo;
-    for (; ox + kTile <= ox_hi; ox += kTile) pixels<kTile>(t, w, ox, bias, e.relu);
-    for (; ox < ox_hi; ++ox) pixels<1>(t, w, ox, bias, e.relu);
-    for (ox = ox_hi; ox < ow; ++ox) border(ox);
+                 e.residual ? e.residual + out_at : nullptr, e.bias ? e.bias + chunk * kLanes : nullptr, e.relu};
+    int ox = 0;
+    for (; ox + 8 <= ow; ox += 8) pixels<8, Q>(t, ox);
+    if (ox + 4 <= ow) pixels<4, Q>(t, ox), ox += 4;
+    if (ox + 2 <= ow) pixels<2, Q>(t, ox), ox += 2;
+    if (ox < ow) pixels<1, Q>(t, ox);
   }
 
   // The chunk's first input channel: its group's first (wide groups), or its own offset
   // (narrow groups: 16 outputs of 16/G groups read the same 16 input channels).
   int channel_base(int chunk) const { return g_ >= kLanes ? chunk * kLanes / g_ * g_ : chunk * kLanes; }
 
-  // Output pixels [ox, ox + P) of a row, taps [ky0, ky1) x [kx0, kx1), then bias,
-  // residual and ReLU (NaN passes through, as in PyTorch).
-  template <int P>
-  void pixels(const Tile& t, int w, int ox, const float* bias, bool relu) const {
+  // Output pixels [ox, ox + P) of a row, Q chunks from the tile's, over taps
+  // [ky0, ky1) x [0, k), then bias, residual and ReLU (NaN passes through, as in
+  // PyTorch). A tap left or right of the image reads zeros_, so border pixels share the
+  // tiles of the interior.
+  template <int P, int Q>
+  void pixels(const Tile& t, int ox) const {
     const int k = s_.kernel, st = s_.stride, pad = s_.pad, g = g_;
-    const Index image_row = Index(w) * t.pixel;
+    const Index image_row = Index(t.w) * t.pixel;
+    const std::size_t chunk_weights = static_cast<std::size_t>(k) * k * g * kLanes;
 #if defined(__AVX512F__)
-    __m512 acc[P];
-    for (int p = 0; p < P; ++p) acc[p] = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    __m512 acc[P][Q];
+    for (int p = 0; p < P; ++p)
+      for (int q = 0; q < Q; ++q) acc[p][q] = t.bias ? _mm512_loadu_ps(t.bias + q * kLanes) : _mm512_setzero_ps();
     for (int ky = t.ky0; ky < t.ky1; ++ky) {
       const float* row = t.in + (t.iy0 + ky) * image_row;
-      for (int kx = t.kx0; kx < t.kx1; ++kx) {
-        const float* wk = t.w + static_cast<std::size_t>(ky * k + kx) * g * kLanes;
+      for (int kx = 0; kx < k; ++kx) {
+        const float* wk = t.w_chunk + static_cast<std::size_t>(ky * k + kx) * g * kLanes;
         const float* x[P];
-        for (int p = 0; p < P; ++p) x[p] = row + Index((ox + p) * st + kx - pad) * t.pixel;
-        if (g >= kLanes) {
+        for (int p = 0; p < P; ++p) x[p] = input(row, t, (ox + p) * st + kx - pad);
+        if (Q > 1 || g >= kLanes) {
           for (int i = 0; i < g; ++i) {
-            const __m512 wv = _mm512_load_ps(wk + i * kLanes);
-            for (int p = 0; p < P; ++p) acc[p] = _mm512_fmadd_ps(_mm512_set1_ps(x[p][i]), wv, acc[p]);
+            __m512 wv[Q];
+            for (int q = 0; q < Q; ++q) wv[q] = _mm512_load_ps(wk + q * chunk_weights + i * kLanes);
+            for (int p = 0; p < P; ++p) {
+              const __m512 xi = _mm512_set1_ps(x[p][i]);
+              for (int q = 0; q < Q; ++q) acc[p][q] = _mm512_fmadd_ps(xi, wv[q], acc[p][q]);
+            }
           }
         } else {
           __m512 xv[P];
@@ -133,39 +141,52 @@ class GroupedDirectConv {
           for (int i = 0; i < g; ++i) {
             const __m512 wv = _mm512_load_ps(wk + i * kLanes);
             const __m512i idx = _mm512_loadu_si512(lane_input_.data() + i * kLanes);
-            for (int p = 0; p < P; ++p) acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx, xv[p]), wv, acc[p]);
+            for (int p = 0; p < P; ++p)
+              acc[p][0] = _mm512_fmadd_ps(_mm512_permutexvar_ps(idx, xv[p]), wv, acc[p][0]);
           }
         }
       }
     }
-    for (int p = 0; p < P; ++p) {
-      __m512 v = acc[p];
-      if (t.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(t.residual + Index(ox + p) * s_.out_c));
-      if (relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // max(0, NaN) is NaN
-      _mm512_storeu_ps(t.out + Index(ox + p) * s_.out_c, v);
-    }
-#else
-    float acc[P][kLanes];
     for (int p = 0; p < P; ++p)
-      for (int l = 0; l < kLanes; ++l) acc[p][l] = bias ? bias[l] : 0.0f;
+      for (int q = 0; q < Q; ++q) {
+        const Index at = Index(ox + p) * s_.out_c + q * kLanes;
+        __m512 v = acc[p][q];
+        if (t.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(t.residual + at));
+        if (t.relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // max(0, NaN) is NaN
+        _mm512_storeu_ps(t.out + at, v);
+      }
+#else
+    float acc[P][Q][kLanes];
+    for (int p = 0; p < P; ++p)
+      for (int q = 0; q < Q; ++q)
+        for (int l = 0; l < kLanes; ++l) acc[p][q][l] = t.bias ? t.bias[q * kLanes + l] : 0.0f;
     for (int ky = t.ky0; ky < t.ky1; ++ky) {
       const float* row = t.in + (t.iy0 + ky) * image_row;
-      for (int kx = t.kx0; kx < t.kx1; ++kx) {
-        const float* wk = t.w + static_cast<std::size_t>(ky * k + kx) * g * kLanes;
+      for (int kx = 0; kx < k; ++kx) {
+        const float* wk = t.w_chunk + static_cast<std::size_t>(ky * k + kx) * g * kLanes;
         for (int p = 0; p < P; ++p) {
-          const float* x = row + Index((ox + p) * st + kx - pad) * t.pixel;
-          for (int i = 0; i < g; ++i)
-            for (int l = 0; l < kLanes; ++l) acc[p][l] += x[lane_input(i, l)] * wk[i * kLanes + l];
+          const float* x = input(row, t, (ox + p) * st + kx - pad);
+          for (int q = 0; q < Q; ++q)
+            for (int i = 0; i < g; ++i)
+              for (int l = 0; l < kLanes; ++l)
+                acc[p][q][l] += x[lane_input(i, l)] * wk[q * chunk_weights + i * kLanes + l];
         }
       }
     }
     for (int p = 0; p < P; ++p)
-      for (int l = 0; l < kLanes; ++l) {
-        float v = acc[p][l] + (t.residual ? t.residual[Index(ox + p) * s_.out_c + l] : 0.0f);
-        if (relu && v < 0.0f) v = 0.0f;  // NaN passes
-        t.out[Index(ox + p) * s_.out_c + l] = v;
-      }
+      for (int q = 0; q < Q; ++q)
+        for (int l = 0; l < kLanes; ++l) {
+          const Index at = Index(ox + p) * s_.out_c + q * kLanes + l;
+          float v = acc[p][q][l] + (t.residual ? t.residual[at] : 0.0f);
+          if (t.relu && v < 0.0f) v = 0.0f;  // NaN passes
+          t.out[at] = v;
+        }
 #endif
+  }
+
+  // The chunk's inputs at column ix of an image row, or zeros outside the image.
+  const float* input(const float* row, const Tile& t, int ix) const {
+    return ix >= 0 && ix < t.w ? row + Index(ix) * t.pixel : zeros_.data();
   }
 
   // Which of the chunk's input floats lane l multiplies at step i.
@@ -175,6 +196,7 @@ class GroupedDirectConv {
   int g_ = 1;
   AlignedFloats w_;
   std::vector<std::int32_t> lane_input_;  // [i][l] = lane_input(i, l), for the permutes
+  std::vector<float> zeros_;              // what a tap in the padding reads: max(G, 16) zeros
 };
 
 }  // namespace resnet::kernels::detail
