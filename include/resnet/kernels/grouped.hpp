@@ -135,6 +135,21 @@ class GroupedDirectConv {
               for (int q = 0; q < Q; ++q) acc[p][q] = _mm512_fmadd_ps(xi, wv[q], acc[p][q]);
             }
           }
+        } else if (g == 4 || g == 8) {
+          // In-lane permutes with an immediate (vpermilps) instead of vpermps, which took
+          // half the time: 4 wide as is; 8 wide after copying each group's first (second)
+          // 128-bit half over both of its halves, once per four inputs.
+          __m512 xv[P];
+          for (int p = 0; p < P; ++p) xv[p] = _mm512_loadu_ps(x[p]);
+          if (g == 4) {
+            narrow4<P>(acc, xv, wk);
+          } else {
+            __m512 xs[P];
+            for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xA0);  // lanes 0 0 2 2
+            narrow4<P>(acc, xs, wk);
+            for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xF5);  // lanes 1 1 3 3
+            narrow4<P>(acc, xs, wk + 4 * kLanes);
+          }
         } else {
           __m512 xv[P];
           for (int p = 0; p < P; ++p) xv[p] = _mm512_loadu_ps(x[p]);
@@ -183,6 +198,23 @@ class GroupedDirectConv {
         }
 #endif
   }
+
+#if defined(__AVX512F__)
+  // Four input steps over 4-wide groups: at step j, lane l takes element j of its own
+  // 128-bit lane of xv. w: the four steps' weight vectors.
+  template <int P, int Q>
+  static void narrow4(__m512 (&acc)[P][Q], const __m512 (&xv)[P], const float* w) {
+    step4<P, 0x00>(acc, xv, w);
+    step4<P, 0x55>(acc, xv, w + kLanes);
+    step4<P, 0xAA>(acc, xv, w + 2 * kLanes);
+    step4<P, 0xFF>(acc, xv, w + 3 * kLanes);
+  }
+  template <int P, int Imm, int Q>
+  static void step4(__m512 (&acc)[P][Q], const __m512 (&xv)[P], const float* w) {
+    const __m512 wv = _mm512_load_ps(w);
+    for (int p = 0; p < P; ++p) acc[p][0] = _mm512_fmadd_ps(_mm512_permute_ps(xv[p], Imm), wv, acc[p][0]);
+  }
+#endif
 
   // The chunk's inputs at column ix of an image row, or zeros outside the image.
   const float* input(const float* row, const Tile& t, int ix) const {
