@@ -54,8 +54,9 @@ class GroupedDirectConv {
   }
 
   void run(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, ThreadPool& pool) const {
-    // Groups of >= 32 channels: two chunks of one group per tile share each broadcast input.
-    const int pair = g_ >= 2 * kLanes ? 2 : 1, units = s_.out_c / kLanes / pair;
+    // Groups of a multiple of 32 channels: two chunks of one group per tile share each
+    // broadcast input (48 wide: a pair would straddle two groups).
+    const int pair = g_ % (2 * kLanes) == 0 ? 2 : 1, units = s_.out_c / kLanes / pair;
     const Index rows = Index(n) * s_.out_side(h);
     // Rows x chunk ranges: enough tasks that two threads end together on 7x7 maps.
     const Index parts = std::min<Index>(units, ceil_div(8 * Index(pool.size()), rows));
