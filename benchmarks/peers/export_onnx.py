@@ -1,4 +1,4 @@
-"""Exports a torchvision ResNet with seeded random weights in every engine's format.
+"""Exports a torchvision ResNet (ResNeXt, Wide ResNet) with seeded random weights in every engine's format.
 
   <dir>/<model>-s<seed>.pt             state dict for the PyTorch worker
   <dir>/<model>-s<seed>.onnx           ONNX (opset 13, dynamic batch) for ONNX Runtime and OpenCV
@@ -17,7 +17,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 
-MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+MODELS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+          "resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2")
 OPSET = 13
 
 

@@ -45,8 +45,15 @@ std::unique_ptr<Runner> make_runner(const std::string& name) {
   if (name == "resnet50") return std::make_unique<ModelRunner<resnet::ResNet50>>();
   if (name == "resnet101") return std::make_unique<ModelRunner<resnet::ResNet101>>();
   if (name == "resnet152") return std::make_unique<ModelRunner<resnet::ResNet152>>();
+  if (name == "resnext50_32x4d") return std::make_unique<ModelRunner<resnet::ResNeXt50_32x4d>>();
+  if (name == "resnext101_32x8d") return std::make_unique<ModelRunner<resnet::ResNeXt101_32x8d>>();
+  if (name == "resnext101_64x4d") return std::make_unique<ModelRunner<resnet::ResNeXt101_64x4d>>();
+  if (name == "wide_resnet50_2") return std::make_unique<ModelRunner<resnet::WideResNet50_2>>();
+  if (name == "wide_resnet101_2") return std::make_unique<ModelRunner<resnet::WideResNet101_2>>();
   throw resnet::Error(resnet::ErrorKind::invalid_argument,
-                      "ours_worker: unknown model '" + name + "' (resnet18/34/50/101/152)");
+                      "ours_worker: unknown model '" + name +
+                          "' (resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, "
+                          "wide_resnet50_2, wide_resnet101_2)");
 }
 
 void read_input(const std::string& path, resnet::Tensor& input) {

@@ -306,6 +306,15 @@ def results_markdown(meta, results, engines):
     return "\n".join(lines) + "\n"
 
 
+def model_label(model):
+    """resnet50 -> ResNet-50, resnext50_32x4d -> ResNeXt-50 32x4d, wide_resnet50_2 -> Wide ResNet-50-2."""
+    if model.startswith("wide_resnet"):
+        return "Wide ResNet-" + model[len("wide_resnet"):].replace("_", "-")
+    if model.startswith("resnext"):
+        return "ResNeXt-" + model[len("resnext"):].replace("_", " ")
+    return model.replace("resnet", "ResNet-")
+
+
 def write_plot(path, results, engines):
     import matplotlib
     matplotlib.use("Agg")
@@ -322,7 +331,7 @@ def write_plot(path, results, engines):
             bars = ax.bar(xs, ys, width, label=LABELS[e], color=colors[e])
             ax.bar_label(bars, labels=[fmt_ms(y) if y else "" for y in ys], fontsize=6, rotation=90, padding=2)
         ax.set_xticks(range(len(rows)))
-        ax.set_xticklabels([r["model"].replace("resnet", "ResNet-") for r in rows], rotation=30)
+        ax.set_xticklabels([model_label(r["model"]) for r in rows], rotation=30)
         ax.set_title(f"batch {batch}, {threads} thread{'s' if threads > 1 else ''}")
         ax.set_yscale("log")  # a slow peer must not flatten the others
         ax.set_ylabel("median latency (ms, log scale)")
