@@ -26,3 +26,14 @@ endif()
 resnet_compile_test(compile_fail_conv_groups ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/conv_groups.cpp TRUE
   "Conv2d: InC and OutC must both be divisible by Groups")
 set_tests_properties(compile_fail_conv_groups PROPERTIES LABELS no_sanitizer)
+
+# The CLI knows the models by torchvision's names; the counts are torchvision's num_params
+# and published GFLOPS (cli.cmake's guards: the tool is built only with CLI11 and vision).
+if(TEST cli_help)
+  add_test(NAME cli_summary_resnext50 COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_check.sh 0
+    --expect "Total params: 25,028,904" --expect "4.23 GMACs"
+    -- $<TARGET_FILE:resnet_cli> summary resnext50_32x4d)
+  add_test(NAME cli_summary_wide_resnet101_2 COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_check.sh 0
+    --expect "Total params: 126,886,696" --expect "22.75 GMACs"
+    -- $<TARGET_FILE:resnet_cli> summary wide_resnet101_2)
+endif()
