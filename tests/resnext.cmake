@@ -16,12 +16,6 @@ resnet_catch_cases(test_conformance_resnext conformance_resnext resnext_data
   resnext101_64x4d "torchvision resnext101_64x4d conformance" exhaustive
   wide_resnet50_2  "torchvision wide_resnet50_2 conformance"  exhaustive
   wide_resnet101_2 "torchvision wide_resnet101_2 conformance" exhaustive)
-# tests/CMakeLists.txt registers every test file whole as well; these cases run per model
-# above. (Listing test_conformance_resnext in RESNET_PER_CASE_TESTS there makes this moot.)
-if(TEST test_conformance_resnext)
-  set_tests_properties(test_conformance_resnext PROPERTIES DISABLED TRUE)
-endif()
-
 # Grouped Conv2d refuses channel counts its groups do not divide (compile_fail.cmake's harness).
 resnet_compile_test(compile_fail_conv_groups ${CMAKE_CURRENT_SOURCE_DIR}/compile_fail/conv_groups.cpp TRUE
   "Conv2d: InC and OutC must both be divisible by Groups")

@@ -18,7 +18,7 @@ endforeach()
 
 # ctest -j starts the tests of highest COST first; a fresh build has no timings of its own,
 # so the long ones are named here, lest one of them start last and run alone.
-foreach(test compile_all_models py_convert_torch test_weight_errors test_kernels test_concurrency
+foreach(test gen_pil_ref gen_keras_reference gen_torchvision gen_resnext compile_all_models test_weight_errors test_kernels test_concurrency
              conformance_keras_resnet50 conformance_keras_resnet50v2 conformance_torchvision_resnet50
              cli_eval_cifar_resnet20)
   if(TEST ${test})

@@ -7,6 +7,8 @@ prefixes, --drop-num-batches-tracked, and clear errors on files that are not che
 """
 
 import argparse
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -19,13 +21,24 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.join(HERE, "..", "..", "tools")
 sys.path.insert(0, TOOLS)
+import convert_torch  # noqa: E402
 import safetensors_io  # noqa: E402
 
 CONVERTER = os.path.join(TOOLS, "convert_torch.py")
 
 
-def run(*args):
+def run_command(*args):
+    """The converter as users run it: a process of its own."""
     return subprocess.run([sys.executable, CONVERTER, *args], capture_output=True, text=True)
+
+
+def run(*args):
+    """The converter's main() in this process: each new process would import torch again
+    (about 4 s of CPU each, most of this test's time)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = convert_torch.main(list(args))
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def check_converted(out, state, variant=None, drop=False):
@@ -66,7 +79,7 @@ def main():
 
         # Zip container, bare state dict; the summary names docs/spec.md 2.1's counts.
         torch.save(state, path("zip.pth"))
-        r = run(path("zip.pth"), out, "--variant", "resnet18")
+        r = run_command(path("zip.pth"), out, "--variant", "resnet18")
         assert r.returncode == 0, r.stderr
         assert "122 tensors" in r.stdout and "11,689,512 parameters" in r.stdout, r.stdout
         check_converted(out, state, "resnet18")
