@@ -19,7 +19,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -28,9 +30,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include "resnet/core/error.hpp"
 #include "resnet/io/json.hpp"
@@ -725,14 +730,29 @@ inline std::vector<std::uint8_t> serialize_safetensors(
 }
 
 /// Writes serialize_safetensors(tensors, metadata) to `path` (ErrorKind::io on failure).
+/// `path` is either untouched or complete: the bytes go to a temporary file beside it,
+/// renamed over `path` once fully written, so a failed or interrupted write never leaves
+/// half a file where a reader (load_head, a feature cache) would find it.
 inline void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                               const std::map<std::string, std::string>& metadata = {}) {
   const std::vector<std::uint8_t> bytes = serialize_safetensors(tensors, metadata);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(ErrorKind::io, path + ": cannot open file for writing");
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw Error(ErrorKind::io, path + ": write failed");
+  const std::string temporary = path + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(ErrorKind::io, path + ": cannot open file for writing");
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) {
+      std::remove(temporary.c_str());
+      throw Error(ErrorKind::io, path + ": write failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  if (ec) {
+    std::remove(temporary.c_str());
+    throw Error(ErrorKind::io, path + ": cannot write (" + ec.message() + ")");
+  }
 }
 
 }  // namespace resnet::io

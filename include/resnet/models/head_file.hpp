@@ -4,14 +4,9 @@
 /// header's `__metadata__` under "classes" (a JSON array of strings, since metadata
 /// values must be strings). load_head() reads such a file back, names and all.
 
-#include <cstdio>
-#include <filesystem>
 #include <map>
 #include <string>
-#include <system_error>
 #include <vector>
-
-#include <unistd.h>
 
 #include "resnet/core/error.hpp"
 #include "resnet/io/json.hpp"
@@ -65,25 +60,6 @@ std::vector<io::TensorToWrite> head_tensors(int classes, int in, const std::vect
     for (int i = 0; i < in; ++i)
       kernel[static_cast<std::size_t>(i) * classes + o] = weight[static_cast<std::size_t>(o) * in + i];
   return {{site + "/kernel", {in, classes}, std::move(kernel)}, {site + "/bias", {classes}, bias}};
-}
-
-/// Writes a safetensors file so that `path` is either untouched or complete: the bytes go
-/// to a temporary file beside it, which is renamed over `path` only once fully written.
-inline void write_safetensors_atomically(const std::string& path, const std::vector<io::TensorToWrite>& tensors,
-                                         const std::map<std::string, std::string>& metadata) {
-  const std::string temporary = path + ".tmp" + std::to_string(::getpid());
-  try {
-    io::write_safetensors(temporary, tensors, metadata);
-  } catch (...) {
-    std::remove(temporary.c_str());
-    throw;
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    std::remove(temporary.c_str());
-    throw Error(ErrorKind::io, path + ": cannot write (" + ec.message() + ")");
-  }
 }
 
 }  // namespace resnet::head_file

@@ -291,7 +291,7 @@ class Network {
       throw Error(ErrorKind::invalid_argument, "save_head: the model has no classifier weights to save");
     std::map<std::string, std::string> metadata;
     if (!class_names_.empty()) metadata[head_file::classes_key] = head_file::encode_class_names(class_names_);
-    head_file::write_safetensors_atomically(
+    io::write_safetensors(
         path, head_file::head_tensors<names>(options_.classes, feature_channels, head_.weight(), head_.bias()),
         metadata);
   }

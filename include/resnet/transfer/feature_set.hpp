@@ -107,7 +107,7 @@ inline void save_feature_set(const std::string& path, const FeatureSet& set, con
   const std::map<std::string, std::string> metadata = {{head_file::classes_key, head_file::encode_class_names(set.classes)},
                                                        {"key", key},
                                                        {"skipped", std::to_string(set.skipped)}};
-  head_file::write_safetensors_atomically(path, tensors, metadata);
+  io::write_safetensors(path, tensors, metadata);
 }
 
 /// Loads a file written by save_feature_set; `key` receives its key. A file that is not
