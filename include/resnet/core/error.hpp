@@ -19,6 +19,7 @@ enum class ErrorKind {
   invalid_argument,   ///< a size, option or value out of its allowed range
   too_large,          ///< a size over a configured cap, or arithmetic that would overflow
   image,              ///< an image could not be decoded
+  unsupported_cpu,    ///< the CPU or this build lacks the instructions a requested precision needs
 };
 
 inline const char* to_string(ErrorKind kind) noexcept {
@@ -32,6 +33,7 @@ inline const char* to_string(ErrorKind kind) noexcept {
     case ErrorKind::invalid_argument: return "invalid_argument";
     case ErrorKind::too_large: return "too_large";
     case ErrorKind::image: return "image";
+    case ErrorKind::unsupported_cpu: return "unsupported_cpu";
   }
   return "unknown";
 }

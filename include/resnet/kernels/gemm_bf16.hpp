@@ -1,0 +1,201 @@
+#pragma once
+/// bf16 GEMM for convolutions: VDPBF16PS (AVX512-BF16), fp32 accumulation and the fp32
+/// GEMM's epilogue (bias, residual, ReLU while the tile is in registers). Orientation as
+/// in lowp_common.hpp.
+///
+/// Weights are rounded to bf16 (nearest even, as VCVTNE2PS2BF16) and packed once
+/// (PackedBf16Weights), two consecutive k of one row per 32-bit word: one zmm holds 16
+/// output channels x 2 k. Activations stay fp32 in memory; each block of columns is
+/// converted into the caller's scratch (K rounded up to even, a zero in the pad), then
+/// each step broadcasts one column's pair of bf16 to every lane. The conversion costs
+/// K * N against the product's M * K * N.
+///
+/// VDPBF16PS rounds after each product (Intel: two fp32 FMAs per lane, odd k first, with
+/// denormal inputs and outputs flushed to zero), so results differ from fp32 in the last
+/// bits; reference_lowp.hpp follows the same steps and Zen 4 agrees with it bit for bit.
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "resnet/core/error.hpp"
+#include "resnet/core/precision.hpp"
+#include "resnet/kernels/lowp_common.hpp"
+
+namespace resnet::kernels {
+
+/// A (M x K) rounded to bf16 and packed for gemm_bf16.
+class PackedBf16Weights {
+ public:
+  PackedBf16Weights() = default;
+  /// a: M x K fp32, row i at a + i * lda (OHWI weights: lda = K).
+  PackedBf16Weights(const float* a, LowpIndex m, LowpIndex k, LowpIndex lda) {
+    if (m <= 0 || k <= 0 || lda < k)
+      throw Error(ErrorKind::shape_mismatch, "PackedBf16Weights: M=" + std::to_string(m) + " K=" + std::to_string(k) +
+                                                 " lda=" + std::to_string(lda));
+    panels_ = detail::WordPanels(m, k, 2, [a, k, lda](LowpIndex i, LowpIndex g) {
+      const float* row = a + i * lda;
+      const std::uint32_t lo = to_bf16_bits(row[2 * g]);
+      const std::uint32_t hi = 2 * g + 1 < k ? to_bf16_bits(row[2 * g + 1]) : 0u;
+      return lo | hi << 16;
+    });
+  }
+
+  LowpIndex rows() const noexcept { return panels_.rows(); }
+  LowpIndex depth() const noexcept { return panels_.depth(); }
+  const detail::WordPanels& panels() const noexcept { return panels_; }
+  std::size_t bytes() const noexcept { return panels_.bytes(); }
+
+ private:
+  detail::WordPanels panels_;
+};
+
+/// uint16 elements of scratch gemm_bf16 needs for depth K: one converted block of columns.
+inline LowpIndex gemm_bf16_scratch_elements(LowpIndex k) {
+  const LowpIndex k2 = (k + 1) / 2 * 2;
+  return k2 * detail::lowp_block_columns(2 * k2);
+}
+
+namespace detail {
+
+struct Bf16PanelTask {
+  const std::uint32_t* a = nullptr;  // the panel
+  LowpIndex rows = 0;                // valid rows (1 .. 16 * P)
+  LowpIndex words = 0;               // K / 2 rounded up
+  const std::uint16_t* b = nullptr;  // converted block: column j at b + 2 * j * words
+  const float* bias = nullptr;       // at the panel's first row
+  const float* residual = nullptr;   // at the panel's first row and the block's first column
+  LowpIndex ldr = 0;
+  bool relu = false;
+  float* c = nullptr;                // at the panel's first row and the block's first column
+  LowpIndex ldc = 0;
+};
+
+#if defined(RESNET_HAVE_BF16_KERNELS)
+#define RESNET_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+/// Columns [0, cols) of fp32 B (column j at b + j * ldb, K values) as bf16 pairs:
+/// column j at dst + j * words, the pad after an odd K zero.
+RESNET_BF16_TARGET __attribute__((noinline)) inline void bf16_convert_columns(std::uint16_t* dst, const float* b,
+                                                                            LowpIndex ldb, LowpIndex k,
+                                                                            LowpIndex cols) {
+  const LowpIndex k2 = (k + 1) / 2 * 2;
+  for (LowpIndex j = 0; j < cols; ++j) {
+    const float* src = b + j * ldb;
+    std::uint16_t* d = dst + j * k2;
+    for (LowpIndex t = 0; t < k2; t += 32) {
+      const LowpIndex left = k - t, room = k2 - t;
+      const __mmask16 m_lo = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
+      const __mmask16 m_hi =
+          left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1u);
+      const __m512 lo = _mm512_maskz_loadu_ps(m_lo, src + t), hi = _mm512_maskz_loadu_ps(m_hi, src + t + 16);
+      const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo -> elements 0..15
+      const __mmask32 store = room >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << room) - 1u);
+      _mm512_mask_storeu_epi16(d + t, store, v);
+    }
+  }
+}
+
+/// The register tile: 16 * P rows x NC columns of fp32 sums, K/2 VDPBF16PS steps each of
+/// P weight loads and NC broadcast pairs; then the epilogue in registers.
+template <int P, int NC>
+RESNET_BF16_TARGET __attribute__((noinline)) void bf16_panel(const Bf16PanelTask& t, LowpIndex col0,
+                                                             LowpIndex tiles) {
+  __mmask16 mask[P];
+  __m512 bias[P];
+  for (int i = 0; i < P; ++i) {
+    const LowpIndex left = t.rows - 16 * i;
+    mask[i] = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    bias[i] = t.bias ? _mm512_maskz_loadu_ps(mask[i], t.bias + 16 * i) : _mm512_setzero_ps();
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (LowpIndex q = 0; q < tiles; ++q) {
+    const LowpIndex j0 = col0 + q * NC;
+    const std::uint16_t* bj[NC];
+    for (int j = 0; j < NC; ++j) bj[j] = t.b + 2 * (j0 + j) * t.words;
+    __m512 acc[NC][P];
+    for (int j = 0; j < NC; ++j)
+      for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_ps();
+    const std::uint32_t* ap = t.a;
+    for (LowpIndex g = 0; g < t.words; ++g, ap += 16 * P) {
+      __m512bh a[P];
+      for (int i = 0; i < P; ++i) a[i] = (__m512bh)_mm512_load_si512(ap + 16 * i);
+      for (int j = 0; j < NC; ++j) {
+        std::uint32_t pair;
+        std::memcpy(&pair, bj[j] + 2 * g, 4);
+        const __m512bh bk = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
+        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], a[i], bk);
+      }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NC; ++j)
+#pragma GCC unroll 4
+      for (int i = 0; i < P; ++i) {
+        __m512 y = acc[j][i];
+        if (t.bias) y = _mm512_add_ps(y, bias[i]);
+        if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask[i], t.residual + (j0 + j) * t.ldr + 16 * i));
+        if (t.relu) y = _mm512_max_ps(zero, y);  // NaN passes, as in the fp32 path
+        _mm512_mask_storeu_ps(t.c + (j0 + j) * t.ldc + 16 * i, mask[i], y);
+      }
+  }
+}
+
+template <int P>
+inline void bf16_panel_columns(const Bf16PanelTask& t, LowpIndex cols) {
+  const LowpIndex tiles = cols / 8;
+  if (tiles > 0) bf16_panel<P, 8>(t, 0, tiles);
+  LowpIndex j = tiles * 8;
+  if (cols & 4) bf16_panel<P, 4>(t, j, 1), j += 4;
+  if (cols & 2) bf16_panel<P, 2>(t, j, 1), j += 2;
+  if (cols & 1) bf16_panel<P, 1>(t, j, 1);
+}
+#undef RESNET_BF16_TARGET
+#endif
+
+}  // namespace detail
+
+/// C (M x N, column j at c + j * ldc) = epilogue(bf16(A) * bf16(B)), B fp32 (K x N,
+/// column j at b + j * ldb). scratch: gemm_bf16_scratch_elements(K) uint16 values (no
+/// alignment needed). Columns are independent: a caller splits N over threads by
+/// offsetting b, c and the residual, each thread with its own scratch. Throws
+/// ErrorKind::unsupported_cpu where the CPU or build lacks AVX512-BF16. Allocates nothing.
+inline void gemm_bf16(const PackedBf16Weights& a, const float* b, LowpIndex ldb, LowpIndex n,
+                      const Bf16Epilogue& epi, float* c, LowpIndex ldc, std::uint16_t* scratch) {
+  require_precision(Precision::bf16);
+  if (n <= 0 || a.rows() == 0) return;
+  if (ldb < a.depth() || ldc < a.rows() || (epi.residual && epi.ldr < a.rows()))
+    throw Error(ErrorKind::invalid_argument, "gemm_bf16: a column stride is smaller than the column");
+#if defined(RESNET_HAVE_BF16_KERNELS)
+  const detail::WordPanels& w = a.panels();
+  const LowpIndex words = w.words();
+  const LowpIndex block = detail::lowp_block_columns(4 * words);
+  for (LowpIndex n0 = 0; n0 < n; n0 += block) {
+    const LowpIndex cols = std::min(block, n - n0);
+    detail::bf16_convert_columns(scratch, b + n0 * ldb, ldb, a.depth(), cols);
+    for (LowpIndex p = 0; p < w.panels(); ++p) {
+      const LowpIndex r0 = p * detail::kLowpPanelRows;
+      detail::Bf16PanelTask t;
+      t.a = w.panel(p);
+      t.rows = std::min(detail::kLowpPanelRows, a.rows() - r0);
+      t.words = words;
+      t.b = scratch;
+      t.bias = epi.bias ? epi.bias + r0 : nullptr;
+      t.residual = epi.residual ? epi.residual + n0 * epi.ldr + r0 : nullptr;
+      t.ldr = epi.ldr;
+      t.relu = epi.relu;
+      t.c = c + n0 * ldc + r0;
+      t.ldc = ldc;
+      switch (w.panel_vectors(p)) {
+        case 3: detail::bf16_panel_columns<3>(t, cols); break;
+        case 2: detail::bf16_panel_columns<2>(t, cols); break;
+        default: detail::bf16_panel_columns<1>(t, cols); break;
+      }
+    }
+  }
+#else
+  (void)b, (void)epi, (void)c, (void)scratch;
+#endif
+}
+
+}  // namespace resnet::kernels

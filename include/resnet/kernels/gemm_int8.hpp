@@ -1,0 +1,271 @@
+#pragma once
+/// int8 GEMM for convolutions: u8 activations x s8 weights with VPDPBUSD (AVX512-VNNI),
+/// int32 accumulation, requantization fused into the epilogue (lowp_common.hpp has the
+/// orientation and the epilogue's exact arithmetic).
+///
+/// Weights are packed once (PackedInt8Weights): s8 per output channel, four consecutive k
+/// of one row in each 32-bit word, so one zmm holds 16 output channels x 4 k. Activations
+/// are read in place: column j of B is K bytes at b + j * ldb (an NHWC pixel for a 1x1
+/// conv, an im2col window otherwise), four of them broadcast to every lane per step.
+/// K need not be a multiple of 4: the weights are padded with zeros and the last partial
+/// word of a column is read with a masked load (no byte past K is touched). M and N are
+/// arbitrary: rows past M are masked on store, columns run as tiles of 8, 4, 2 and 1.
+///
+/// Zero point: VPDPBUSD computes sum_k a * w on the raw u8 values; the activation zero
+/// point comes out as one exact integer per row, sum_k (a - za) w = sum_k a w - za sum_k w,
+/// with sum_k w kept from packing.
+///
+/// The kernels are compiled with a `target` attribute (core/cpu_features.hpp says why)
+/// and run only after require_precision(Precision::int8) has passed.
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "resnet/core/error.hpp"
+#include "resnet/core/precision.hpp"
+#include "resnet/kernels/lowp_common.hpp"
+
+namespace resnet::kernels {
+
+/// Largest K the int32 accumulator holds for any u8 x s8 values: K * 255 * 128 < 2^31.
+constexpr LowpIndex kMaxInt8Depth = 65'000;
+
+/// A (M x K) s8 weights packed for gemm_int8, with their per-row scales and sums.
+class PackedInt8Weights {
+ public:
+  PackedInt8Weights() = default;
+
+  /// q.values: M x K row-major s8, q.scales: M per-row scales.
+  PackedInt8Weights(const QuantizedWeights& q, LowpIndex m, LowpIndex k) : scales_(q.scales) {
+    if (m <= 0 || k <= 0 || static_cast<LowpIndex>(q.values.size()) != m * k ||
+        static_cast<LowpIndex>(q.scales.size()) != m)
+      throw Error(ErrorKind::shape_mismatch, "PackedInt8Weights: " + std::to_string(q.values.size()) + " values and " +
+                                                 std::to_string(q.scales.size()) + " scales for M=" +
+                                                 std::to_string(m) + " K=" + std::to_string(k));
+    if (k > kMaxInt8Depth)
+      throw Error(ErrorKind::too_large, "PackedInt8Weights: K=" + std::to_string(k) + " exceeds " +
+                                            std::to_string(kMaxInt8Depth) + " (the int32 accumulator could overflow)");
+    const std::int8_t* w = q.values.data();
+    panels_ = detail::WordPanels(m, k, 4, [w, k](LowpIndex i, LowpIndex g) {
+      std::uint32_t word = 0;
+      for (LowpIndex t = 0; t < 4 && 4 * g + t < k; ++t)
+        word |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(w[i * k + 4 * g + t])) << (8 * t);
+      return word;
+    });
+    sums_.assign(static_cast<std::size_t>(panels_.panels() * detail::kLowpPanelRows), 0);
+    for (LowpIndex i = 0; i < m; ++i)
+      for (LowpIndex t = 0; t < k; ++t) sums_[static_cast<std::size_t>(i)] += w[i * k + t];
+    scales_.resize(sums_.size(), 0.0f);  // padded rows: read by full-width loads, never stored
+  }
+
+  /// Quantizes fp32 weights (M x K, row i at w + i * lda) with quantize_weights_per_channel.
+  static PackedInt8Weights quantize(const float* w, LowpIndex m, LowpIndex k, LowpIndex lda) {
+    return PackedInt8Weights(quantize_weights_per_channel(w, m, k, lda), m, k);
+  }
+
+  LowpIndex rows() const noexcept { return panels_.rows(); }
+  LowpIndex depth() const noexcept { return panels_.depth(); }
+  const float* scales() const noexcept { return scales_.data(); }
+  const std::int32_t* sums() const noexcept { return sums_.data(); }
+  const detail::WordPanels& panels() const noexcept { return panels_; }
+  std::size_t bytes() const noexcept { return panels_.bytes() + sums_.size() * 8; }
+
+ private:
+  detail::WordPanels panels_;
+  std::vector<float> scales_;        // [panels * 48]: per-row scale, 0 past M
+  std::vector<std::int32_t> sums_;   // [panels * 48]: sum_k A[i][k], 0 past M
+};
+
+namespace detail {
+
+/// Where the int8 product's rows land: fp32, or u8 requantized by `q`.
+struct Int8Output {
+  float* f32 = nullptr;
+  std::uint8_t* u8 = nullptr;
+  QuantParams q;
+  LowpIndex ldc = 0;
+};
+
+/// One panel of 16 * P rows against columns [col0, col0 + tiles * NC), everything fixed.
+struct Int8PanelTask {
+  const std::uint32_t* a = nullptr;  // the panel
+  LowpIndex rows = 0;                // valid rows of the panel (1 .. 16 * P)
+  LowpIndex k = 0;
+  const std::uint8_t* b = nullptr;
+  LowpIndex ldb = 0;
+  const std::int32_t* sums = nullptr;  // at the panel's first row
+  const float* scales = nullptr;
+  const float* bias = nullptr;
+  const float* residual = nullptr;     // at the panel's first row (column 0)
+  const std::uint8_t* residual_u8 = nullptr;
+  Int8Epilogue epi;
+  Int8Output out;                      // pointers at the panel's first row
+};
+
+#if defined(RESNET_HAVE_INT8_KERNELS)
+#define RESNET_INT8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/// The register tile: 16 * P rows x NC columns of int32 sums (P * NC <= 24 zmm), K/4
+/// VPDPBUSD steps each of P weight loads and NC activation broadcasts; then the epilogue
+/// on the tile while it is in registers. Not inlined: the accumulators need the whole
+/// register file (as gebp_panel_x8 in gemm.hpp).
+template <int P, int NC>
+RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask& t, LowpIndex col0,
+                                                             LowpIndex tiles) {
+  __mmask16 mask[P];
+  __m512i corr[P];
+  __m512 mult[P], bias[P];
+  const __m512i za = _mm512_set1_epi32(t.epi.input.zero_point);
+  for (int i = 0; i < P; ++i) {
+    const LowpIndex left = t.rows - 16 * i;
+    mask[i] = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    corr[i] = _mm512_mullo_epi32(za, _mm512_loadu_si512(t.sums + 16 * i));
+    mult[i] = _mm512_mul_ps(_mm512_set1_ps(t.epi.input.scale), _mm512_loadu_ps(t.scales + 16 * i));
+    bias[i] = t.bias ? _mm512_maskz_loadu_ps(mask[i], t.bias + 16 * i) : _mm512_setzero_ps();
+  }
+  const LowpIndex words = t.k / 4;
+  const unsigned tail = static_cast<unsigned>(t.k % 4);
+  const __mmask16 tail_mask = __mmask16((1u << tail) - 1u);
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 inv_out = _mm512_set1_ps(1.0f / t.out.q.scale);
+  const __m512 lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);  // beyond u8 after any zero point
+  const __m512i out_zp = _mm512_set1_epi32(t.out.q.zero_point);
+  const __m512i res_zp = _mm512_set1_epi32(t.epi.residual_q.zero_point);
+  const __m512 res_scale = _mm512_set1_ps(t.epi.residual_q.scale);
+  const __m512i u8_max = _mm512_set1_epi32(255), i_zero = _mm512_setzero_si512();
+
+  for (LowpIndex q = 0; q < tiles; ++q) {
+    const LowpIndex j0 = col0 + q * NC;
+    const std::uint8_t* bj[NC];
+    for (int j = 0; j < NC; ++j) bj[j] = t.b + (j0 + j) * t.ldb;
+    __m512i acc[NC][P];
+    for (int j = 0; j < NC; ++j)
+      for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_si512();
+    const std::uint32_t* ap = t.a;
+    for (LowpIndex g = 0; g < words; ++g, ap += 16 * P) {
+      __m512i a[P];
+      for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(ap + 16 * i);
+      for (int j = 0; j < NC; ++j) {
+        std::uint32_t four;
+        std::memcpy(&four, bj[j] + 4 * g, 4);
+        const __m512i bk = _mm512_set1_epi32(static_cast<int>(four));
+        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], bk, a[i]);
+      }
+    }
+    if (tail) {
+      __m512i a[P];
+      for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(ap + 16 * i);
+      for (int j = 0; j < NC; ++j) {
+        const __m512i bk = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail_mask, bj[j] + 4 * words));
+        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], bk, a[i]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < NC; ++j)
+#pragma GCC unroll 4
+      for (int i = 0; i < P; ++i) {
+        __m512 y = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j][i], corr[i]));
+        y = _mm512_fmadd_ps(y, mult[i], bias[i]);  // bias 0 if none: no mul + add a compiler might contract
+        const LowpIndex at = (j0 + j) * t.epi.ldr + 16 * i;
+        if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask[i], t.residual + at));
+        if (t.residual_u8) {
+          const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask[i], t.residual_u8 + at));
+          y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(r, res_zp)), res_scale, y);
+        }
+        if (t.epi.relu) y = _mm512_max_ps(zero, y);  // zero > y ? zero : y; NaN passes
+        const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
+        if (t.out.f32) {
+          _mm512_mask_storeu_ps(t.out.f32 + to, mask[i], y);
+        } else {
+          __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv_out), lo), hi);  // NaN -> lo
+          __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(s), out_zp);                 // nearest even
+          v = _mm512_min_epi32(_mm512_max_epi32(v, i_zero), u8_max);
+          _mm512_mask_cvtepi32_storeu_epi8(t.out.u8 + to, mask[i], v);
+        }
+      }
+  }
+}
+
+/// Columns [col0, col0 + cols) of one panel: tiles of 8, then 4, 2 and 1.
+template <int P>
+inline void int8_panel_columns(const Int8PanelTask& t, LowpIndex col0, LowpIndex cols) {
+  const LowpIndex tiles = cols / 8;
+  if (tiles > 0) int8_panel<P, 8>(t, col0, tiles);
+  LowpIndex j = col0 + tiles * 8;
+  if (cols & 4) int8_panel<P, 4>(t, j, 1), j += 4;
+  if (cols & 2) int8_panel<P, 2>(t, j, 1), j += 2;
+  if (cols & 1) int8_panel<P, 1>(t, j, 1);
+}
+#undef RESNET_INT8_TARGET
+#endif
+
+inline void gemm_int8_run(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
+                          const Int8Epilogue& epi, const Int8Output& out) {
+  require_precision(Precision::int8);
+  if (n <= 0 || a.rows() == 0) return;
+  if (ldb < a.depth() || out.ldc < a.rows() || ((epi.residual || epi.residual_u8) && epi.ldr < a.rows()))
+    throw Error(ErrorKind::invalid_argument, "gemm_int8: a column stride is smaller than the column");
+  if (!(epi.input.scale > 0.0f) || (out.u8 && !(out.q.scale > 0.0f)) || (epi.residual_u8 && !(epi.residual_q.scale > 0.0f)))
+    throw Error(ErrorKind::invalid_argument, "gemm_int8: quantization scales must be positive");
+#if defined(RESNET_HAVE_INT8_KERNELS)
+  const detail::WordPanels& w = a.panels();
+  const LowpIndex block = lowp_block_columns(a.depth());
+  for (LowpIndex n0 = 0; n0 < n; n0 += block) {
+    const LowpIndex cols = std::min(block, n - n0);
+    for (LowpIndex p = 0; p < w.panels(); ++p) {
+      const LowpIndex r0 = p * kLowpPanelRows;
+      Int8PanelTask t;
+      t.a = w.panel(p);
+      t.rows = std::min(kLowpPanelRows, a.rows() - r0);
+      t.k = a.depth();
+      t.b = b;
+      t.ldb = ldb;
+      t.sums = a.sums() + r0;
+      t.scales = a.scales() + r0;
+      t.bias = epi.bias ? epi.bias + r0 : nullptr;
+      t.residual = epi.residual ? epi.residual + r0 : nullptr;
+      t.residual_u8 = epi.residual_u8 ? epi.residual_u8 + r0 : nullptr;
+      t.epi = epi;
+      t.out = out;
+      if (out.f32) t.out.f32 += r0;
+      if (out.u8) t.out.u8 += r0;
+      switch (w.panel_vectors(p)) {
+        case 3: int8_panel_columns<3>(t, n0, cols); break;
+        case 2: int8_panel_columns<2>(t, n0, cols); break;
+        default: int8_panel_columns<1>(t, n0, cols); break;
+      }
+    }
+  }
+#else
+  (void)b, (void)epi, (void)out;
+#endif
+}
+
+}  // namespace detail
+
+/// C (M x N, fp32, column j at c + j * ldc) = epilogue(A * B), B (K x N, u8, column j at
+/// b + j * ldb) quantized by epi.input. Columns are independent: a caller splits N over
+/// threads by offsetting b, c and the residual. Throws ErrorKind::unsupported_cpu where
+/// the CPU or build lacks AVX512-VNNI. Allocates nothing.
+inline void gemm_int8(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
+                      const Int8Epilogue& epi, float* c, LowpIndex ldc) {
+  detail::Int8Output out;
+  out.f32 = c;
+  out.ldc = ldc;
+  detail::gemm_int8_run(a, b, ldb, n, epi, out);
+}
+
+/// The same, writing u8 requantized by `out_q` (the next layer's input quantization).
+inline void gemm_int8(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
+                      const Int8Epilogue& epi, std::uint8_t* c, LowpIndex ldc, QuantParams out_q) {
+  detail::Int8Output out;
+  out.u8 = c;
+  out.q = out_q;
+  out.ldc = ldc;
+  detail::gemm_int8_run(a, b, ldb, n, epi, out);
+}
+
+}  // namespace resnet::kernels

@@ -1,0 +1,197 @@
+#pragma once
+/// What the reduced-precision GEMMs (gemm_int8.hpp, gemm_bf16.hpp) and their reference
+/// loops (reference_lowp.hpp) share: quantization parameters and the weight quantizer,
+/// bfloat16 rounding, the epilogues, and the packed layout of the weights.
+///
+/// Orientation, as the fp32 GEMM (gemm.hpp): C (M x N) = A (M x K) * B (K x N) with
+/// M = output channels, K = in_c * k * k (OHWI weights, row i of A = output channel i),
+/// N = output pixels; column j of B is pixel j's K inputs, contiguous (an NHWC pixel, or
+/// an im2col window); column j of C is pixel j's M outputs, contiguous (NHWC).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "resnet/core/cpu_features.hpp"
+#include "resnet/core/error.hpp"
+
+#if defined(RESNET_HAVE_INT8_KERNELS) || defined(RESNET_HAVE_BF16_KERNELS)
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized (GCC PR 105593), as in gemm.hpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+namespace resnet::kernels {
+
+using LowpIndex = std::ptrdiff_t;
+
+/// An affine quantized tensor: real = scale * (q - zero_point). u8 activations use
+/// zero_point in [0, 255]; s8 weights are symmetric (zero_point 0).
+struct QuantParams {
+  float scale = 1.0f;
+  std::int32_t zero_point = 0;
+};
+
+/// s8 weights, one scale per output channel (row).
+struct QuantizedWeights {
+  std::vector<std::int8_t> values;  ///< M x K, row-major, dense
+  std::vector<float> scales;        ///< [M]
+};
+
+/// Quantizes M x K fp32 weights (row i at w + i * lda) per row, symmetric, to s8 exactly
+/// as PyTorch's per_channel_symmetric qint8 observer and FakeQuantize do, so that the
+/// integer results can be checked against a fake-quantized PyTorch model:
+///   scale = max(max_k |w|, tiny) / 127.5 (torch: max_val / ((qmax - qmin) / 2), at
+///   least float eps), q = clamp(nearbyint(w * (1 / scale)), -128, 127).
+inline QuantizedWeights quantize_weights_per_channel(const float* w, LowpIndex m, LowpIndex k, LowpIndex lda) {
+  QuantizedWeights q;
+  q.values.resize(static_cast<std::size_t>(m * k));
+  q.scales.resize(static_cast<std::size_t>(m));
+  for (LowpIndex i = 0; i < m; ++i) {
+    const float* row = w + i * lda;
+    float amax = 0.0f;
+    bool finite = true;
+    for (LowpIndex t = 0; t < k; ++t) {
+      finite = finite && std::isfinite(row[t]);
+      amax = std::max(amax, std::abs(row[t]));
+    }
+    if (!finite)
+      throw Error(ErrorKind::invalid_argument,
+                  "quantize_weights_per_channel: output channel " + std::to_string(i) + " has a NaN or infinite weight");
+    const float scale = std::max(amax / 127.5f, 1.1920928955078125e-07f);
+    const float inv = 1.0f / scale;
+    q.scales[static_cast<std::size_t>(i)] = scale;
+    for (LowpIndex t = 0; t < k; ++t) {
+      const float r = std::nearbyint(row[t] * inv);
+      q.values[static_cast<std::size_t>(i * k + t)] = static_cast<std::int8_t>(std::min(127.0f, std::max(-128.0f, r)));
+    }
+  }
+  return q;
+}
+
+/// fp32 -> bfloat16 bits exactly as VCVTNE2PS2BF16 rounds: nearest even; denormals to
+/// signed zero (DAZ); NaN stays NaN (quieted); infinities stay.
+inline std::uint16_t to_bf16_bits(float x) noexcept {
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  const std::uint32_t exponent = u & 0x7F800000u, mantissa = u & 0x007FFFFFu;
+  if (exponent == 0) return static_cast<std::uint16_t>((u >> 16) & 0x8000u);           // zero, denormal
+  if (exponent == 0x7F800000u) {
+    if (mantissa == 0) return static_cast<std::uint16_t>(u >> 16);                       // infinity
+    return static_cast<std::uint16_t>((u >> 16) | 0x0040u);                             // NaN, quiet
+  }
+  return static_cast<std::uint16_t>((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);             // may round to inf
+}
+
+inline float bf16_to_float(std::uint16_t bits) noexcept {
+  const std::uint32_t u = static_cast<std::uint32_t>(bits) << 16;
+  float x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+/// The epilogue of the int8 GEMM, applied to each int32 sum acc[i][j] of row i, column j:
+///   y = fma(float(acc - in.zero_point * sum_k A[i][k]), in.scale * a_scale[i], bias[i] or 0)
+///   y += residual (fp32), or y = fma(float(r - rq.zero_point), rq.scale, y) (u8 residual)
+///   y = max(y, 0) if relu
+///   fp32 output: y; u8 output: clamp(nearbyint(y * (1 / out.scale)) + out.zero_point, 0, 255)
+/// Each step is one IEEE operation in this order, in the kernel and in the reference, so
+/// the two agree bit for bit; every multiply-add is an explicit fma and no product feeds
+/// a plain addition, so -ffp-contract cannot fuse one side differently from the other. Residual column j is at residual + j * ldr (elements).
+struct Int8Epilogue {
+  QuantParams input;                           ///< B's quantization
+  const float* bias = nullptr;                 ///< [M], or null
+  const float* residual = nullptr;             ///< fp32 residual, or null
+  const std::uint8_t* residual_u8 = nullptr;   ///< u8 residual (quantized by residual_q), or null
+  QuantParams residual_q;
+  LowpIndex ldr = 0;
+  bool relu = false;
+};
+
+/// The epilogue of the bf16 GEMM, the fp32 GEMM's: y = (acc + bias[i]) + residual, then
+/// ReLU (NaN passes); either pointer may be null.
+struct Bf16Epilogue {
+  const float* bias = nullptr;
+  const float* residual = nullptr;
+  LowpIndex ldr = 0;
+  bool relu = false;
+};
+
+namespace detail {
+
+/// 64-byte aligned storage, so every panel load is one cache line.
+template <class T>
+struct Align64Allocator {
+  using value_type = T;
+  Align64Allocator() = default;
+  template <class U>
+  Align64Allocator(const Align64Allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
+  template <class U>
+  bool operator==(const Align64Allocator<U>&) const noexcept { return true; }
+  template <class U>
+  bool operator!=(const Align64Allocator<U>&) const noexcept { return false; }
+};
+
+/// Rows of a panel: 48 = three zmm of 16 lanes, the register tile's height.
+constexpr LowpIndex kLowpPanelRows = 48;
+
+/// A (M x K) as 32-bit words that each hold one row's `per_word` consecutive k values
+/// (4 s8 for VPDPBUSD, 2 bf16 for VDPBF16PS), K padded with zeros to a whole word. Rows
+/// are cut into panels of 48 (the last 16, 32 or 48, M padded with zero rows to 16); a
+/// panel is stored k-word by k-word, each k-word as the panel's rows side by side, so
+/// the kernel reads one panel as a single forward stream of 64-byte lines.
+class WordPanels {
+ public:
+  WordPanels() = default;
+  /// word(i, g): row i's word g (k = g * per_word ...), for i < m, g < words().
+  template <class WordOf>
+  WordPanels(LowpIndex m, LowpIndex k, int per_word, WordOf word)
+      : rows_(m), depth_(k), words_((k + per_word - 1) / per_word) {
+    const LowpIndex padded = (m + 15) / 16 * 16;
+    data_.assign(static_cast<std::size_t>(padded * words_), 0u);
+    for (LowpIndex p = 0; p < panels(); ++p) {
+      const LowpIndex r0 = p * kLowpPanelRows, height = 16 * panel_vectors(p);
+      std::uint32_t* d = data_.data() + r0 * words_;
+      for (LowpIndex g = 0; g < words_; ++g)
+        for (LowpIndex r = 0; r < height; ++r) d[g * height + r] = r0 + r < m ? word(r0 + r, g) : 0u;
+    }
+  }
+
+  LowpIndex rows() const noexcept { return rows_; }
+  LowpIndex depth() const noexcept { return depth_; }
+  LowpIndex words() const noexcept { return words_; }
+  LowpIndex panels() const noexcept { return (rows_ + kLowpPanelRows - 1) / kLowpPanelRows; }
+  /// zmm vectors of 16 rows in panel p: 3, except 1..3 for the last.
+  int panel_vectors(LowpIndex p) const noexcept {
+    return static_cast<int>(std::min<LowpIndex>(3, (rows_ - p * kLowpPanelRows + 15) / 16));
+  }
+  const std::uint32_t* panel(LowpIndex p) const noexcept { return data_.data() + p * kLowpPanelRows * words_; }
+  std::size_t bytes() const noexcept { return data_.size() * sizeof(std::uint32_t); }
+
+ private:
+  LowpIndex rows_ = 0, depth_ = 0, words_ = 0;
+  std::vector<std::uint32_t, Align64Allocator<std::uint32_t>> data_;
+};
+
+/// Columns per block of the product: B's block (cols x bytes_per_column) stays within
+/// about 384 KiB of the 1 MiB L2 beside a 48-row panel of A, a multiple of 8 columns.
+inline LowpIndex lowp_block_columns(LowpIndex bytes_per_column) {
+  const LowpIndex cols = (384 * 1024) / std::max<LowpIndex>(bytes_per_column, 1) / 8 * 8;
+  return std::max<LowpIndex>(8, std::min<LowpIndex>(cols, 512));
+}
+
+}  // namespace detail
+}  // namespace resnet::kernels

@@ -1,0 +1,374 @@
+// The reduced-precision GEMMs (int8 VPDPBUSD, bf16 VDPBF16PS) against their plain
+// reference loops on odd shapes that reach every tail (rows past a 16-lane vector, columns
+// past an 8-wide tile, K not a multiple of 4 or 2) and on ResNet-50 layer shapes; the
+// precision check that stands between a CPU without the instructions and a SIGILL.
+//
+// int8 is compared bit for bit: the integer sums are exact in both, and the epilogue is
+// the same sequence of single IEEE operations (lowp_common.hpp; multiply-adds are
+// explicit fmas on both sides, so contraction cannot make them differ).
+// bf16 is compared bit for bit too: the reference rounds the inputs as VCVTNE2PS2BF16
+// does and adds the products one fma at a time in the order Intel documents for
+// VDPBF16PS (odd k, then even; a product of two bf16 is exact in fp32), the kernel sums
+// k in the same order, and no test value is denormal (where the instruction flushes).
+// Zen 4 agrees on every output; a CPU that rounded its two products together would fail
+// with the distance in units of the fp32 summation-error bound.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "resnet/core/precision.hpp"
+#include "resnet/kernels/gemm_bf16.hpp"
+#include "resnet/kernels/gemm_int8.hpp"
+#include "resnet/kernels/reference_lowp.hpp"
+
+#include "error_kind.hpp"
+
+namespace lowp_kernels_test {
+
+using resnet::CpuFeatures;
+using resnet::BuildFeatures;
+using resnet::Precision;
+using resnet::kernels::Bf16Epilogue;
+using resnet::kernels::Int8Epilogue;
+using resnet::kernels::LowpIndex;
+using resnet::kernels::QuantizedWeights;
+using resnet::kernels::QuantParams;
+
+std::uint32_t lowp_bits_of(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+CpuFeatures full_cpu() {
+  CpuFeatures f;
+  f.avx512f = f.avx512bw = f.avx512vl = f.avx512_vnni = f.avx512_bf16 = f.os_zmm = true;
+  return f;
+}
+
+BuildFeatures full_build() {
+  BuildFeatures b;
+  b.int8_kernels = b.bf16_kernels = true;
+  return b;
+}
+
+std::vector<float> uniform_floats(std::size_t count, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(count);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+template <class T>
+std::vector<T> uniform_ints(std::size_t count, unsigned seed, int lo, int hi) {
+  std::mt19937 gen(seed);
+  std::uniform_int_distribution<int> dist(lo, hi);
+  std::vector<T> v(count);
+  for (auto& x : v) x = static_cast<T>(dist(gen));
+  return v;
+}
+
+/// One GEMM problem with its epilogue options; `variant` walks through the combinations.
+struct LowpCase {
+  LowpIndex m, k, n;
+  int variant;
+  bool bias() const { return variant % 2 == 1; }
+  int residual() const { return variant / 2 % 3; }  // 0 none, 1 fp32, 2 u8 (int8 only)
+  bool relu() const { return variant / 6 % 2 == 1; }
+  bool u8_out() const { return variant / 12 % 2 == 1; }
+  LowpIndex ldb() const { return k + (variant % 5 == 0 ? 3 : 0); }  // strided columns now and then
+  LowpIndex ldc() const { return m + (variant % 3 == 0 ? 5 : 0); }
+  std::string name() const {
+    return "M=" + std::to_string(m) + " K=" + std::to_string(k) + " N=" + std::to_string(n) + " bias=" +
+           std::to_string(bias()) + " residual=" + std::to_string(residual()) + " relu=" + std::to_string(relu()) +
+           " u8_out=" + std::to_string(u8_out()) + " ldb=" + std::to_string(ldb()) + " ldc=" + std::to_string(ldc());
+  }
+};
+
+/// Runs the int8 kernel and the reference on `c`; true when every output byte or float
+/// is identical and nothing outside C's columns was written.
+void check_int8_case(const LowpCase& c, unsigned seed) {
+  INFO(c.name());
+  const auto w = uniform_floats(static_cast<std::size_t>(c.m * c.k), seed);
+  const QuantizedWeights q = resnet::kernels::quantize_weights_per_channel(w.data(), c.m, c.k, c.k);
+  const resnet::kernels::PackedInt8Weights packed(q, c.m, c.k);
+  const auto b = uniform_ints<std::uint8_t>(static_cast<std::size_t>(c.ldb() * c.n), seed + 1, 0, 255);
+  const auto bias = uniform_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
+  const LowpIndex ldr = c.m + 1;
+  const auto res_f = uniform_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
+  const auto res_u = uniform_ints<std::uint8_t>(static_cast<std::size_t>(ldr * c.n), seed + 4, 0, 255);
+  Int8Epilogue epi;
+  epi.input = {0.02f + 0.001f * static_cast<float>(c.variant % 7), static_cast<std::int32_t>((seed * 37) % 256)};
+  if (c.variant % 4 == 0) epi.input.zero_point = 0;  // post-ReLU activations
+  epi.bias = c.bias() ? bias.data() : nullptr;
+  epi.residual = c.residual() == 1 ? res_f.data() : nullptr;
+  epi.residual_u8 = c.residual() == 2 ? res_u.data() : nullptr;
+  epi.residual_q = {0.05f, 121};
+  epi.ldr = ldr;
+  epi.relu = c.relu();
+  const QuantParams out_q{0.05f + 0.01f * static_cast<float>(c.variant % 3), c.relu() ? 0 : 117};
+  const std::size_t out_size = static_cast<std::size_t>(c.ldc() * c.n);
+  if (c.u8_out()) {
+    std::vector<std::uint8_t> got(out_size, 0xA5), want(out_size, 0xA5);
+    resnet::kernels::gemm_int8(packed, b.data(), c.ldb(), c.n, epi, got.data(), c.ldc(), out_q);
+    resnet::kernels::gemm_int8_reference(q, c.m, c.k, b.data(), c.ldb(), c.n, epi, nullptr, want.data(), c.ldc(), out_q);
+    REQUIRE(got == want);  // the gaps between columns still hold 0xA5 in both
+  } else {
+    std::vector<float> got(out_size, -1234.5f), want(out_size, -1234.5f);
+    resnet::kernels::gemm_int8(packed, b.data(), c.ldb(), c.n, epi, got.data(), c.ldc());
+    resnet::kernels::gemm_int8_reference(q, c.m, c.k, b.data(), c.ldb(), c.n, epi, want.data(), nullptr, c.ldc());
+    REQUIRE(std::memcmp(got.data(), want.data(), out_size * sizeof(float)) == 0);
+  }
+}
+
+/// Runs the bf16 kernel and the reference on `c`; every output must be identical and
+/// nothing outside C's columns written. A mismatch reports how far it is within the
+/// bound on two fp32 sums of the same exact products (2 (K + 2) u sum|a b|, u = 2^-24):
+/// inside it, the CPU rounds its two products per step differently from Intel's
+/// description; outside it, the kernel is wrong.
+void check_bf16_case(const LowpCase& c, unsigned seed) {
+  INFO(c.name());
+  const auto a = uniform_floats(static_cast<std::size_t>(c.m * c.k), seed);
+  const resnet::kernels::PackedBf16Weights packed(a.data(), c.m, c.k, c.k);
+  const auto b = uniform_floats(static_cast<std::size_t>(c.ldb() * c.n), seed + 1, -2.0f, 2.0f);
+  const auto bias = uniform_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
+  const LowpIndex ldr = c.m + 1;
+  const auto res = uniform_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
+  Bf16Epilogue epi;
+  epi.bias = c.bias() ? bias.data() : nullptr;
+  epi.residual = c.residual() != 0 ? res.data() : nullptr;
+  epi.ldr = ldr;
+  epi.relu = c.relu();
+  const std::size_t out_size = static_cast<std::size_t>(c.ldc() * c.n);
+  std::vector<float> got(out_size, -1234.5f), want(out_size, -1234.5f);
+  std::vector<std::uint16_t> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_elements(c.k)));
+  resnet::kernels::gemm_bf16(packed, b.data(), c.ldb(), c.n, epi, got.data(), c.ldc(), scratch.data());
+  resnet::kernels::gemm_bf16_reference(a.data(), c.m, c.k, c.k, b.data(), c.ldb(), c.n, epi, want.data(), c.ldc());
+  if (std::memcmp(got.data(), want.data(), out_size * sizeof(float)) == 0) return;
+  for (LowpIndex j = 0; j < c.n; ++j)
+    for (LowpIndex i = 0; i < c.ldc(); ++i) {
+      const std::size_t at = static_cast<std::size_t>(j * c.ldc() + i);
+      if (lowp_bits_of(got[at]) == lowp_bits_of(want[at])) continue;
+      double sum_abs = 0;
+      for (LowpIndex t = 0; t < c.k && i < c.m; ++t)
+        sum_abs += std::abs(double(a[static_cast<std::size_t>(i * c.k + t)]) * b[static_cast<std::size_t>(j * c.ldb() + t)]);
+      const double bound = 2.0 * double(c.k + 2) * std::ldexp(1.0, -24) * (sum_abs + std::abs(want[at]) + 12.0);
+      FAIL("row " << i << " column " << j << ": " << got[at] << " vs " << want[at] << ", "
+                  << std::abs(double(got[at]) - want[at]) / bound << " of the fp32 summation bound");
+    }
+}
+
+/// Odd sizes around the tile edges (16-lane vectors, 48-row panels, 8-column tiles,
+/// 4-deep int8 words), each combined with a rotating epilogue variant.
+std::vector<LowpCase> odd_cases() {
+  const LowpIndex ms[] = {1, 7, 16, 17, 33, 48, 50, 70};
+  const LowpIndex ks[] = {1, 2, 3, 4, 5, 31, 64, 67};
+  const LowpIndex ns[] = {1, 2, 3, 7, 8, 13, 70};
+  std::vector<LowpCase> cases;
+  int variant = 0;
+  for (LowpIndex m : ms)
+    for (LowpIndex k : ks)
+      for (LowpIndex n : ns) cases.push_back({m, k, n, variant++ % 24});
+  return cases;
+}
+
+/// ResNet-50 convolutions as GEMMs (M = out_c, K = in_c * k * k, N = pixels at batch 1),
+/// N cut to a few hundred so the reference stays quick.
+std::vector<LowpCase> resnet50_cases() {
+  return {{64, 147, 200, 1},     // 7x7 stem: K = 3 * 49, not a multiple of 4
+          {64, 576, 200, 7},     // 3x3, 64 channels (56x56 has 3136 pixels)
+          {256, 2304, 196, 13},  // 3x3, 256 channels at 14x14
+          {2048, 512, 49, 19},   // 1x1 expansion at 7x7
+          {256, 64, 300, 22}};   // 1x1 expansion at 56x56
+}
+
+}  // namespace lowp_kernels_test
+
+using namespace lowp_kernels_test;
+
+TEST_CASE("a precision the CPU or build lacks is refused by name", "[lowp][precision]") {
+  CHECK(resnet::missing_for(Precision::fp32, CpuFeatures{}, BuildFeatures{}).empty());
+  CHECK(resnet::missing_for(Precision::int8, full_cpu(), full_build()).empty());
+  CHECK(resnet::missing_for(Precision::bf16, full_cpu(), full_build()).empty());
+
+  CpuFeatures no_vnni = full_cpu();
+  no_vnni.avx512_vnni = false;
+  CHECK(resnet::missing_for(Precision::bf16, no_vnni, full_build()).empty());
+  std::string message;
+  CHECK(test_support::kind_of([&] { resnet::require_precision(Precision::int8, no_vnni, full_build()); }, &message) ==
+        resnet::ErrorKind::unsupported_cpu);
+  CHECK_THAT(message, Catch::Contains("int8") && Catch::Contains("AVX512_VNNI") && !Catch::Contains("AVX512_BF16"));
+
+  CpuFeatures no_bf16 = full_cpu();
+  no_bf16.avx512_bf16 = false;
+  CHECK(resnet::missing_for(Precision::int8, no_bf16, full_build()).empty());
+  CHECK_THAT(resnet::missing_for(Precision::bf16, no_bf16, full_build()), Catch::Contains("AVX512_BF16"));
+
+  CpuFeatures no_os = full_cpu();
+  no_os.os_zmm = false;  // the CPU has the instructions, the OS does not save zmm state
+  CHECK_THAT(resnet::missing_for(Precision::int8, no_os, full_build()), Catch::Contains("XCR0"));
+
+  CHECK_THAT(resnet::missing_for(Precision::int8, CpuFeatures{}, full_build()),
+             Catch::Contains("AVX512F, AVX512BW, AVX512VL, AVX512_VNNI"));
+
+  BuildFeatures no_int8_build = full_build();
+  no_int8_build.int8_kernels = false;
+  CHECK_THAT(resnet::missing_for(Precision::int8, full_cpu(), no_int8_build), Catch::Contains("no int8 kernels"));
+  CHECK(resnet::missing_for(Precision::bf16, full_cpu(), no_int8_build).empty());
+
+  CHECK(resnet::parse_precision("bf16") == Precision::bf16);
+  CHECK(test_support::kind_of([] { resnet::parse_precision("fp16"); }) == resnet::ErrorKind::invalid_argument);
+}
+
+TEST_CASE("cpu features agree with the compiler's own detection", "[lowp][precision]") {
+  const CpuFeatures& f = resnet::cpu_features();
+#if defined(__GNUC__) && defined(__x86_64__)
+  CHECK(f.avx512f == bool(__builtin_cpu_supports("avx512f")));
+  CHECK(f.avx512bw == bool(__builtin_cpu_supports("avx512bw")));
+  CHECK(f.avx512vl == bool(__builtin_cpu_supports("avx512vl")));
+  CHECK(f.avx512_vnni == bool(__builtin_cpu_supports("avx512vnni")));
+#if defined(__clang__) || __GNUC__ >= 10
+  CHECK(f.avx512_bf16 == bool(__builtin_cpu_supports("avx512bf16")));
+#endif
+#endif
+#if defined(__AVX512VNNI__)
+  CHECK(resnet::build_features().native_vnni);
+  CHECK(f.avx512_vnni);  // this program runs, so the CPU executes what it was built for
+#endif
+}
+
+TEST_CASE("without the instructions the kernels throw instead of faulting", "[lowp][precision]") {
+  const auto w = uniform_floats(16 * 8, 1);
+  const auto b = uniform_floats(8 * 4, 2);
+  const std::vector<std::uint8_t> b8(8 * 4, 3);
+  std::vector<float> c(16 * 4);
+  std::vector<std::uint16_t> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_elements(8)));
+  const auto int8 = [&] {
+    const auto packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), 16, 8, 8);
+    resnet::kernels::gemm_int8(packed, b8.data(), 8, 4, Int8Epilogue{}, c.data(), 16);
+  };
+  const auto bf16 = [&] {
+    const resnet::kernels::PackedBf16Weights packed(w.data(), 16, 8, 8);
+    resnet::kernels::gemm_bf16(packed, b.data(), 8, 4, Bf16Epilogue{}, c.data(), 16, scratch.data());
+  };
+  if (resnet::precision_available(Precision::int8))
+    CHECK_NOTHROW(int8());
+  else
+    CHECK(test_support::kind_of(int8) == resnet::ErrorKind::unsupported_cpu);
+  if (resnet::precision_available(Precision::bf16))
+    CHECK_NOTHROW(bf16());
+  else
+    CHECK(test_support::kind_of(bf16) == resnet::ErrorKind::unsupported_cpu);
+}
+
+TEST_CASE("weights quantize per channel as PyTorch's symmetric qint8 observer", "[lowp][int8]") {
+  // In float, 1 / (2 / 127.5) is 63.7499962, so -2 scales to -127.499992 and rounds to
+  // -127, as in PyTorch (which multiplies by the float reciprocal too).
+  const float w[] = {1.0f, -0.5f, 0.25f, 0.0f,   // amax 1: scale 1/127.5; 1 -> 127, -0.5 -> -63.75 -> -64
+                     -2.0f, 1.0f, 0.0f, 0.0f,    // amax 2: -2 -> -127, 1 -> 63.7499962 -> 64
+                     0.0f, 0.0f, 0.0f, 0.0f};    // all zero: scale float eps, values 0
+  const QuantizedWeights q = resnet::kernels::quantize_weights_per_channel(w, 3, 4, 4);
+  CHECK(q.scales == std::vector<float>{1.0f / 127.5f, 2.0f / 127.5f, std::numeric_limits<float>::epsilon()});
+  const std::vector<int> values(q.values.begin(), q.values.end());
+  CHECK(values == std::vector<int>{127, -64, 32, 0, -127, 64, 0, 0, 0, 0, 0, 0});
+  const float bad[] = {1.0f, std::nanf("")};
+  CHECK(test_support::kind_of([&] { resnet::kernels::quantize_weights_per_channel(bad, 1, 2, 2); }) ==
+        resnet::ErrorKind::invalid_argument);
+}
+
+TEST_CASE("bf16 rounding matches VCVTNE2PS2BF16", "[lowp][bf16]") {
+  using resnet::kernels::to_bf16_bits;
+  const auto bits = [](std::uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  CHECK(to_bf16_bits(1.0f) == 0x3F80);
+  CHECK(to_bf16_bits(bits(0x3F808000u)) == 0x3F80);  // tie, even below
+  CHECK(to_bf16_bits(bits(0x3F818000u)) == 0x3F82);  // tie, even above
+  CHECK(to_bf16_bits(bits(0x3F808001u)) == 0x3F81);
+  CHECK(to_bf16_bits(bits(0x80000001u)) == 0x8000);  // denormal: signed zero
+  CHECK(to_bf16_bits(bits(0x7F7FFFFFu)) == 0x7F80);  // max float rounds to infinity
+  CHECK(to_bf16_bits(bits(0xFF800000u)) == 0xFF80);
+  CHECK(to_bf16_bits(bits(0x7F800001u)) == 0x7FC0);  // signalling NaN comes back quiet
+  if (!resnet::precision_available(Precision::bf16)) return;
+  // The kernel's conversion of activations: a 1 x 1 identity times B returns bf16(B).
+  std::vector<float> b = {1.0f, bits(0x3F808000u), bits(0x3F818000u), bits(0x3F808001u), bits(0x80000001u),
+                          bits(0x00800000u), bits(0x7F7FFFFFu), -std::numeric_limits<float>::infinity(), 3.14159265f,
+                          -1e-30f, 65504.0f, bits(0x7F800001u)};
+  const float one = 1.0f;
+  const resnet::kernels::PackedBf16Weights identity(&one, 1, 1, 1);
+  std::vector<std::uint16_t> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_elements(1)));
+  std::vector<float> c(b.size());
+  resnet::kernels::gemm_bf16(identity, b.data(), 1, static_cast<LowpIndex>(b.size()), Bf16Epilogue{}, c.data(), 1,
+                             scratch.data());
+  for (std::size_t j = 0; j < b.size(); ++j) {
+    INFO("input bits " << std::hex << lowp_bits_of(b[j]));
+    const float want = resnet::kernels::bf16_to_float(to_bf16_bits(b[j]));
+    if (std::isnan(want))
+      CHECK(std::isnan(c[j]));
+    else
+      CHECK(c[j] == want);
+  }
+}
+
+TEST_CASE("int8 GEMM equals the reference bit for bit on odd shapes", "[lowp][int8]") {
+  if (!resnet::precision_available(Precision::int8)) {
+    WARN("skipped: " << resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
+    return;
+  }
+  unsigned seed = 100;
+  for (const LowpCase& c : odd_cases()) check_int8_case(c, seed++);
+}
+
+TEST_CASE("int8 GEMM equals the reference bit for bit on ResNet-50 layer shapes", "[lowp][int8]") {
+  if (!resnet::precision_available(Precision::int8)) {
+    WARN("skipped: " << resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
+    return;
+  }
+  unsigned seed = 900;
+  for (LowpCase c : resnet50_cases()) {
+    for (int v : {c.variant, c.variant + 12}) {  // fp32 and u8 output
+      c.variant = v;
+      check_int8_case(c, seed++);
+    }
+  }
+}
+
+TEST_CASE("int8 GEMM keeps K * 255 * 128 in int32 at the largest K", "[lowp][int8]") {
+  if (!resnet::precision_available(Precision::int8)) return;
+  // Every product at its extreme: u8 255 x s8 -128 summed over the deepest ResNet layer.
+  const LowpIndex m = 17, k = 4608, n = 3;
+  QuantizedWeights q;
+  q.values.assign(static_cast<std::size_t>(m * k), -128);
+  q.scales.assign(static_cast<std::size_t>(m), 1.0f);
+  const resnet::kernels::PackedInt8Weights packed(q, m, k);
+  const std::vector<std::uint8_t> b(static_cast<std::size_t>(k * n), 255);
+  Int8Epilogue epi;
+  epi.input = {1.0f, 0};
+  std::vector<float> c(static_cast<std::size_t>(m * n));
+  resnet::kernels::gemm_int8(packed, b.data(), k, n, epi, c.data(), m);
+  for (float x : c) CHECK(x == static_cast<float>(-128LL * 255 * k));
+  epi.input.zero_point = 255;  // every (a - za) is 0: the correction cancels the whole sum exactly
+  resnet::kernels::gemm_int8(packed, b.data(), k, n, epi, c.data(), m);
+  for (float x : c) CHECK(x == 0.0f);
+}
+
+TEST_CASE("bf16 GEMM equals the reference bit for bit on odd shapes and ResNet-50 layer shapes", "[lowp][bf16]") {
+  if (!resnet::precision_available(Precision::bf16)) {
+    WARN("skipped: " << resnet::missing_for(Precision::bf16, resnet::cpu_features(), resnet::build_features()));
+    return;
+  }
+  unsigned seed = 500;
+  for (const LowpCase& c : odd_cases()) check_bf16_case(c, seed++);
+  for (const LowpCase& c : resnet50_cases()) check_bf16_case(c, seed++);
+}
