@@ -6,6 +6,11 @@
 //       the grouped 3x3 convs of ResNeXt-50 32x4d and ResNeXt-101 32x8d / 64x4d: the
 //       direct kernel (auto) against one GEMM or Winograd per group
 //
+//   gemm/<M>x<K>x<N>/<precision>                              conv-as-GEMM at one precision, 1 thread:
+//       fp32 is the 1x1 ConvKernel over N pixels of K channels (the fp32 GEMM, B read in
+//       place); int8 is gemm_int8 with u8 output (bias, ReLU, requantized); bf16 is
+//       gemm_bf16 (bias, ReLU, activations converted per block). GOPS = 2 MACs.
+//
 // GFLOP/s for Winograd counts the direct convolution's MACs (an "effective" rate), so
 // the paths of one shape compare directly. Quote medians:
 //   bench_kernels --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
@@ -18,6 +23,8 @@
 #include <vector>
 
 #include "resnet/kernels/conv2d.hpp"
+#include "resnet/kernels/gemm_bf16.hpp"
+#include "resnet/kernels/gemm_int8.hpp"
 #include "resnet50_conv_layers.hpp"
 
 namespace {
@@ -110,6 +117,63 @@ constexpr Layer kGroupedLayers[] = {
     {"grouped", {512, 512, 3, 1, 1, 64}, 28, 3},    {"grouped", {2048, 2048, 3, 1, 1, 64}, 7, 2},
 };  // ResNeXt-101 64x4d: 4 wide at 56, 8 at 28, ... 32 at 7
 
+// ResNet-50 layers as GEMMs: {M = out_c, K = in_c * k * k, N = output pixels, side}.
+struct GemmShape {
+  int m, k, side;
+};
+constexpr GemmShape kGemmShapes[] = {
+    {64, 576, 56},     // 3x3, 64 channels at 56x56
+    {256, 2304, 14},   // 3x3, 256 channels at 14x14
+    {1024, 256, 14},   // 1x1 expansion at 14x14
+    {2048, 512, 7},    // 1x1 expansion at 7x7 (weights dominate)
+};
+
+void bench_gemm(benchmark::State& state, GemmShape g, resnet::Precision precision) {
+  namespace k = resnet::kernels;
+  const int n = g.side * g.side;
+  const auto weights = random_vector(static_cast<std::size_t>(g.m) * g.k, 1);
+  const auto bias = random_vector(static_cast<std::size_t>(g.m), 2);
+  const auto in = random_vector(static_cast<std::size_t>(g.k) * n, 3);
+  std::vector<float> out(static_cast<std::size_t>(g.m) * n);
+  ThreadPool pool(1);
+  try {
+    if (precision == resnet::Precision::fp32) {
+      ConvKernel conv({g.k, g.m, 1, 1, 0}, weights, bias);
+      std::vector<float> scratch(conv.scratch_floats(1, g.side, g.side, 1));
+      for (auto _ : state) {
+        conv.run(in.data(), 1, g.side, g.side, out.data(), nullptr, true, scratch.data(), pool);
+        benchmark::ClobberMemory();
+      }
+    } else if (precision == resnet::Precision::int8) {
+      const auto packed = k::PackedInt8Weights::quantize(weights.data(), g.m, g.k, g.k);
+      std::vector<std::uint8_t> in8(in.size()), out8(out.size());
+      for (std::size_t i = 0; i < in.size(); ++i) in8[i] = static_cast<std::uint8_t>(128 + 127 * in[i]);
+      k::Int8Epilogue epi;
+      epi.input = {1.0f / 127, 0};
+      epi.bias = bias.data();
+      epi.relu = true;
+      for (auto _ : state) {
+        k::gemm_int8(packed, in8.data(), g.k, n, epi, out8.data(), g.m, {0.05f, 0});
+        benchmark::ClobberMemory();
+      }
+    } else {
+      const k::PackedBf16Weights packed(weights.data(), g.m, g.k, g.k);
+      std::vector<std::uint16_t> scratch(static_cast<std::size_t>(k::gemm_bf16_scratch_elements(g.k)));
+      k::Bf16Epilogue epi;
+      epi.bias = bias.data();
+      epi.relu = true;
+      for (auto _ : state) {
+        k::gemm_bf16(packed, in.data(), g.k, n, epi, out.data(), g.m, scratch.data());
+        benchmark::ClobberMemory();
+      }
+    }
+  } catch (const resnet::Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  state.counters["GOPS"] = benchmark::Counter(2.0 * g.m * g.k * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 std::string shape_name(const Layer& l) {
   if (l.s.groups > 1)
     return std::string(l.kind) + "/" + std::to_string(l.s.in_c) + "g" + std::to_string(l.s.groups) + "s" +
@@ -122,6 +186,12 @@ std::string shape_name(const Layer& l) {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  for (const GemmShape& g : kGemmShapes)
+    for (resnet::Precision p : {resnet::Precision::fp32, resnet::Precision::int8, resnet::Precision::bf16}) {
+      const std::string name = "gemm/" + std::to_string(g.m) + "x" + std::to_string(g.k) + "x" +
+                               std::to_string(g.side * g.side) + "/" + resnet::to_string(p);
+      benchmark::RegisterBenchmark(name.c_str(), bench_gemm, g, p)->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
   for (int threads : {1, 2}) {
     for (const Layer& l : resnet50::kConvLayers) {
       std::vector<std::pair<const char*, ConvAlgorithm>> algos = {{"auto", ConvAlgorithm::automatic}};

@@ -97,19 +97,31 @@ RESNET_BF16_TARGET __attribute__((noinline)) inline void bf16_convert_columns(st
   }
 }
 
+/// The epilogue of one tile, from its fp32 sums acc[j][i] (column j, row vector i); a
+/// function of its own for the reason given at int8_epilogue (gemm_int8.hpp).
+template <int P, int NC>
+RESNET_BF16_TARGET __attribute__((noinline)) void bf16_epilogue(const Bf16PanelTask& t, const __m512 (&acc)[NC][P],
+                                                                LowpIndex j0) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int i = 0; i < P; ++i) {
+    const LowpIndex left = t.rows - 16 * i;
+    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    const __m512 bias = t.bias ? _mm512_maskz_loadu_ps(mask, t.bias + 16 * i) : zero;
+    for (int j = 0; j < NC; ++j) {
+      __m512 y = acc[j][i];
+      if (t.bias) y = _mm512_add_ps(y, bias);
+      if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, t.residual + (j0 + j) * t.ldr + 16 * i));
+      if (t.relu) y = _mm512_max_ps(zero, y);  // NaN passes, as in the fp32 path
+      _mm512_mask_storeu_ps(t.c + (j0 + j) * t.ldc + 16 * i, mask, y);
+    }
+  }
+}
+
 /// The register tile: 16 * P rows x NC columns of fp32 sums, K/2 VDPBF16PS steps each of
-/// P weight loads and NC broadcast pairs; then the epilogue in registers.
+/// P weight loads and NC broadcast pairs.
 template <int P, int NC>
 RESNET_BF16_TARGET __attribute__((noinline)) void bf16_panel(const Bf16PanelTask& t, LowpIndex col0,
                                                              LowpIndex tiles) {
-  __mmask16 mask[P];
-  __m512 bias[P];
-  for (int i = 0; i < P; ++i) {
-    const LowpIndex left = t.rows - 16 * i;
-    mask[i] = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-    bias[i] = t.bias ? _mm512_maskz_loadu_ps(mask[i], t.bias + 16 * i) : _mm512_setzero_ps();
-  }
-  const __m512 zero = _mm512_setzero_ps();
   for (LowpIndex q = 0; q < tiles; ++q) {
     const LowpIndex j0 = col0 + q * NC;
     const std::uint16_t* bj[NC];
@@ -128,16 +140,10 @@ RESNET_BF16_TARGET __attribute__((noinline)) void bf16_panel(const Bf16PanelTask
         for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], a[i], bk);
       }
     }
-#pragma GCC unroll 8
+    __m512 sums[NC][P];  // a copy: passing acc's address would keep acc in memory
     for (int j = 0; j < NC; ++j)
-#pragma GCC unroll 4
-      for (int i = 0; i < P; ++i) {
-        __m512 y = acc[j][i];
-        if (t.bias) y = _mm512_add_ps(y, bias[i]);
-        if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask[i], t.residual + (j0 + j) * t.ldr + 16 * i));
-        if (t.relu) y = _mm512_max_ps(zero, y);  // NaN passes, as in the fp32 path
-        _mm512_mask_storeu_ps(t.c + (j0 + j) * t.ldc + 16 * i, mask[i], y);
-      }
+      for (int i = 0; i < P; ++i) sums[j][i] = acc[j][i];
+    bf16_epilogue<P, NC>(t, sums, j0);
   }
 }
 

@@ -55,10 +55,9 @@ class PackedInt8Weights {
         word |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(w[i * k + 4 * g + t])) << (8 * t);
       return word;
     });
-    sums_.assign(static_cast<std::size_t>(panels_.panels() * detail::kLowpPanelRows), 0);
+    sums_.assign(static_cast<std::size_t>(m), 0);
     for (LowpIndex i = 0; i < m; ++i)
       for (LowpIndex t = 0; t < k; ++t) sums_[static_cast<std::size_t>(i)] += w[i * k + t];
-    scales_.resize(sums_.size(), 0.0f);  // padded rows: read by full-width loads, never stored
   }
 
   /// Quantizes fp32 weights (M x K, row i at w + i * lda) with quantize_weights_per_channel.
@@ -75,8 +74,8 @@ class PackedInt8Weights {
 
  private:
   detail::WordPanels panels_;
-  std::vector<float> scales_;        // [panels * 48]: per-row scale, 0 past M
-  std::vector<std::int32_t> sums_;   // [panels * 48]: sum_k A[i][k], 0 past M
+  std::vector<float> scales_;       // [M]
+  std::vector<std::int32_t> sums_;  // [M]: sum_k A[i][k], for the zero-point correction
 };
 
 namespace detail {
@@ -89,16 +88,17 @@ struct Int8Output {
   LowpIndex ldc = 0;
 };
 
-/// One panel of 16 * P rows against columns [col0, col0 + tiles * NC), everything fixed.
+/// One panel of up to 48 rows against some columns: the operands, and the epilogue's
+/// per-row constants worked out once per panel (rows past M hold zeros).
 struct Int8PanelTask {
   const std::uint32_t* a = nullptr;  // the panel
   LowpIndex rows = 0;                // valid rows of the panel (1 .. 16 * P)
   LowpIndex k = 0;
   const std::uint8_t* b = nullptr;
   LowpIndex ldb = 0;
-  const std::int32_t* sums = nullptr;  // at the panel's first row
-  const float* scales = nullptr;
-  const float* bias = nullptr;
+  alignas(64) std::int32_t correction[kLowpPanelRows] = {};  // in.zero_point * sum_k A[i][k]
+  alignas(64) float multiplier[kLowpPanelRows] = {};         // in.scale * a_scale[i]
+  alignas(64) float bias[kLowpPanelRows] = {};               // bias[i], or 0
   const float* residual = nullptr;     // at the panel's first row (column 0)
   const std::uint8_t* residual_u8 = nullptr;
   Int8Epilogue epi;
@@ -108,27 +108,14 @@ struct Int8PanelTask {
 #if defined(RESNET_HAVE_INT8_KERNELS)
 #define RESNET_INT8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-/// The register tile: 16 * P rows x NC columns of int32 sums (P * NC <= 24 zmm), K/4
-/// VPDPBUSD steps each of P weight loads and NC activation broadcasts; then the epilogue
-/// on the tile while it is in registers. Not inlined: the accumulators need the whole
-/// register file (as gebp_panel_x8 in gemm.hpp).
+/// The epilogue of one tile, from its int32 sums acc[j][i] (column j, row vector i).
+/// A function of its own: with the epilogue's constants in the tile's function, GCC 12
+/// kept them in registers across the k loop and spilled accumulators to the stack on
+/// every step (half speed). The tile costs 16 * P * NC stores and loads more, against
+/// K / 4 * P * NC VPDPBUSD.
 template <int P, int NC>
-RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask& t, LowpIndex col0,
-                                                             LowpIndex tiles) {
-  __mmask16 mask[P];
-  __m512i corr[P];
-  __m512 mult[P], bias[P];
-  const __m512i za = _mm512_set1_epi32(t.epi.input.zero_point);
-  for (int i = 0; i < P; ++i) {
-    const LowpIndex left = t.rows - 16 * i;
-    mask[i] = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-    corr[i] = _mm512_mullo_epi32(za, _mm512_loadu_si512(t.sums + 16 * i));
-    mult[i] = _mm512_mul_ps(_mm512_set1_ps(t.epi.input.scale), _mm512_loadu_ps(t.scales + 16 * i));
-    bias[i] = t.bias ? _mm512_maskz_loadu_ps(mask[i], t.bias + 16 * i) : _mm512_setzero_ps();
-  }
-  const LowpIndex words = t.k / 4;
-  const unsigned tail = static_cast<unsigned>(t.k % 4);
-  const __mmask16 tail_mask = __mmask16((1u << tail) - 1u);
+RESNET_INT8_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelTask& t, const __m512i (&acc)[NC][P],
+                                                                LowpIndex j0) {
   const __m512 zero = _mm512_setzero_ps();
   const __m512 inv_out = _mm512_set1_ps(1.0f / t.out.q.scale);
   const __m512 lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);  // beyond u8 after any zero point
@@ -136,14 +123,62 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask
   const __m512i res_zp = _mm512_set1_epi32(t.epi.residual_q.zero_point);
   const __m512 res_scale = _mm512_set1_ps(t.epi.residual_q.scale);
   const __m512i u8_max = _mm512_set1_epi32(255), i_zero = _mm512_setzero_si512();
+  for (int i = 0; i < P; ++i) {
+    const LowpIndex left = t.rows - 16 * i;
+    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    const __m512i correction = _mm512_load_si512(t.correction + 16 * i);
+    const __m512 multiplier = _mm512_load_ps(t.multiplier + 16 * i), bias = _mm512_load_ps(t.bias + 16 * i);
+    for (int j = 0; j < NC; ++j) {
+      __m512 y = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j][i], correction));
+      y = _mm512_fmadd_ps(y, multiplier, bias);  // bias 0 if none: no mul + add a compiler might contract
+      const LowpIndex at = (j0 + j) * t.epi.ldr + 16 * i;
+      if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, t.residual + at));
+      if (t.residual_u8) {
+        const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, t.residual_u8 + at));
+        y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(r, res_zp)), res_scale, y);
+      }
+      if (t.epi.relu) y = _mm512_max_ps(zero, y);  // zero > y ? zero : y; NaN passes
+      const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
+      if (t.out.f32) {
+        _mm512_mask_storeu_ps(t.out.f32 + to, mask, y);
+      } else {
+        const __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv_out), lo), hi);  // NaN -> lo
+        __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(s), out_zp);                       // nearest even
+        v = _mm512_min_epi32(_mm512_max_epi32(v, i_zero), u8_max);
+        _mm512_mask_cvtepi32_storeu_epi8(t.out.u8 + to, mask, v);
+      }
+    }
+  }
+}
 
+/// The register tile: 16 * P rows x NC columns of int32 sums (P * NC <= 24 zmm), K/4
+/// VPDPBUSD steps each of P weight loads and NC activation broadcasts. Not inlined: the
+/// accumulators need the whole register file (as gebp_panel_x8 in gemm.hpp).
+template <int P, int NC>
+RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask& t, LowpIndex col0,
+                                                             LowpIndex tiles) {
+  const LowpIndex words = t.k / 4;
+  const unsigned tail = static_cast<unsigned>(t.k % 4);
+  const __mmask16 tail_mask = __mmask16((1u << tail) - 1u);
   for (LowpIndex q = 0; q < tiles; ++q) {
     const LowpIndex j0 = col0 + q * NC;
     const std::uint8_t* bj[NC];
     for (int j = 0; j < NC; ++j) bj[j] = t.b + (j0 + j) * t.ldb;
+    // The last, partial word of K first (its weights end the panel's stream): with it
+    // after the loop, GCC 12 kept the accumulators in memory inside the loop.
     __m512i acc[NC][P];
-    for (int j = 0; j < NC; ++j)
-      for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_si512();
+    if (tail) {
+      const std::uint32_t* at = t.a + words * 16 * P;
+      __m512i a[P];
+      for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(at + 16 * i);
+      for (int j = 0; j < NC; ++j) {
+        const __m512i bk = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail_mask, bj[j] + 4 * words));
+        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bk, a[i]);
+      }
+    } else {
+      for (int j = 0; j < NC; ++j)
+        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_si512();
+    }
     const std::uint32_t* ap = t.a;
     for (LowpIndex g = 0; g < words; ++g, ap += 16 * P) {
       __m512i a[P];
@@ -155,37 +190,10 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask
         for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], bk, a[i]);
       }
     }
-    if (tail) {
-      __m512i a[P];
-      for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(ap + 16 * i);
-      for (int j = 0; j < NC; ++j) {
-        const __m512i bk = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail_mask, bj[j] + 4 * words));
-        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], bk, a[i]);
-      }
-    }
-#pragma GCC unroll 8
+    __m512i sums[NC][P];  // a copy: passing acc's address would keep acc in memory
     for (int j = 0; j < NC; ++j)
-#pragma GCC unroll 4
-      for (int i = 0; i < P; ++i) {
-        __m512 y = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j][i], corr[i]));
-        y = _mm512_fmadd_ps(y, mult[i], bias[i]);  // bias 0 if none: no mul + add a compiler might contract
-        const LowpIndex at = (j0 + j) * t.epi.ldr + 16 * i;
-        if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask[i], t.residual + at));
-        if (t.residual_u8) {
-          const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask[i], t.residual_u8 + at));
-          y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(r, res_zp)), res_scale, y);
-        }
-        if (t.epi.relu) y = _mm512_max_ps(zero, y);  // zero > y ? zero : y; NaN passes
-        const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
-        if (t.out.f32) {
-          _mm512_mask_storeu_ps(t.out.f32 + to, mask[i], y);
-        } else {
-          __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv_out), lo), hi);  // NaN -> lo
-          __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(s), out_zp);                 // nearest even
-          v = _mm512_min_epi32(_mm512_max_epi32(v, i_zero), u8_max);
-          _mm512_mask_cvtepi32_storeu_epi8(t.out.u8 + to, mask[i], v);
-        }
-      }
+      for (int i = 0; i < P; ++i) sums[j][i] = acc[j][i];
+    int8_epilogue<P, NC>(t, sums, j0);
   }
 }
 
@@ -217,15 +225,17 @@ inline void gemm_int8_run(const PackedInt8Weights& a, const std::uint8_t* b, Low
     const LowpIndex cols = std::min(block, n - n0);
     for (LowpIndex p = 0; p < w.panels(); ++p) {
       const LowpIndex r0 = p * kLowpPanelRows;
-      Int8PanelTask t;
+      Int8PanelTask t;  // ~600 bytes on the stack, per panel and column block
       t.a = w.panel(p);
       t.rows = std::min(kLowpPanelRows, a.rows() - r0);
       t.k = a.depth();
       t.b = b;
       t.ldb = ldb;
-      t.sums = a.sums() + r0;
-      t.scales = a.scales() + r0;
-      t.bias = epi.bias ? epi.bias + r0 : nullptr;
+      for (LowpIndex i = 0; i < t.rows; ++i) {
+        t.correction[i] = epi.input.zero_point * a.sums()[r0 + i];
+        t.multiplier[i] = epi.input.scale * a.scales()[r0 + i];
+        t.bias[i] = epi.bias ? epi.bias[r0 + i] : 0.0f;
+      }
       t.residual = epi.residual ? epi.residual + r0 : nullptr;
       t.residual_u8 = epi.residual_u8 ? epi.residual_u8 + r0 : nullptr;
       t.epi = epi;

@@ -21,10 +21,12 @@
 #include "resnet/core/error.hpp"
 
 #if defined(RESNET_HAVE_INT8_KERNELS) || defined(RESNET_HAVE_BF16_KERNELS)
-// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized (GCC PR 105593), as in gemm.hpp.
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized and -Wuninitialized (GCC PR
+// 105593), as in gemm.hpp.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <immintrin.h>
 #if defined(__GNUC__) && !defined(__clang__)
