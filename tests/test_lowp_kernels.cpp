@@ -60,7 +60,7 @@ BuildFeatures full_build() {
   return b;
 }
 
-std::vector<float> uniform_floats(std::size_t count, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
+std::vector<float> lowp_floats(std::size_t count, unsigned seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 gen(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> v(count);
@@ -69,7 +69,7 @@ std::vector<float> uniform_floats(std::size_t count, unsigned seed, float lo = -
 }
 
 template <class T>
-std::vector<T> uniform_ints(std::size_t count, unsigned seed, int lo, int hi) {
+std::vector<T> lowp_ints(std::size_t count, unsigned seed, int lo, int hi) {
   std::mt19937 gen(seed);
   std::uniform_int_distribution<int> dist(lo, hi);
   std::vector<T> v(count);
@@ -98,14 +98,14 @@ struct LowpCase {
 /// is identical and nothing outside C's columns was written.
 void check_int8_case(const LowpCase& c, unsigned seed) {
   INFO(c.name());
-  const auto w = uniform_floats(static_cast<std::size_t>(c.m * c.k), seed);
+  const auto w = lowp_floats(static_cast<std::size_t>(c.m * c.k), seed);
   const QuantizedWeights q = resnet::kernels::quantize_weights_per_channel(w.data(), c.m, c.k, c.k);
   const resnet::kernels::PackedInt8Weights packed(q, c.m, c.k);
-  const auto b = uniform_ints<std::uint8_t>(static_cast<std::size_t>(c.ldb() * c.n), seed + 1, 0, 255);
-  const auto bias = uniform_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
+  const auto b = lowp_ints<std::uint8_t>(static_cast<std::size_t>(c.ldb() * c.n), seed + 1, 0, 255);
+  const auto bias = lowp_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
   const LowpIndex ldr = c.m + 1;
-  const auto res_f = uniform_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
-  const auto res_u = uniform_ints<std::uint8_t>(static_cast<std::size_t>(ldr * c.n), seed + 4, 0, 255);
+  const auto res_f = lowp_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
+  const auto res_u = lowp_ints<std::uint8_t>(static_cast<std::size_t>(ldr * c.n), seed + 4, 0, 255);
   Int8Epilogue epi;
   epi.input = {0.02f + 0.001f * static_cast<float>(c.variant % 7), static_cast<std::int32_t>((seed * 37) % 256)};
   if (c.variant % 4 == 0) epi.input.zero_point = 0;  // post-ReLU activations
@@ -137,12 +137,12 @@ void check_int8_case(const LowpCase& c, unsigned seed) {
 /// description; outside it, the kernel is wrong.
 void check_bf16_case(const LowpCase& c, unsigned seed) {
   INFO(c.name());
-  const auto a = uniform_floats(static_cast<std::size_t>(c.m * c.k), seed);
+  const auto a = lowp_floats(static_cast<std::size_t>(c.m * c.k), seed);
   const resnet::kernels::PackedBf16Weights packed(a.data(), c.m, c.k, c.k);
-  const auto b = uniform_floats(static_cast<std::size_t>(c.ldb() * c.n), seed + 1, -2.0f, 2.0f);
-  const auto bias = uniform_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
+  const auto b = lowp_floats(static_cast<std::size_t>(c.ldb() * c.n), seed + 1, -2.0f, 2.0f);
+  const auto bias = lowp_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
   const LowpIndex ldr = c.m + 1;
-  const auto res = uniform_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
+  const auto res = lowp_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
   Bf16Epilogue epi;
   epi.bias = c.bias() ? bias.data() : nullptr;
   epi.residual = c.residual() != 0 ? res.data() : nullptr;
@@ -169,7 +169,7 @@ void check_bf16_case(const LowpCase& c, unsigned seed) {
 
 /// Odd sizes around the tile edges (16-lane vectors, 48-row panels, 8-column tiles,
 /// 4-deep int8 words), each combined with a rotating epilogue variant.
-std::vector<LowpCase> odd_cases() {
+std::vector<LowpCase> lowp_odd_cases() {
   const LowpIndex ms[] = {1, 7, 16, 17, 33, 48, 50, 70};
   const LowpIndex ks[] = {1, 2, 3, 4, 5, 31, 64, 67};
   const LowpIndex ns[] = {1, 2, 3, 7, 8, 13, 70};
@@ -183,7 +183,7 @@ std::vector<LowpCase> odd_cases() {
 
 /// ResNet-50 convolutions as GEMMs (M = out_c, K = in_c * k * k, N = pixels at batch 1),
 /// N cut to a few hundred so the reference stays quick.
-std::vector<LowpCase> resnet50_cases() {
+std::vector<LowpCase> lowp_resnet50_cases() {
   return {{64, 147, 200, 1},     // 7x7 stem: K = 3 * 49, not a multiple of 4
           {64, 576, 200, 7},     // 3x3, 64 channels (56x56 has 3136 pixels)
           {256, 2304, 196, 13},  // 3x3, 256 channels at 14x14
@@ -191,9 +191,8 @@ std::vector<LowpCase> resnet50_cases() {
           {256, 64, 300, 22}};   // 1x1 expansion at 56x56
 }
 
-}  // namespace lowp_kernels_test
-
-using namespace lowp_kernels_test;
+// The test cases stay inside the namespace: test files are compiled together in
+// batches (unity build), so nothing here may reach another file's names.
 
 TEST_CASE("a precision the CPU or build lacks is refused by name", "[lowp][precision]") {
   CHECK(resnet::missing_for(Precision::fp32, CpuFeatures{}, BuildFeatures{}).empty());
@@ -247,8 +246,8 @@ TEST_CASE("cpu features agree with the compiler's own detection", "[lowp][precis
 }
 
 TEST_CASE("without the instructions the kernels throw instead of faulting", "[lowp][precision]") {
-  const auto w = uniform_floats(16 * 8, 1);
-  const auto b = uniform_floats(8 * 4, 2);
+  const auto w = lowp_floats(16 * 8, 1);
+  const auto b = lowp_floats(8 * 4, 2);
   const std::vector<std::uint8_t> b8(8 * 4, 3);
   std::vector<float> c(16 * 4);
   std::vector<std::uint16_t> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_elements(8)));
@@ -327,7 +326,7 @@ TEST_CASE("int8 GEMM equals the reference bit for bit on odd shapes", "[lowp][in
     return;
   }
   unsigned seed = 100;
-  for (const LowpCase& c : odd_cases()) check_int8_case(c, seed++);
+  for (const LowpCase& c : lowp_odd_cases()) check_int8_case(c, seed++);
 }
 
 TEST_CASE("int8 GEMM equals the reference bit for bit on ResNet-50 layer shapes", "[lowp][int8]") {
@@ -336,7 +335,7 @@ TEST_CASE("int8 GEMM equals the reference bit for bit on ResNet-50 layer shapes"
     return;
   }
   unsigned seed = 900;
-  for (LowpCase c : resnet50_cases()) {
+  for (LowpCase c : lowp_resnet50_cases()) {
     for (int v : {c.variant, c.variant + 12}) {  // fp32 and u8 output
       c.variant = v;
       check_int8_case(c, seed++);
@@ -369,6 +368,8 @@ TEST_CASE("bf16 GEMM equals the reference bit for bit on odd shapes and ResNet-5
     return;
   }
   unsigned seed = 500;
-  for (const LowpCase& c : odd_cases()) check_bf16_case(c, seed++);
-  for (const LowpCase& c : resnet50_cases()) check_bf16_case(c, seed++);
+  for (const LowpCase& c : lowp_odd_cases()) check_bf16_case(c, seed++);
+  for (const LowpCase& c : lowp_resnet50_cases()) check_bf16_case(c, seed++);
 }
+
+}  // namespace lowp_kernels_test
