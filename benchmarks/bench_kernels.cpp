@@ -158,7 +158,7 @@ void bench_gemm(benchmark::State& state, GemmShape g, resnet::Precision precisio
       }
     } else {
       const k::PackedBf16Weights packed(weights.data(), g.m, g.k, g.k);
-      std::vector<std::uint16_t> scratch(static_cast<std::size_t>(k::gemm_bf16_scratch_elements(g.k)));
+      std::vector<float> scratch(static_cast<std::size_t>(k::gemm_bf16_scratch_floats(g.k)));
       k::Bf16Epilogue epi;
       epi.bias = bias.data();
       epi.relu = true;

@@ -150,7 +150,7 @@ void check_bf16_case(const LowpCase& c, unsigned seed) {
   epi.relu = c.relu();
   const std::size_t out_size = static_cast<std::size_t>(c.ldc() * c.n);
   std::vector<float> got(out_size, -1234.5f), want(out_size, -1234.5f);
-  std::vector<std::uint16_t> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_elements(c.k)));
+  std::vector<float> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_floats(c.k)));
   resnet::kernels::gemm_bf16(packed, b.data(), c.ldb(), c.n, epi, got.data(), c.ldc(), scratch.data());
   resnet::kernels::gemm_bf16_reference(a.data(), c.m, c.k, c.k, b.data(), c.ldb(), c.n, epi, want.data(), c.ldc());
   if (std::memcmp(got.data(), want.data(), out_size * sizeof(float)) == 0) return;
@@ -250,7 +250,7 @@ TEST_CASE("without the instructions the kernels throw instead of faulting", "[lo
   const auto b = lowp_floats(8 * 4, 2);
   const std::vector<std::uint8_t> b8(8 * 4, 3);
   std::vector<float> c(16 * 4);
-  std::vector<std::uint16_t> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_elements(8)));
+  std::vector<float> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_floats(8)));
   const auto int8 = [&] {
     const auto packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), 16, 8, 8);
     resnet::kernels::gemm_int8(packed, b8.data(), 8, 4, Int8Epilogue{}, c.data(), 16);
@@ -306,7 +306,7 @@ TEST_CASE("bf16 rounding matches VCVTNE2PS2BF16", "[lowp][bf16]") {
                           -1e-30f, 65504.0f, bits(0x7F800001u)};
   const float one = 1.0f;
   const resnet::kernels::PackedBf16Weights identity(&one, 1, 1, 1);
-  std::vector<std::uint16_t> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_elements(1)));
+  std::vector<float> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_floats(1)));
   std::vector<float> c(b.size());
   resnet::kernels::gemm_bf16(identity, b.data(), 1, static_cast<LowpIndex>(b.size()), Bf16Epilogue{}, c.data(), 1,
                              scratch.data());
@@ -343,6 +343,38 @@ TEST_CASE("int8 GEMM equals the reference bit for bit on ResNet-50 layer shapes"
   }
 }
 
+TEST_CASE("u8 quantization rounds as the int8 epilogue and PyTorch's FakeQuantize", "[lowp][int8]") {
+  using resnet::kernels::quantize_u8;
+  const float inv = 1.0f / 0.5f;
+  CHECK(quantize_u8(0.25f, inv, 10) == 10);   // 0.5 -> nearest even 0
+  CHECK(quantize_u8(0.75f, inv, 10) == 12);   // 1.5 -> 2
+  CHECK(quantize_u8(-4.0f, inv, 10) == 2);
+  CHECK(quantize_u8(-6.0f, inv, 10) == 0);    // clamped
+  CHECK(quantize_u8(1e30f, inv, 10) == 255);
+  CHECK(quantize_u8(-1e30f, inv, 10) == 0);
+  CHECK(quantize_u8(std::nanf(""), inv, 10) == 0);
+  const std::vector<std::uint8_t> v = {0, 10, 255};
+  std::vector<float> back(3);
+  resnet::kernels::dequantize_u8(v.data(), 3, {0.5f, 10}, back.data());
+  CHECK(back == std::vector<float>{-5.0f, 0.0f, 122.5f});
+
+  // The kernel's u8 output is its fp32 output quantized: the same steps in the same order.
+  if (!resnet::precision_available(Precision::int8)) return;
+  const LowpIndex m = 29, k = 70, n = 11;
+  const auto w = lowp_floats(static_cast<std::size_t>(m * k), 81);
+  const auto packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), m, k, k);
+  const auto b = lowp_ints<std::uint8_t>(static_cast<std::size_t>(k * n), 82, 0, 255);
+  Int8Epilogue epi;
+  epi.input = {0.03f, 77};
+  const QuantParams out_q{0.07f, 131};
+  std::vector<float> f32(static_cast<std::size_t>(m * n));
+  std::vector<std::uint8_t> u8(f32.size()), requantized(f32.size());
+  resnet::kernels::gemm_int8(packed, b.data(), k, n, epi, f32.data(), m);
+  resnet::kernels::gemm_int8(packed, b.data(), k, n, epi, u8.data(), m, out_q);
+  resnet::kernels::quantize_u8(f32.data(), m * n, out_q, requantized.data());
+  CHECK(u8 == requantized);
+}
+
 TEST_CASE("int8 GEMM keeps K * 255 * 128 in int32 at the largest K", "[lowp][int8]") {
   if (!resnet::precision_available(Precision::int8)) return;
   // Every product at its extreme: u8 255 x s8 -128 summed over the deepest ResNet layer.
@@ -360,6 +392,35 @@ TEST_CASE("int8 GEMM keeps K * 255 * 128 in int32 at the largest K", "[lowp][int
   epi.input.zero_point = 255;  // every (a - za) is 0: the correction cancels the whole sum exactly
   resnet::kernels::gemm_int8(packed, b.data(), k, n, epi, c.data(), m);
   for (float x : c) CHECK(x == 0.0f);
+}
+
+/// B stored row-major (k, j at values[k * n + j]): every column is gathered into the
+/// GEMM's buffer, as a padded im2col window is.
+struct LowpRowMajorColumns {
+  const float* values;
+  LowpIndex n;
+  const float* segment(LowpIndex col, LowpIndex k0, LowpIndex len, float* tmp) const {
+    for (LowpIndex t = 0; t < len; ++t) tmp[t] = values[(k0 + t) * n + col];
+    return tmp;
+  }
+};
+
+TEST_CASE("bf16 GEMM over a column source that copies equals the dense one", "[lowp][bf16]") {
+  if (!resnet::precision_available(Precision::bf16)) return;
+  const LowpIndex m = 37, k = 45, n = 523;  // more than one block of columns
+  const auto a = lowp_floats(static_cast<std::size_t>(m * k), 71);
+  const auto b = lowp_floats(static_cast<std::size_t>(k * n), 72);
+  std::vector<float> b_rows(b.size());
+  for (LowpIndex j = 0; j < n; ++j)
+    for (LowpIndex t = 0; t < k; ++t) b_rows[static_cast<std::size_t>(t * n + j)] = b[static_cast<std::size_t>(j * k + t)];
+  const resnet::kernels::PackedBf16Weights packed(a.data(), m, k, k);
+  std::vector<float> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_floats(k)));
+  std::vector<float> dense(static_cast<std::size_t>(m * n)), gathered(dense.size());
+  Bf16Epilogue epi;
+  epi.relu = true;
+  resnet::kernels::gemm_bf16(packed, b.data(), k, n, epi, dense.data(), m, scratch.data());
+  resnet::kernels::gemm_bf16(packed, LowpRowMajorColumns{b_rows.data(), n}, n, epi, gathered.data(), m, scratch.data());
+  CHECK(std::memcmp(dense.data(), gathered.data(), dense.size() * sizeof(float)) == 0);
 }
 
 TEST_CASE("bf16 GEMM equals the reference bit for bit on odd shapes and ResNet-50 layer shapes", "[lowp][bf16]") {

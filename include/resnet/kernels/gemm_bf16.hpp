@@ -51,10 +51,11 @@ class PackedBf16Weights {
   detail::WordPanels panels_;
 };
 
-/// uint16 elements of scratch gemm_bf16 needs for depth K: one converted block of columns.
-inline LowpIndex gemm_bf16_scratch_elements(LowpIndex k) {
+/// Floats of scratch gemm_bf16 needs for depth K: one converted block of columns (bf16,
+/// two per float) and one column's fp32 values from the source.
+inline LowpIndex gemm_bf16_scratch_floats(LowpIndex k) {
   const LowpIndex k2 = (k + 1) / 2 * 2;
-  return k2 * detail::lowp_block_columns(2 * k2);
+  return k2 / 2 * detail::lowp_block_columns(2 * k2) + k + 16;
 }
 
 namespace detail {
@@ -75,25 +76,19 @@ struct Bf16PanelTask {
 #if defined(RESNET_HAVE_BF16_KERNELS)
 #define RESNET_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-/// Columns [0, cols) of fp32 B (column j at b + j * ldb, K values) as bf16 pairs:
-/// column j at dst + j * words, the pad after an odd K zero.
-RESNET_BF16_TARGET __attribute__((noinline)) inline void bf16_convert_columns(std::uint16_t* dst, const float* b,
-                                                                            LowpIndex ldb, LowpIndex k,
-                                                                            LowpIndex cols) {
+/// K fp32 values as bf16 pairs at dst (K rounded up to even, the pad zero).
+RESNET_BF16_TARGET __attribute__((noinline)) inline void bf16_convert_column(std::uint16_t* dst, const float* src,
+                                                                           LowpIndex k) {
   const LowpIndex k2 = (k + 1) / 2 * 2;
-  for (LowpIndex j = 0; j < cols; ++j) {
-    const float* src = b + j * ldb;
-    std::uint16_t* d = dst + j * k2;
-    for (LowpIndex t = 0; t < k2; t += 32) {
-      const LowpIndex left = k - t, room = k2 - t;
-      const __mmask16 m_lo = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
-      const __mmask16 m_hi =
-          left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1u);
-      const __m512 lo = _mm512_maskz_loadu_ps(m_lo, src + t), hi = _mm512_maskz_loadu_ps(m_hi, src + t + 16);
-      const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo -> elements 0..15
-      const __mmask32 store = room >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << room) - 1u);
-      _mm512_mask_storeu_epi16(d + t, store, v);
-    }
+  for (LowpIndex t = 0; t < k2; t += 32) {
+    const LowpIndex left = k - t, room = k2 - t;
+    const __mmask16 m_lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);  // left >= 1
+    const __mmask16 m_hi =
+        left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1u);
+    const __m512 lo = _mm512_maskz_loadu_ps(m_lo, src + t), hi = _mm512_maskz_loadu_ps(m_hi, src + t + 16);
+    const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo -> elements 0..15
+    const __mmask32 store = room >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << room) - 1u);
+    _mm512_mask_storeu_epi16(dst + t, store, v);
   }
 }
 
@@ -159,33 +154,49 @@ inline void bf16_panel_columns(const Bf16PanelTask& t, LowpIndex cols) {
 #undef RESNET_BF16_TARGET
 #endif
 
+/// B as a dense fp32 matrix, column j at base + j * ld: the column source of the plain
+/// gemm_bf16 overload (im2col.hpp's sources have the same segment()).
+struct DenseFloatColumns {
+  const float* base;
+  LowpIndex ld;
+  const float* segment(LowpIndex col, LowpIndex k0, LowpIndex, float*) const { return base + col * ld + k0; }
+};
+
 }  // namespace detail
 
-/// C (M x N, column j at c + j * ldc) = epilogue(bf16(A) * bf16(B)), B fp32 (K x N,
-/// column j at b + j * ldb). scratch: gemm_bf16_scratch_elements(K) uint16 values (no
-/// alignment needed). Columns are independent: a caller splits N over threads by
-/// offsetting b, c and the residual, each thread with its own scratch. Throws
-/// ErrorKind::unsupported_cpu where the CPU or build lacks AVX512-BF16. Allocates nothing.
-inline void gemm_bf16(const PackedBf16Weights& a, const float* b, LowpIndex ldb, LowpIndex n,
-                      const Bf16Epilogue& epi, float* c, LowpIndex ldc, std::uint16_t* scratch) {
+/// C (M x N, column j at c + j * ldc) = epilogue(bf16(A) * bf16(B)), B fp32 (K x N) from
+/// a column source as the fp32 GEMM's (im2col.hpp: DenseColumns, StridedColumns,
+/// PatchColumns): src.segment(col, 0, K, tmp) returns column col's K floats, in place or
+/// copied into tmp. Each block of columns is converted into the scratch once and read by
+/// every panel of A. scratch: gemm_bf16_scratch_floats(K) floats. Columns are
+/// independent: a caller splits N over threads by offsetting c and the residual and
+/// giving each thread its own scratch and columns. Throws ErrorKind::unsupported_cpu
+/// where the CPU or build lacks AVX512-BF16. Allocates nothing.
+template <class Source>
+void gemm_bf16(const PackedBf16Weights& a, const Source& src, LowpIndex n, const Bf16Epilogue& epi, float* c,
+               LowpIndex ldc, float* scratch) {
   require_precision(Precision::bf16);
   if (n <= 0 || a.rows() == 0) return;
-  if (ldb < a.depth() || ldc < a.rows() || (epi.residual && epi.ldr < a.rows()))
+  if (ldc < a.rows() || (epi.residual && epi.ldr < a.rows()))
     throw Error(ErrorKind::invalid_argument, "gemm_bf16: a column stride is smaller than the column");
 #if defined(RESNET_HAVE_BF16_KERNELS)
   const detail::WordPanels& w = a.panels();
-  const LowpIndex words = w.words();
+  const LowpIndex words = w.words(), k = a.depth();
   const LowpIndex block = detail::lowp_block_columns(4 * words);
+  // The converted block, then room for one column copied by the source.
+  std::uint16_t* converted = reinterpret_cast<std::uint16_t*>(scratch);
+  float* column = scratch + words * block;
   for (LowpIndex n0 = 0; n0 < n; n0 += block) {
     const LowpIndex cols = std::min(block, n - n0);
-    detail::bf16_convert_columns(scratch, b + n0 * ldb, ldb, a.depth(), cols);
+    for (LowpIndex j = 0; j < cols; ++j)
+      detail::bf16_convert_column(converted + 2 * j * words, src.segment(n0 + j, 0, k, column), k);
     for (LowpIndex p = 0; p < w.panels(); ++p) {
       const LowpIndex r0 = p * detail::kLowpPanelRows;
       detail::Bf16PanelTask t;
       t.a = w.panel(p);
       t.rows = std::min(detail::kLowpPanelRows, a.rows() - r0);
       t.words = words;
-      t.b = scratch;
+      t.b = converted;
       t.bias = epi.bias ? epi.bias + r0 : nullptr;
       t.residual = epi.residual ? epi.residual + n0 * epi.ldr + r0 : nullptr;
       t.ldr = epi.ldr;
@@ -200,8 +211,16 @@ inline void gemm_bf16(const PackedBf16Weights& a, const float* b, LowpIndex ldb,
     }
   }
 #else
-  (void)b, (void)epi, (void)c, (void)scratch;
+  (void)src, (void)epi, (void)c, (void)scratch;
 #endif
+}
+
+/// The same for a dense B, column j at b + j * ldb.
+inline void gemm_bf16(const PackedBf16Weights& a, const float* b, LowpIndex ldb, LowpIndex n,
+                      const Bf16Epilogue& epi, float* c, LowpIndex ldc, float* scratch) {
+  if (ldb < a.depth())
+    throw Error(ErrorKind::invalid_argument, "gemm_bf16: a column stride is smaller than the column");
+  gemm_bf16(a, detail::DenseFloatColumns{b, ldb}, n, epi, c, ldc, scratch);
 }
 
 }  // namespace resnet::kernels

@@ -82,6 +82,28 @@ inline QuantizedWeights quantize_weights_per_channel(const float* w, LowpIndex m
   return q;
 }
 
+/// One value to u8 as the int8 GEMM's epilogue writes it (and PyTorch's FakeQuantize
+/// rounds): clamp(nearbyint(x * (1 / q.scale)) + q.zero_point, 0, 255); NaN gives 0.
+inline std::uint8_t quantize_u8(float x, float inv_scale, std::int32_t zero_point) noexcept {
+  float s = x * inv_scale;
+  s = s > -512.0f ? s : -512.0f;  // beyond u8 after any zero point; NaN -> -512
+  s = s < 512.0f ? s : 512.0f;
+  const std::int32_t v = static_cast<std::int32_t>(std::nearbyint(s)) + zero_point;
+  return static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/// count fp32 values to u8 by q (a network's input, or an fp32 layer feeding int8 ones).
+inline void quantize_u8(const float* x, LowpIndex count, QuantParams q, std::uint8_t* out) noexcept {
+  const float inv = 1.0f / q.scale;
+  for (LowpIndex i = 0; i < count; ++i) out[i] = quantize_u8(x[i], inv, q.zero_point);
+}
+
+/// count u8 values back to fp32: q.scale * (v - q.zero_point) (what an fp32 layer after
+/// int8 ones reads: pooling, the classifier).
+inline void dequantize_u8(const std::uint8_t* v, LowpIndex count, QuantParams q, float* out) noexcept {
+  for (LowpIndex i = 0; i < count; ++i) out[i] = q.scale * static_cast<float>(static_cast<std::int32_t>(v[i]) - q.zero_point);
+}
+
 /// fp32 -> bfloat16 bits exactly as VCVTNE2PS2BF16 rounds: nearest even; denormals to
 /// signed zero (DAZ); NaN stays NaN (quieted); infinities stay.
 inline std::uint16_t to_bf16_bits(float x) noexcept {

@@ -33,11 +33,7 @@ inline void gemm_int8_reference(const QuantizedWeights& w, LowpIndex m, LowpInde
         c_f32[j * ldc + i] = y;
         continue;
       }
-      float s = y * (1.0f / out_q.scale);
-      s = s > -512.0f ? s : -512.0f;  // NaN -> -512 -> 0
-      s = s < 512.0f ? s : 512.0f;
-      const long long v = static_cast<long long>(std::nearbyint(s)) + out_q.zero_point;
-      c_u8[j * ldc + i] = static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+      c_u8[j * ldc + i] = quantize_u8(y, 1.0f / out_q.scale, out_q.zero_point);
     }
 }
 
