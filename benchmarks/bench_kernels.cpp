@@ -10,6 +10,10 @@
 //       fp32 is the 1x1 ConvKernel over N pixels of K channels (the fp32 GEMM, B read in
 //       place); int8 is gemm_int8 with u8 output (bias, ReLU, requantized); bf16 is
 //       gemm_bf16 (bias, ReLU, activations converted per block). GOPS = 2 MACs.
+//   conv/<kind>/<in>x<out>@<side>/<int8|bf16>/threads:1           one layer at reduced precision:
+//       the GEMM over the column sources (u8 windows padded with the zero point, or fp32
+//       windows converted while packing), u8 / fp32 NHWC in and out, bias and ReLU
+//   resnet50_all_convs_<int8|bf16>/threads:1                  the 53 convs so, as resnet50_all_convs
 //
 // GFLOP/s for Winograd counts the direct convolution's MACs (an "effective" rate), so
 // the paths of one shape compare directly. Quote medians:
@@ -25,6 +29,7 @@
 #include "resnet/kernels/conv2d.hpp"
 #include "resnet/kernels/gemm_bf16.hpp"
 #include "resnet/kernels/gemm_int8.hpp"
+#include "resnet/kernels/im2col_u8.hpp"
 #include "resnet50_conv_layers.hpp"
 
 namespace {
@@ -102,6 +107,116 @@ void bench_all(benchmark::State& state, int threads) {
     }
   state.counters["GFLOP/s"] = benchmark::Counter(2 * macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["raw_weight_MB"] = static_cast<double>(weight_bytes) / 1e6;
+}
+
+/// One conv layer at int8 or bf16: packed weights, run over NHWC u8 (int8) or fp32 (bf16)
+/// through the reduced-precision GEMMs and their column sources. No threads.
+struct LowpConvLayer {
+  Layer l;
+  resnet::Precision precision;
+  resnet::kernels::PackedInt8Weights w8;
+  resnet::kernels::PackedBf16Weights w16;
+  std::vector<float> bias;
+
+  LowpConvLayer(const Layer& layer, resnet::Precision p) : l(layer), precision(p) {
+    const auto w = random_vector(static_cast<std::size_t>(l.s.weight_count()), 1);
+    const long long k = 1LL * l.s.kernel * l.s.kernel * l.s.in_c;
+    if (p == resnet::Precision::int8)
+      w8 = resnet::kernels::PackedInt8Weights::quantize(w.data(), l.s.out_c, k, k);
+    else
+      w16 = resnet::kernels::PackedBf16Weights(w.data(), l.s.out_c, k, k);
+    bias = random_vector(static_cast<std::size_t>(l.s.out_c), 2);
+  }
+  long long depth() const { return 1LL * l.s.kernel * l.s.kernel * l.s.in_c; }
+  std::size_t scratch_bytes() const {
+    return precision == resnet::Precision::int8
+               ? static_cast<std::size_t>(resnet::kernels::gemm_int8_scratch_bytes(depth()))
+               : sizeof(float) * static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_floats(depth()));
+  }
+  void run(const void* in, void* out, void* scratch) const {
+    namespace k = resnet::kernels;
+    const ConvShape& s = l.s;
+    const long long side = l.side, o = s.out_side(l.side), n = o * o;
+    if (precision == resnet::Precision::int8) {
+      k::Int8Epilogue epi;
+      epi.input = {1.0f / 64, 0};
+      epi.bias = bias.data();
+      epi.relu = true;
+      const auto* x = static_cast<const std::uint8_t*>(in);
+      auto* y = static_cast<std::uint8_t*>(out);
+      auto* tmp = static_cast<std::uint8_t*>(scratch);
+      if (s.kernel == 1)
+        k::gemm_int8(w8, k::U8PixelColumns{x, side, side, s.in_c, o, o, s.stride}, n, epi, y, s.out_c, {0.05f, 0}, tmp);
+      else
+        k::gemm_int8(w8, k::U8PatchColumns{x, side, side, s.in_c, s.kernel, s.stride, s.pad, o, o, 0}, n, epi, y,
+                     s.out_c, {0.05f, 0}, tmp);
+    } else {
+      k::Bf16Epilogue epi;
+      epi.bias = bias.data();
+      epi.relu = true;
+      const auto* x = static_cast<const float*>(in);
+      auto* y = static_cast<float*>(out);
+      auto* tmp = static_cast<float*>(scratch);
+      if (s.kernel == 1)
+        k::gemm_bf16(w16, k::detail::StridedColumns{x, side, side, s.in_c, o, o, s.stride}, n, epi, y, s.out_c, tmp);
+      else
+        k::gemm_bf16(w16, k::detail::PatchColumns{x, side, side, s.in_c, s.kernel, s.stride, s.pad, o, o}, n, epi, y,
+                     s.out_c, tmp);
+    }
+  }
+};
+
+/// The layer's (or all 53 layers') buffers: the widest map in either element type.
+struct LowpBuffers {
+  std::vector<float> in, out, scratch;
+  LowpBuffers(std::size_t act_floats, std::size_t scratch_bytes)
+      : in(random_vector(act_floats, 3)), out(act_floats), scratch(scratch_bytes / sizeof(float) + 1) {
+    for (float& x : in) x = std::abs(x);  // post-ReLU values; as bytes, arbitrary u8
+  }
+};
+
+void bench_lowp_layer(benchmark::State& state, Layer layer, resnet::Precision precision) {
+  try {
+    resnet::require_precision(precision);
+  } catch (const resnet::Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const LowpConvLayer conv(layer, precision);
+  LowpBuffers buf(static_cast<std::size_t>(layer.side) * layer.side * std::max(layer.s.in_c, layer.s.out_c),
+                  conv.scratch_bytes());
+  for (auto _ : state) {
+    conv.run(buf.in.data(), buf.out.data(), buf.scratch.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2 * direct_macs(layer.s, layer.side) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_lowp_all(benchmark::State& state, resnet::Precision precision) {
+  try {
+    resnet::require_precision(precision);
+  } catch (const resnet::Error& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  std::vector<LowpConvLayer> convs;
+  double macs = 0;
+  std::size_t scratch = 0, act = 0;
+  for (const Layer& l : resnet50::kConvLayers)
+    for (int i = 0; i < l.count; ++i) {
+      convs.emplace_back(l, precision);
+      macs += direct_macs(l.s, l.side);
+      scratch = std::max(scratch, convs.back().scratch_bytes());
+      act = std::max<std::size_t>(act, static_cast<std::size_t>(l.side) * l.side * std::max(l.s.in_c, l.s.out_c));
+    }
+  LowpBuffers buf(act, scratch);
+  for (auto _ : state)
+    for (const LowpConvLayer& c : convs) {
+      c.run(buf.in.data(), buf.out.data(), buf.scratch.data());
+      benchmark::ClobberMemory();
+    }
+  state.counters["GFLOP/s"] = benchmark::Counter(2 * macs * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Every distinct grouped 3x3 of torchvision's ResNeXts at 224x224 (stride on the 3x3):
@@ -215,6 +330,18 @@ int main(int argc, char** argv) {
         const std::string name = "conv/" + shape_name(l) + "/" + tag + "/threads:" + std::to_string(threads);
         benchmark::RegisterBenchmark(name.c_str(), bench_layer, l, algo, threads)->UseRealTime()->Unit(benchmark::kMicrosecond);
       }
+    }
+    if (threads == 1) {  // the reduced-precision layers run on the caller's thread only
+      for (const Layer& l : resnet50::kConvLayers)
+        for (resnet::Precision p : {resnet::Precision::int8, resnet::Precision::bf16}) {
+          const std::string name = "conv/" + shape_name(l) + "/" + resnet::to_string(p) + "/threads:1";
+          benchmark::RegisterBenchmark(name.c_str(), bench_lowp_layer, l, p)->UseRealTime()->Unit(benchmark::kMicrosecond);
+        }
+      for (resnet::Precision p : {resnet::Precision::int8, resnet::Precision::bf16})
+        benchmark::RegisterBenchmark((std::string("resnet50_all_convs_") + resnet::to_string(p) + "/threads:1").c_str(),
+                                     bench_lowp_all, p)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
     }
     benchmark::RegisterBenchmark(("resnet50_all_convs/threads:" + std::to_string(threads)).c_str(), bench_all, threads)
         ->UseRealTime()

@@ -27,6 +27,7 @@
 #include "resnet/core/precision.hpp"
 #include "resnet/kernels/gemm_bf16.hpp"
 #include "resnet/kernels/gemm_int8.hpp"
+#include "resnet/kernels/im2col_u8.hpp"
 #include "resnet/kernels/reference_lowp.hpp"
 
 #include "error_kind.hpp"
@@ -373,6 +374,65 @@ TEST_CASE("u8 quantization rounds as the int8 epilogue and PyTorch's FakeQuantiz
   resnet::kernels::gemm_int8(packed, b.data(), k, n, epi, u8.data(), m, out_q);
   resnet::kernels::quantize_u8(f32.data(), m * n, out_q, requantized.data());
   CHECK(u8 == requantized);
+}
+
+/// A u8 NHWC map's im2col, built directly: column (n, oy, ox) holds the window's bytes in
+/// OHWI depth order, the zero point where the window leaves the map.
+std::vector<std::uint8_t> lowp_im2col(const std::vector<std::uint8_t>& in, LowpIndex batch, LowpIndex h, LowpIndex w,
+                                      LowpIndex c, LowpIndex k, LowpIndex stride, LowpIndex pad, std::uint8_t zp) {
+  const LowpIndex oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
+  std::vector<std::uint8_t> cols;
+  for (LowpIndex n = 0; n < batch; ++n)
+    for (LowpIndex oy = 0; oy < oh; ++oy)
+      for (LowpIndex ox = 0; ox < ow; ++ox)
+        for (LowpIndex ky = 0; ky < k; ++ky)
+          for (LowpIndex kx = 0; kx < k; ++kx)
+            for (LowpIndex ci = 0; ci < c; ++ci) {
+              const LowpIndex iy = oy * stride + ky - pad, ix = ox * stride + kx - pad;
+              const bool inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+              cols.push_back(inside ? in[static_cast<std::size_t>(((n * h + iy) * w + ix) * c + ci)] : zp);
+            }
+  return cols;
+}
+
+TEST_CASE("int8 convolutions through the u8 column sources equal the reference on im2col", "[lowp][int8]") {
+  if (!resnet::precision_available(Precision::int8)) return;
+  struct ConvCase {
+    LowpIndex batch, h, w, c, out_c, k, stride, pad;
+  };
+  // Window rows of whole words (c % 4 == 0) are read in place, one run per row; others
+  // (c = 5, 13, the 3-channel stem) are gathered whole.
+  const ConvCase cases[] = {{2, 7, 9, 5, 19, 3, 1, 1},   {1, 8, 11, 13, 33, 3, 2, 1}, {1, 15, 13, 3, 64, 7, 2, 3},
+                            {2, 7, 9, 8, 19, 3, 1, 1},   {1, 10, 9, 12, 40, 3, 2, 1}, {1, 9, 8, 4, 17, 5, 1, 2},
+                            {1, 6, 5, 64, 70, 3, 1, 1},  {2, 9, 7, 6, 50, 1, 2, 0},   {1, 5, 6, 70, 17, 1, 1, 0}};
+  unsigned seed = 1300;
+  for (const ConvCase& cc : cases) {
+    INFO("h=" << cc.h << " w=" << cc.w << " c=" << cc.c << " out_c=" << cc.out_c << " k=" << cc.k << " stride="
+              << cc.stride << " pad=" << cc.pad);
+    const LowpIndex oh = (cc.h + 2 * cc.pad - cc.k) / cc.stride + 1, ow = (cc.w + 2 * cc.pad - cc.k) / cc.stride + 1;
+    const LowpIndex kk = cc.k * cc.k * cc.c, n = cc.batch * oh * ow;
+    const auto in = lowp_ints<std::uint8_t>(static_cast<std::size_t>(cc.batch * cc.h * cc.w * cc.c), seed++, 0, 255);
+    const auto w = lowp_floats(static_cast<std::size_t>(cc.out_c * kk), seed++);
+    const QuantizedWeights q = resnet::kernels::quantize_weights_per_channel(w.data(), cc.out_c, kk, kk);
+    const resnet::kernels::PackedInt8Weights packed(q, cc.out_c, kk);
+    const std::uint8_t zp = 93;
+    Int8Epilogue epi;
+    epi.input = {0.04f, zp};
+    epi.relu = true;
+    const QuantParams out_q{0.3f, 0};
+    std::vector<std::uint8_t> got(static_cast<std::size_t>(n * cc.out_c)), want(got.size());
+    std::vector<std::uint8_t> scratch(static_cast<std::size_t>(resnet::kernels::gemm_int8_scratch_bytes(kk)), 0xEE);
+    if (cc.k == 1) {
+      const resnet::kernels::U8PixelColumns src{in.data(), cc.h, cc.w, cc.c, oh, ow, cc.stride};
+      resnet::kernels::gemm_int8(packed, src, n, epi, got.data(), cc.out_c, out_q, nullptr);
+    } else {
+      const resnet::kernels::U8PatchColumns src{in.data(), cc.h, cc.w, cc.c, cc.k, cc.stride, cc.pad, oh, ow, zp};
+      resnet::kernels::gemm_int8(packed, src, n, epi, got.data(), cc.out_c, out_q, scratch.data());
+    }
+    const auto cols = lowp_im2col(in, cc.batch, cc.h, cc.w, cc.c, cc.k, cc.stride, cc.pad, zp);
+    resnet::kernels::gemm_int8_reference(q, cc.out_c, kk, cols.data(), kk, n, epi, nullptr, want.data(), cc.out_c, out_q);
+    CHECK(got == want);
+  }
 }
 
 TEST_CASE("int8 GEMM keeps K * 255 * 128 in int32 at the largest K", "[lowp][int8]") {

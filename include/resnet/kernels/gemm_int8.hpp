@@ -5,8 +5,9 @@
 ///
 /// Weights are packed once (PackedInt8Weights): s8 per output channel, four consecutive k
 /// of one row in each 32-bit word, so one zmm holds 16 output channels x 4 k. Activations
-/// are read in place: column j of B is K bytes at b + j * ldb (an NHWC pixel for a 1x1
-/// conv, an im2col window otherwise), four of them broadcast to every lane per step.
+/// come from a column source (im2col_u8.hpp), one pointer per column of a block: in place
+/// (an NHWC pixel for a 1x1 conv) or a window copied once per block; four bytes at a time
+/// are broadcast to every lane.
 /// K need not be a multiple of 4: the weights are padded with zeros and the last partial
 /// word of a column is read with a masked load (no byte past K is touched). M and N are
 /// arbitrary: rows past M are masked on store, columns run as tiles of 8, 4, 2 and 1.
@@ -94,15 +95,15 @@ struct Int8PanelTask {
   const std::uint32_t* a = nullptr;  // the panel
   LowpIndex rows = 0;                // valid rows of the panel (1 .. 16 * P)
   LowpIndex k = 0;
-  const std::uint8_t* b = nullptr;
-  LowpIndex ldb = 0;
+  const std::uint8_t* const* cols = nullptr;  // column j: runs at cols[j * segments + s]
+  LowpIndex segments = 1;
   alignas(64) std::int32_t correction[kLowpPanelRows] = {};  // in.zero_point * sum_k A[i][k]
   alignas(64) float multiplier[kLowpPanelRows] = {};         // in.scale * a_scale[i]
   alignas(64) float bias[kLowpPanelRows] = {};               // bias[i], or 0
-  const float* residual = nullptr;     // at the panel's first row (column 0)
+  const float* residual = nullptr;     // at the panel's first row and the block's first column
   const std::uint8_t* residual_u8 = nullptr;
   Int8Epilogue epi;
-  Int8Output out;                      // pointers at the panel's first row
+  Int8Output out;                      // pointers at the panel's first row and the block's first column
 };
 
 #if defined(RESNET_HAVE_INT8_KERNELS)
@@ -123,19 +124,22 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelT
   const __m512i res_zp = _mm512_set1_epi32(t.epi.residual_q.zero_point);
   const __m512 res_scale = _mm512_set1_ps(t.epi.residual_q.scale);
   const __m512i u8_max = _mm512_set1_epi32(255), i_zero = _mm512_setzero_si512();
+  const __mmask16 all = 0xFFFF;
   for (int i = 0; i < P; ++i) {
     const LowpIndex left = t.rows - 16 * i;
     const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
     const __m512i correction = _mm512_load_si512(t.correction + 16 * i);
     const __m512 multiplier = _mm512_load_ps(t.multiplier + 16 * i), bias = _mm512_load_ps(t.bias + 16 * i);
     for (int j = 0; j < NC; ++j) {
-      __m512 y = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[j][i], correction));
+      // The masked conversion: _mm512_cvtepi32_ps's _mm512_undefined_ps() draws GCC 12's
+      // -Wuninitialized wherever <immintrin.h> came in before lowp_common.hpp's pragma.
+      __m512 y = _mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(acc[j][i], correction));
       y = _mm512_fmadd_ps(y, multiplier, bias);  // bias 0 if none: no mul + add a compiler might contract
       const LowpIndex at = (j0 + j) * t.epi.ldr + 16 * i;
       if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, t.residual + at));
       if (t.residual_u8) {
         const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, t.residual_u8 + at));
-        y = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(r, res_zp)), res_scale, y);
+        y = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, res_zp)), res_scale, y);
       }
       if (t.epi.relu) y = _mm512_max_ps(zero, y);  // zero > y ? zero : y; NaN passes
       const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
@@ -157,13 +161,16 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelT
 template <int P, int NC>
 RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask& t, LowpIndex col0,
                                                              LowpIndex tiles) {
-  const LowpIndex words = t.k / 4;
-  const unsigned tail = static_cast<unsigned>(t.k % 4);
+  // Column j is `segments` runs of k / segments bytes at cols[j * segments + s]; with
+  // more than one run each is whole words (run_length's promise), so only a single run
+  // has a partial last word.
+  const LowpIndex segments = t.segments, words = t.k / segments / 4;
+  const unsigned tail = segments == 1 ? static_cast<unsigned>(t.k % 4) : 0u;
   const __mmask16 tail_mask = __mmask16((1u << tail) - 1u);
   for (LowpIndex q = 0; q < tiles; ++q) {
     const LowpIndex j0 = col0 + q * NC;
     const std::uint8_t* bj[NC];
-    for (int j = 0; j < NC; ++j) bj[j] = t.b + (j0 + j) * t.ldb;
+    for (int j = 0; j < NC; ++j) bj[j] = t.cols[(j0 + j) * segments];
     // The last, partial word of K first (its weights end the panel's stream): with it
     // after the loop, GCC 12 kept the accumulators in memory inside the loop.
     __m512i acc[NC][P];
@@ -180,14 +187,18 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask
         for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_si512();
     }
     const std::uint32_t* ap = t.a;
-    for (LowpIndex g = 0; g < words; ++g, ap += 16 * P) {
-      __m512i a[P];
-      for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(ap + 16 * i);
-      for (int j = 0; j < NC; ++j) {
-        std::uint32_t four;
-        std::memcpy(&four, bj[j] + 4 * g, 4);
-        const __m512i bk = _mm512_set1_epi32(static_cast<int>(four));
-        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], bk, a[i]);
+    for (LowpIndex seg = 0; seg < segments; ++seg) {
+      if (seg > 0)
+        for (int j = 0; j < NC; ++j) bj[j] = t.cols[(j0 + j) * segments + seg];
+      for (LowpIndex g = 0; g < words; ++g, ap += 16 * P) {
+        __m512i a[P];
+        for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(ap + 16 * i);
+        for (int j = 0; j < NC; ++j) {
+          std::uint32_t four;
+          std::memcpy(&four, bj[j] + 4 * g, 4);
+          const __m512i bk = _mm512_set1_epi32(static_cast<int>(four));
+          for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], bk, a[i]);
+        }
       }
     }
     __m512i sums[NC][P];  // a copy: passing acc's address would keep acc in memory
@@ -210,72 +221,121 @@ inline void int8_panel_columns(const Int8PanelTask& t, LowpIndex col0, LowpIndex
 #undef RESNET_INT8_TARGET
 #endif
 
-inline void gemm_int8_run(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
-                          const Int8Epilogue& epi, const Int8Output& out) {
+/// Column pointers per block: the table lives on the stack (4 KiB).
+constexpr LowpIndex kInt8TableSize = 512;
+
+/// B as a dense u8 matrix, column j at base + j * ld: the source of the plain overloads.
+struct DenseU8Columns {
+  const std::uint8_t* base;
+  LowpIndex ld;
+  LowpIndex run_length(LowpIndex k) const { return k; }
+  const std::uint8_t* segment(LowpIndex col, LowpIndex k0, LowpIndex, std::uint8_t*) const {
+    return base + col * ld + k0;
+  }
+};
+
+template <class Source>
+void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, const Int8Epilogue& epi,
+                   const Int8Output& out, std::uint8_t* scratch) {
   require_precision(Precision::int8);
   if (n <= 0 || a.rows() == 0) return;
-  if (ldb < a.depth() || out.ldc < a.rows() || ((epi.residual || epi.residual_u8) && epi.ldr < a.rows()))
+  if (out.ldc < a.rows() || ((epi.residual || epi.residual_u8) && epi.ldr < a.rows()))
     throw Error(ErrorKind::invalid_argument, "gemm_int8: a column stride is smaller than the column");
   if (!(epi.input.scale > 0.0f) || (out.u8 && !(out.q.scale > 0.0f)) || (epi.residual_u8 && !(epi.residual_q.scale > 0.0f)))
     throw Error(ErrorKind::invalid_argument, "gemm_int8: quantization scales must be positive");
 #if defined(RESNET_HAVE_INT8_KERNELS)
   const detail::WordPanels& w = a.panels();
-  const LowpIndex block = lowp_block_columns(a.depth());
+  const LowpIndex k = a.depth();
+  // Runs of whole words that the source can point to in place (a window row), or the
+  // whole column.
+  LowpIndex run = src.run_length(k);
+  if (run <= 0 || k % run != 0 || (run != k && run % 4 != 0) || k / run > kInt8TableSize / 8) run = k;
+  const LowpIndex segments = k / run;
+  const LowpIndex block = std::min(lowp_block_columns(k), kInt8TableSize / segments / 8 * 8);
+  const std::uint8_t* table[kInt8TableSize];
   for (LowpIndex n0 = 0; n0 < n; n0 += block) {
     const LowpIndex cols = std::min(block, n - n0);
+    for (LowpIndex j = 0; j < cols; ++j)
+      for (LowpIndex r = 0; r < segments; ++r)
+        table[j * segments + r] = src.segment(n0 + j, r * run, run, scratch ? scratch + j * k + r * run : nullptr);
     for (LowpIndex p = 0; p < w.panels(); ++p) {
       const LowpIndex r0 = p * kLowpPanelRows;
       Int8PanelTask t;  // ~600 bytes on the stack, per panel and column block
       t.a = w.panel(p);
       t.rows = std::min(kLowpPanelRows, a.rows() - r0);
-      t.k = a.depth();
-      t.b = b;
-      t.ldb = ldb;
+      t.k = k;
+      t.cols = table;
+      t.segments = segments;
       for (LowpIndex i = 0; i < t.rows; ++i) {
         t.correction[i] = epi.input.zero_point * a.sums()[r0 + i];
         t.multiplier[i] = epi.input.scale * a.scales()[r0 + i];
         t.bias[i] = epi.bias ? epi.bias[r0 + i] : 0.0f;
       }
-      t.residual = epi.residual ? epi.residual + r0 : nullptr;
-      t.residual_u8 = epi.residual_u8 ? epi.residual_u8 + r0 : nullptr;
+      t.residual = epi.residual ? epi.residual + n0 * epi.ldr + r0 : nullptr;
+      t.residual_u8 = epi.residual_u8 ? epi.residual_u8 + n0 * epi.ldr + r0 : nullptr;
       t.epi = epi;
       t.out = out;
-      if (out.f32) t.out.f32 += r0;
-      if (out.u8) t.out.u8 += r0;
+      if (out.f32) t.out.f32 += n0 * out.ldc + r0;
+      if (out.u8) t.out.u8 += n0 * out.ldc + r0;
       switch (w.panel_vectors(p)) {
-        case 3: int8_panel_columns<3>(t, n0, cols); break;
-        case 2: int8_panel_columns<2>(t, n0, cols); break;
-        default: int8_panel_columns<1>(t, n0, cols); break;
+        case 3: int8_panel_columns<3>(t, 0, cols); break;
+        case 2: int8_panel_columns<2>(t, 0, cols); break;
+        default: int8_panel_columns<1>(t, 0, cols); break;
       }
     }
   }
 #else
-  (void)b, (void)epi, (void)out;
+  (void)src, (void)epi, (void)out, (void)scratch;
 #endif
 }
 
 }  // namespace detail
 
-/// C (M x N, fp32, column j at c + j * ldc) = epilogue(A * B), B (K x N, u8, column j at
-/// b + j * ldb) quantized by epi.input. Columns are independent: a caller splits N over
-/// threads by offsetting b, c and the residual. Throws ErrorKind::unsupported_cpu where
-/// the CPU or build lacks AVX512-VNNI. Allocates nothing.
-inline void gemm_int8(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
-                      const Int8Epilogue& epi, float* c, LowpIndex ldc) {
+/// Bytes of scratch gemm_int8 needs for depth K when its column source copies columns
+/// (a k x k window); a source that reads in place needs none.
+inline LowpIndex gemm_int8_scratch_bytes(LowpIndex k) { return detail::lowp_block_columns(k) * k; }
+
+/// C (M x N, fp32, column j at c + j * ldc) = epilogue(A * B), B (K x N, u8) quantized by
+/// epi.input, from a column source (im2col_u8.hpp): src.run_length(K) says how column col
+/// splits into equal runs (K itself, or whole words), and src.segment(col, k0, run, tmp)
+/// returns the run from depth k0, in place or copied into tmp (which has room for the
+/// run; gemm_int8_scratch_bytes(K) in all, null for a source that never copies).
+/// Columns are independent: a caller splits N over threads by offsetting c and the
+/// residual and giving each thread its own columns and scratch. Throws
+/// ErrorKind::unsupported_cpu where the CPU or build lacks AVX512-VNNI. Allocates nothing.
+template <class Source>
+void gemm_int8(const PackedInt8Weights& a, const Source& src, LowpIndex n, const Int8Epilogue& epi, float* c,
+               LowpIndex ldc, std::uint8_t* scratch) {
   detail::Int8Output out;
   out.f32 = c;
   out.ldc = ldc;
-  detail::gemm_int8_run(a, b, ldb, n, epi, out);
+  detail::gemm_int8_run(a, src, n, epi, out, scratch);
 }
 
 /// The same, writing u8 requantized by `out_q` (the next layer's input quantization).
-inline void gemm_int8(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
-                      const Int8Epilogue& epi, std::uint8_t* c, LowpIndex ldc, QuantParams out_q) {
+template <class Source>
+void gemm_int8(const PackedInt8Weights& a, const Source& src, LowpIndex n, const Int8Epilogue& epi,
+               std::uint8_t* c, LowpIndex ldc, QuantParams out_q, std::uint8_t* scratch) {
   detail::Int8Output out;
   out.u8 = c;
   out.q = out_q;
   out.ldc = ldc;
-  detail::gemm_int8_run(a, b, ldb, n, epi, out);
+  detail::gemm_int8_run(a, src, n, epi, out, scratch);
+}
+
+/// Dense B: column j at b + j * ldb, read in place (no scratch).
+inline void gemm_int8(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
+                      const Int8Epilogue& epi, float* c, LowpIndex ldc) {
+  if (ldb < a.depth())
+    throw Error(ErrorKind::invalid_argument, "gemm_int8: a column stride is smaller than the column");
+  gemm_int8(a, detail::DenseU8Columns{b, ldb}, n, epi, c, ldc, nullptr);
+}
+
+inline void gemm_int8(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
+                      const Int8Epilogue& epi, std::uint8_t* c, LowpIndex ldc, QuantParams out_q) {
+  if (ldb < a.depth())
+    throw Error(ErrorKind::invalid_argument, "gemm_int8: a column stride is smaller than the column");
+  gemm_int8(a, detail::DenseU8Columns{b, ldb}, n, epi, c, ldc, out_q, nullptr);
 }
 
 }  // namespace resnet::kernels
