@@ -11,9 +11,10 @@
 //       place); int8 is gemm_int8 with u8 output (bias, ReLU, requantized); bf16 is
 //       gemm_bf16 (bias, ReLU, activations converted per block). GOPS = 2 MACs.
 //   conv/<kind>/<in>x<out>@<side>/<int8|bf16>/threads:1           one layer at reduced precision:
-//       the GEMM over the column sources (u8 windows padded with the zero point, or fp32
-//       windows converted while packing), u8 / fp32 NHWC in and out, bias and ReLU
+//       the GEMM over the column sources of im2col_lowp.hpp (windows padded with the zero
+//       point), u8 or bf16 NHWC in and out, bias and ReLU
 //   resnet50_all_convs_<int8|bf16>/threads:1                  the 53 convs so, as resnet50_all_convs
+//   resnet50_all_convs_bf16_fp32_maps/threads:1               bf16 with fp32 maps, converted while packing
 //
 // GFLOP/s for Winograd counts the direct convolution's MACs (an "effective" rate), so
 // the paths of one shape compare directly. Quote medians:
@@ -22,6 +23,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,7 +31,7 @@
 #include "resnet/kernels/conv2d.hpp"
 #include "resnet/kernels/gemm_bf16.hpp"
 #include "resnet/kernels/gemm_int8.hpp"
-#include "resnet/kernels/im2col_u8.hpp"
+#include "resnet/kernels/im2col_lowp.hpp"
 #include "resnet50_conv_layers.hpp"
 
 namespace {
@@ -109,16 +111,19 @@ void bench_all(benchmark::State& state, int threads) {
   state.counters["raw_weight_MB"] = static_cast<double>(weight_bytes) / 1e6;
 }
 
-/// One conv layer at int8 or bf16: packed weights, run over NHWC u8 (int8) or fp32 (bf16)
-/// through the reduced-precision GEMMs and their column sources. No threads.
+/// One conv layer at int8 or bf16: packed weights, run over NHWC maps through the
+/// reduced-precision GEMMs and their column sources: u8 in and out (int8), bf16 in and
+/// out (bf16), or fp32 in and out converted while packing (bf16, fp32_maps). No threads.
 struct LowpConvLayer {
   Layer l;
   resnet::Precision precision;
+  bool fp32_maps;
   resnet::kernels::PackedInt8Weights w8;
   resnet::kernels::PackedBf16Weights w16;
   std::vector<float> bias;
 
-  LowpConvLayer(const Layer& layer, resnet::Precision p) : l(layer), precision(p) {
+  LowpConvLayer(const Layer& layer, resnet::Precision p, bool fp32_maps_ = false)
+      : l(layer), precision(p), fp32_maps(fp32_maps_) {
     const auto w = random_vector(static_cast<std::size_t>(l.s.weight_count()), 1);
     const long long k = 1LL * l.s.kernel * l.s.kernel * l.s.in_c;
     if (p == resnet::Precision::int8)
@@ -150,6 +155,18 @@ struct LowpConvLayer {
       else
         k::gemm_int8(w8, k::U8PatchColumns{x, side, side, s.in_c, s.kernel, s.stride, s.pad, o, o, 0}, n, epi, y,
                      s.out_c, {0.05f, 0}, tmp);
+    } else if (!fp32_maps) {
+      k::Bf16Epilogue epi;
+      epi.bias = bias.data();
+      epi.relu = true;
+      const auto* x = static_cast<const std::uint16_t*>(in);
+      auto* y = static_cast<std::uint16_t*>(out);
+      auto* tmp = static_cast<float*>(scratch);
+      if (s.kernel == 1)
+        k::gemm_bf16(w16, k::Bf16PixelColumns{x, side, side, s.in_c, o, o, s.stride}, n, epi, y, s.out_c, tmp);
+      else
+        k::gemm_bf16(w16, k::Bf16PatchColumns{x, side, side, s.in_c, s.kernel, s.stride, s.pad, o, o, 0}, n, epi, y,
+                     s.out_c, tmp);
     } else {
       k::Bf16Epilogue epi;
       epi.bias = bias.data();
@@ -171,7 +188,13 @@ struct LowpBuffers {
   std::vector<float> in, out, scratch;
   LowpBuffers(std::size_t act_floats, std::size_t scratch_bytes)
       : in(random_vector(act_floats, 3)), out(act_floats), scratch(scratch_bytes / sizeof(float) + 1) {
-    for (float& x : in) x = std::abs(x);  // post-ReLU values; as bytes, arbitrary u8
+    // Post-ReLU values that read as fp32, as two bf16 (both in [0, 1)) and as arbitrary u8.
+    const auto low = random_vector(act_floats, 5);
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      const std::uint32_t bits = std::uint32_t(resnet::kernels::to_bf16_bits(std::abs(in[i]))) << 16 |
+                                 resnet::kernels::to_bf16_bits(std::abs(low[i]));
+      std::memcpy(&in[i], &bits, sizeof bits);
+    }
   }
 };
 
@@ -193,7 +216,7 @@ void bench_lowp_layer(benchmark::State& state, Layer layer, resnet::Precision pr
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bench_lowp_all(benchmark::State& state, resnet::Precision precision) {
+void bench_lowp_all(benchmark::State& state, resnet::Precision precision, bool fp32_maps) {
   try {
     resnet::require_precision(precision);
   } catch (const resnet::Error& e) {
@@ -205,7 +228,7 @@ void bench_lowp_all(benchmark::State& state, resnet::Precision precision) {
   std::size_t scratch = 0, act = 0;
   for (const Layer& l : resnet50::kConvLayers)
     for (int i = 0; i < l.count; ++i) {
-      convs.emplace_back(l, precision);
+      convs.emplace_back(l, precision, fp32_maps);
       macs += direct_macs(l.s, l.side);
       scratch = std::max(scratch, convs.back().scratch_bytes());
       act = std::max<std::size_t>(act, static_cast<std::size_t>(l.side) * l.side * std::max(l.s.in_c, l.s.out_c));
@@ -339,9 +362,13 @@ int main(int argc, char** argv) {
         }
       for (resnet::Precision p : {resnet::Precision::int8, resnet::Precision::bf16})
         benchmark::RegisterBenchmark((std::string("resnet50_all_convs_") + resnet::to_string(p) + "/threads:1").c_str(),
-                                     bench_lowp_all, p)
+                                     bench_lowp_all, p, false)
             ->UseRealTime()
             ->Unit(benchmark::kMillisecond);
+      benchmark::RegisterBenchmark("resnet50_all_convs_bf16_fp32_maps/threads:1", bench_lowp_all,
+                                   resnet::Precision::bf16, true)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
     }
     benchmark::RegisterBenchmark(("resnet50_all_convs/threads:" + std::to_string(threads)).c_str(), bench_all, threads)
         ->UseRealTime()

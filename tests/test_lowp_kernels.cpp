@@ -6,6 +6,9 @@
 // int8 is compared bit for bit: the integer sums are exact in both, and the epilogue is
 // the same sequence of single IEEE operations (lowp_common.hpp; multiply-adds are
 // explicit fmas on both sides, so contraction cannot make them differ).
+// The convolutions through the column sources of im2col_lowp.hpp are compared with the
+// same references on a plainly built im2col.
+//
 // bf16 is compared bit for bit too: the reference rounds the inputs as VCVTNE2PS2BF16
 // does and adds the products one fma at a time in the order Intel documents for
 // VDPBF16PS (odd k, then even; a product of two bf16 is exact in fp32), the kernel sums
@@ -27,7 +30,7 @@
 #include "resnet/core/precision.hpp"
 #include "resnet/kernels/gemm_bf16.hpp"
 #include "resnet/kernels/gemm_int8.hpp"
-#include "resnet/kernels/im2col_u8.hpp"
+#include "resnet/kernels/im2col_lowp.hpp"
 #include "resnet/kernels/reference_lowp.hpp"
 
 #include "error_kind.hpp"
@@ -376,12 +379,13 @@ TEST_CASE("u8 quantization rounds as the int8 epilogue and PyTorch's FakeQuantiz
   CHECK(u8 == requantized);
 }
 
-/// A u8 NHWC map's im2col, built directly: column (n, oy, ox) holds the window's bytes in
-/// OHWI depth order, the zero point where the window leaves the map.
-std::vector<std::uint8_t> lowp_im2col(const std::vector<std::uint8_t>& in, LowpIndex batch, LowpIndex h, LowpIndex w,
-                                      LowpIndex c, LowpIndex k, LowpIndex stride, LowpIndex pad, std::uint8_t zp) {
+/// An NHWC map's im2col, built directly: column (n, oy, ox) holds the window's values in
+/// OHWI depth order, `zp` where the window leaves the map.
+template <class T>
+std::vector<T> lowp_im2col(const std::vector<T>& in, LowpIndex batch, LowpIndex h, LowpIndex w, LowpIndex c,
+                           LowpIndex k, LowpIndex stride, LowpIndex pad, T zp) {
   const LowpIndex oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1;
-  std::vector<std::uint8_t> cols;
+  std::vector<T> cols;
   for (LowpIndex n = 0; n < batch; ++n)
     for (LowpIndex oy = 0; oy < oh; ++oy)
       for (LowpIndex ox = 0; ox < ow; ++ox)
@@ -395,18 +399,22 @@ std::vector<std::uint8_t> lowp_im2col(const std::vector<std::uint8_t>& in, LowpI
   return cols;
 }
 
+struct LowpConvCase {
+  LowpIndex batch, h, w, c, out_c, k, stride, pad;
+};
+
+/// Window rows of whole 32-bit words (c % 4 == 0 for u8, c even for bf16) are read in
+/// place, one run per row; others (c = 5, 13, the 3-channel stem) are gathered whole.
+constexpr LowpConvCase kLowpConvCases[] = {
+    {2, 7, 9, 5, 19, 3, 1, 1},  {1, 8, 11, 13, 33, 3, 2, 1}, {1, 15, 13, 3, 64, 7, 2, 3},
+    {2, 7, 9, 8, 19, 3, 1, 1},  {1, 10, 9, 12, 40, 3, 2, 1}, {1, 9, 8, 4, 17, 5, 1, 2},
+    {1, 6, 5, 64, 70, 3, 1, 1}, {2, 9, 7, 6, 50, 1, 2, 0},   {1, 5, 6, 70, 17, 1, 1, 0},
+    {1, 7, 6, 2, 21, 3, 1, 1}};  // bf16: rows of 6 values, in place; u8: gathered
+
 TEST_CASE("int8 convolutions through the u8 column sources equal the reference on im2col", "[lowp][int8]") {
   if (!resnet::precision_available(Precision::int8)) return;
-  struct ConvCase {
-    LowpIndex batch, h, w, c, out_c, k, stride, pad;
-  };
-  // Window rows of whole words (c % 4 == 0) are read in place, one run per row; others
-  // (c = 5, 13, the 3-channel stem) are gathered whole.
-  const ConvCase cases[] = {{2, 7, 9, 5, 19, 3, 1, 1},   {1, 8, 11, 13, 33, 3, 2, 1}, {1, 15, 13, 3, 64, 7, 2, 3},
-                            {2, 7, 9, 8, 19, 3, 1, 1},   {1, 10, 9, 12, 40, 3, 2, 1}, {1, 9, 8, 4, 17, 5, 1, 2},
-                            {1, 6, 5, 64, 70, 3, 1, 1},  {2, 9, 7, 6, 50, 1, 2, 0},   {1, 5, 6, 70, 17, 1, 1, 0}};
   unsigned seed = 1300;
-  for (const ConvCase& cc : cases) {
+  for (const LowpConvCase& cc : kLowpConvCases) {
     INFO("h=" << cc.h << " w=" << cc.w << " c=" << cc.c << " out_c=" << cc.out_c << " k=" << cc.k << " stride="
               << cc.stride << " pad=" << cc.pad);
     const LowpIndex oh = (cc.h + 2 * cc.pad - cc.k) / cc.stride + 1, ow = (cc.w + 2 * cc.pad - cc.k) / cc.stride + 1;
@@ -432,6 +440,73 @@ TEST_CASE("int8 convolutions through the u8 column sources equal the reference o
     const auto cols = lowp_im2col(in, cc.batch, cc.h, cc.w, cc.c, cc.k, cc.stride, cc.pad, zp);
     resnet::kernels::gemm_int8_reference(q, cc.out_c, kk, cols.data(), kk, n, epi, nullptr, want.data(), cc.out_c, out_q);
     CHECK(got == want);
+  }
+}
+
+TEST_CASE("bf16 convolutions through the bf16 column sources equal the reference on im2col", "[lowp][bf16]") {
+  if (!resnet::precision_available(Precision::bf16)) return;
+  unsigned seed = 1700;
+  for (const LowpConvCase& cc : kLowpConvCases) {
+    INFO("h=" << cc.h << " w=" << cc.w << " c=" << cc.c << " out_c=" << cc.out_c << " k=" << cc.k << " stride="
+              << cc.stride << " pad=" << cc.pad);
+    const LowpIndex oh = (cc.h + 2 * cc.pad - cc.k) / cc.stride + 1, ow = (cc.w + 2 * cc.pad - cc.k) / cc.stride + 1;
+    const LowpIndex kk = cc.k * cc.k * cc.c, n = cc.batch * oh * ow;
+    const auto x = lowp_floats(static_cast<std::size_t>(cc.batch * cc.h * cc.w * cc.c), seed++);
+    std::vector<std::uint16_t> in(x.size());
+    std::vector<float> in_f(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      in[i] = resnet::kernels::to_bf16_bits(x[i]);
+      in_f[i] = resnet::kernels::bf16_to_float(in[i]);
+    }
+    const auto w = lowp_floats(static_cast<std::size_t>(cc.out_c * kk), seed++);
+    const resnet::kernels::PackedBf16Weights packed(w.data(), cc.out_c, kk, kk);
+    Bf16Epilogue epi;
+    epi.relu = true;
+    std::vector<float> got(static_cast<std::size_t>(n * cc.out_c)), want(got.size());
+    std::vector<float> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_floats(kk)));
+    if (cc.k == 1)
+      resnet::kernels::gemm_bf16(packed, resnet::kernels::Bf16PixelColumns{in.data(), cc.h, cc.w, cc.c, oh, ow, cc.stride},
+                                 n, epi, got.data(), cc.out_c, scratch.data());
+    else
+      resnet::kernels::gemm_bf16(
+          packed, resnet::kernels::Bf16PatchColumns{in.data(), cc.h, cc.w, cc.c, cc.k, cc.stride, cc.pad, oh, ow, 0}, n,
+          epi, got.data(), cc.out_c, scratch.data());
+    const auto cols = lowp_im2col(in_f, cc.batch, cc.h, cc.w, cc.c, cc.k, cc.stride, cc.pad, 0.0f);
+    resnet::kernels::gemm_bf16_reference(w.data(), cc.out_c, kk, kk, cols.data(), kk, n, epi, want.data(), cc.out_c);
+    CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("bf16 GEMM reads bf16 activations in place and writes bf16 as the fp32 path rounds", "[lowp][bf16]") {
+  if (!resnet::precision_available(Precision::bf16)) return;
+  const LowpIndex shapes[][3] = {{17, 67, 13}, {50, 64, 70}, {33, 1, 9}, {70, 31, 523}, {48, 2, 8}};
+  unsigned seed = 1900;
+  for (const auto& shape : shapes) {
+    const LowpIndex m = shape[0], k = shape[1], n = shape[2], ldb = k + 3, ldc = m + 2;
+    INFO("M=" << m << " K=" << k << " N=" << n);
+    const auto a = lowp_floats(static_cast<std::size_t>(m * k), seed++);
+    const auto b = lowp_floats(static_cast<std::size_t>(ldb * n), seed++);
+    std::vector<std::uint16_t> b16(b.size());
+    for (std::size_t i = 0; i < b.size(); ++i) b16[i] = resnet::kernels::to_bf16_bits(b[i]);
+    const auto bias = lowp_floats(static_cast<std::size_t>(m), seed++);
+    const resnet::kernels::PackedBf16Weights packed(a.data(), m, k, k);
+    Bf16Epilogue epi;
+    epi.bias = bias.data();
+    std::vector<float> scratch(static_cast<std::size_t>(resnet::kernels::gemm_bf16_scratch_floats(k)));
+    std::vector<float> from_f32(static_cast<std::size_t>(ldc * n), -7.0f), from_b16(from_f32);
+    resnet::kernels::gemm_bf16(packed, b.data(), ldb, n, epi, from_f32.data(), ldc, scratch.data());
+    resnet::kernels::gemm_bf16(packed, b16.data(), ldb, n, epi, from_b16.data(), ldc, scratch.data());
+    CHECK(std::memcmp(from_f32.data(), from_b16.data(), from_f32.size() * sizeof(float)) == 0);
+    std::vector<std::uint16_t> out16(from_f32.size(), 0xBEEF);
+    resnet::kernels::gemm_bf16(packed, resnet::kernels::DenseColumnsOf<float>{b.data(), ldb}, n, epi,
+                               out16.data(), ldc, scratch.data());
+    std::size_t wrong = 0;
+    for (LowpIndex j = 0; j < n; ++j)
+      for (LowpIndex i = 0; i < ldc; ++i) {
+        const std::size_t at = static_cast<std::size_t>(j * ldc + i);
+        wrong += out16[at] != (i < m ? resnet::kernels::to_bf16_bits(from_f32[at]) : std::uint16_t(0xBEEF));
+      }
+    CHECK(wrong == 0);
   }
 }
 

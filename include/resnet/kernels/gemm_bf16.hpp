@@ -5,10 +5,12 @@
 ///
 /// Weights are rounded to bf16 (nearest even, as VCVTNE2PS2BF16) and packed once
 /// (PackedBf16Weights), two consecutive k of one row per 32-bit word: one zmm holds 16
-/// output channels x 2 k. Activations stay fp32 in memory; each block of columns is
-/// converted into the caller's scratch (K rounded up to even, a zero in the pad), then
-/// each step broadcasts one column's pair of bf16 to every lane. The conversion costs
-/// K * N against the product's M * K * N.
+/// output channels x 2 k. Activations are either fp32, each block of columns converted
+/// into the caller's scratch (K rounded up to even, a zero in the pad; K * N against the
+/// product's M * K * N), or bf16 read in place (im2col_lowp.hpp: an NHWC pixel, or a
+/// window row of whole pairs). Each step broadcasts one column's pair of bf16 to every
+/// lane. The output is fp32, or bf16 for the next bf16 layer: with bf16 maps between
+/// layers ResNet-50's convs ran 6% faster than with fp32 maps (docs/lowp.md).
 ///
 /// VDPBF16PS rounds after each product (Intel: two fp32 FMAs per lane, odd k first, with
 /// denormal inputs and outputs flushed to zero), so results differ from fp32 in the last
@@ -17,10 +19,12 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/precision.hpp"
+#include "resnet/kernels/im2col_lowp.hpp"
 #include "resnet/kernels/lowp_common.hpp"
 
 namespace resnet::kernels {
@@ -60,17 +64,25 @@ inline LowpIndex gemm_bf16_scratch_floats(LowpIndex k) {
 
 namespace detail {
 
+/// Where the bf16 product's rows land: fp32, or bf16 bits (rounded as to_bf16_bits).
+struct Bf16Output {
+  float* f32 = nullptr;
+  std::uint16_t* bf16 = nullptr;
+  LowpIndex ldc = 0;
+};
+
+/// One panel of up to 48 rows against one block of columns.
 struct Bf16PanelTask {
   const std::uint32_t* a = nullptr;  // the panel
   LowpIndex rows = 0;                // valid rows (1 .. 16 * P)
-  LowpIndex words = 0;               // K / 2 rounded up
-  const std::uint16_t* b = nullptr;  // converted block: column j at b + 2 * j * words
+  LowpIndex k = 0;                   // bf16 values per column (a converted block: K rounded up to even)
+  const std::uint16_t* const* cols = nullptr;  // column j: runs at cols[j * segments + s]
+  LowpIndex segments = 1;
   const float* bias = nullptr;       // at the panel's first row
   const float* residual = nullptr;   // at the panel's first row and the block's first column
   LowpIndex ldr = 0;
   bool relu = false;
-  float* c = nullptr;                // at the panel's first row and the block's first column
-  LowpIndex ldc = 0;
+  Bf16Output out;                    // at the panel's first row and the block's first column
 };
 
 #if defined(RESNET_HAVE_BF16_KERNELS)
@@ -107,7 +119,11 @@ RESNET_BF16_TARGET __attribute__((noinline)) void bf16_epilogue(const Bf16PanelT
       if (t.bias) y = _mm512_add_ps(y, bias);
       if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, t.residual + (j0 + j) * t.ldr + 16 * i));
       if (t.relu) y = _mm512_max_ps(zero, y);  // NaN passes, as in the fp32 path
-      _mm512_mask_storeu_ps(t.c + (j0 + j) * t.ldc + 16 * i, mask, y);
+      const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
+      if (t.out.f32)
+        _mm512_mask_storeu_ps(t.out.f32 + to, mask, y);
+      else  // VCVTNEPS2BF16 rounds as to_bf16_bits
+        _mm256_mask_storeu_epi16(t.out.bf16 + to, mask, (__m256i)_mm512_cvtneps_pbh(y));
     }
   }
 }
@@ -117,22 +133,29 @@ RESNET_BF16_TARGET __attribute__((noinline)) void bf16_epilogue(const Bf16PanelT
 template <int P, int NC>
 RESNET_BF16_TARGET __attribute__((noinline)) void bf16_panel(const Bf16PanelTask& t, LowpIndex col0,
                                                              LowpIndex tiles) {
+  // Column j is `segments` runs of k / segments values at cols[j * segments + s], each
+  // of whole pairs (an odd K reaches the kernel only through a copy padded with a zero).
+  const LowpIndex segments = t.segments, words = t.k / segments / 2;
   for (LowpIndex q = 0; q < tiles; ++q) {
     const LowpIndex j0 = col0 + q * NC;
     const std::uint16_t* bj[NC];
-    for (int j = 0; j < NC; ++j) bj[j] = t.b + 2 * (j0 + j) * t.words;
+    for (int j = 0; j < NC; ++j) bj[j] = t.cols[(j0 + j) * segments];
     __m512 acc[NC][P];
     for (int j = 0; j < NC; ++j)
       for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_ps();
     const std::uint32_t* ap = t.a;
-    for (LowpIndex g = 0; g < t.words; ++g, ap += 16 * P) {
-      __m512bh a[P];
-      for (int i = 0; i < P; ++i) a[i] = (__m512bh)_mm512_load_si512(ap + 16 * i);
-      for (int j = 0; j < NC; ++j) {
-        std::uint32_t pair;
-        std::memcpy(&pair, bj[j] + 2 * g, 4);
-        const __m512bh bk = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
-        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], a[i], bk);
+    for (LowpIndex seg = 0; seg < segments; ++seg) {
+      if (seg > 0)
+        for (int j = 0; j < NC; ++j) bj[j] = t.cols[(j0 + j) * segments + seg];
+      for (LowpIndex g = 0; g < words; ++g, ap += 16 * P) {
+        __m512bh a[P];
+        for (int i = 0; i < P; ++i) a[i] = (__m512bh)_mm512_load_si512(ap + 16 * i);
+        for (int j = 0; j < NC; ++j) {
+          std::uint32_t pair;
+          std::memcpy(&pair, bj[j] + 2 * g, 4);
+          const __m512bh bk = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
+          for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbf16_ps(acc[j][i], a[i], bk);
+        }
       }
     }
     __m512 sums[NC][P];  // a copy: passing acc's address would keep acc in memory
@@ -154,73 +177,145 @@ inline void bf16_panel_columns(const Bf16PanelTask& t, LowpIndex cols) {
 #undef RESNET_BF16_TARGET
 #endif
 
-/// B as a dense fp32 matrix, column j at base + j * ld: the column source of the plain
-/// gemm_bf16 overload (im2col.hpp's sources have the same segment()).
-struct DenseFloatColumns {
-  const float* base;
-  LowpIndex ld;
-  const float* segment(LowpIndex col, LowpIndex k0, LowpIndex, float*) const { return base + col * ld + k0; }
-};
-
-}  // namespace detail
-
-/// C (M x N, column j at c + j * ldc) = epilogue(bf16(A) * bf16(B)), B fp32 (K x N) from
-/// a column source as the fp32 GEMM's (im2col.hpp: DenseColumns, StridedColumns,
-/// PatchColumns): src.segment(col, 0, K, tmp) returns column col's K floats, in place or
-/// copied into tmp. Each block of columns is converted into the scratch once and read by
-/// every panel of A. scratch: gemm_bf16_scratch_floats(K) floats. Columns are
-/// independent: a caller splits N over threads by offsetting c and the residual and
-/// giving each thread its own scratch and columns. Throws ErrorKind::unsupported_cpu
-/// where the CPU or build lacks AVX512-BF16. Allocates nothing.
-template <class Source>
-void gemm_bf16(const PackedBf16Weights& a, const Source& src, LowpIndex n, const Bf16Epilogue& epi, float* c,
-               LowpIndex ldc, float* scratch) {
-  require_precision(Precision::bf16);
-  if (n <= 0 || a.rows() == 0) return;
-  if (ldc < a.rows() || (epi.residual && epi.ldr < a.rows()))
-    throw Error(ErrorKind::invalid_argument, "gemm_bf16: a column stride is smaller than the column");
+/// The panels of A against one block of columns.
+inline void bf16_block(const PackedBf16Weights& a, const std::uint16_t* const* table, LowpIndex segments,
+                       LowpIndex k, LowpIndex cols, LowpIndex n0, const Bf16Epilogue& epi, const Bf16Output& out) {
 #if defined(RESNET_HAVE_BF16_KERNELS)
-  const detail::WordPanels& w = a.panels();
-  const LowpIndex words = w.words(), k = a.depth();
-  const LowpIndex block = detail::lowp_block_columns(4 * words);
-  // The converted block, then room for one column copied by the source.
-  std::uint16_t* converted = reinterpret_cast<std::uint16_t*>(scratch);
-  float* column = scratch + words * block;
-  for (LowpIndex n0 = 0; n0 < n; n0 += block) {
-    const LowpIndex cols = std::min(block, n - n0);
-    for (LowpIndex j = 0; j < cols; ++j)
-      detail::bf16_convert_column(converted + 2 * j * words, src.segment(n0 + j, 0, k, column), k);
-    for (LowpIndex p = 0; p < w.panels(); ++p) {
-      const LowpIndex r0 = p * detail::kLowpPanelRows;
-      detail::Bf16PanelTask t;
-      t.a = w.panel(p);
-      t.rows = std::min(detail::kLowpPanelRows, a.rows() - r0);
-      t.words = words;
-      t.b = converted;
-      t.bias = epi.bias ? epi.bias + r0 : nullptr;
-      t.residual = epi.residual ? epi.residual + n0 * epi.ldr + r0 : nullptr;
-      t.ldr = epi.ldr;
-      t.relu = epi.relu;
-      t.c = c + n0 * ldc + r0;
-      t.ldc = ldc;
-      switch (w.panel_vectors(p)) {
-        case 3: detail::bf16_panel_columns<3>(t, cols); break;
-        case 2: detail::bf16_panel_columns<2>(t, cols); break;
-        default: detail::bf16_panel_columns<1>(t, cols); break;
-      }
+  const WordPanels& w = a.panels();
+  for (LowpIndex p = 0; p < w.panels(); ++p) {
+    const LowpIndex r0 = p * kLowpPanelRows;
+    Bf16PanelTask t;
+    t.a = w.panel(p);
+    t.rows = std::min(kLowpPanelRows, a.rows() - r0);
+    t.k = k;
+    t.cols = table;
+    t.segments = segments;
+    t.bias = epi.bias ? epi.bias + r0 : nullptr;
+    t.residual = epi.residual ? epi.residual + n0 * epi.ldr + r0 : nullptr;
+    t.ldr = epi.ldr;
+    t.relu = epi.relu;
+    t.out = out;
+    if (out.f32) t.out.f32 += n0 * out.ldc + r0;
+    if (out.bf16) t.out.bf16 += n0 * out.ldc + r0;
+    switch (w.panel_vectors(p)) {
+      case 3: bf16_panel_columns<3>(t, cols); break;
+      case 2: bf16_panel_columns<2>(t, cols); break;
+      default: bf16_panel_columns<1>(t, cols); break;
     }
   }
 #else
-  (void)src, (void)epi, (void)c, (void)scratch;
+  (void)a, (void)table, (void)segments, (void)k, (void)cols, (void)n0, (void)epi, (void)out;
 #endif
 }
 
-/// The same for a dense B, column j at b + j * ldb.
+template <class Source>
+void gemm_bf16_run(const PackedBf16Weights& a, const Source& src, LowpIndex n, const Bf16Epilogue& epi,
+                   const Bf16Output& out, float* scratch) {
+  require_precision(Precision::bf16);
+  if (n <= 0 || a.rows() == 0) return;
+  if (out.ldc < a.rows() || (epi.residual && epi.ldr < a.rows()))
+    throw Error(ErrorKind::invalid_argument, "gemm_bf16: a column stride is smaller than the column");
+#if defined(RESNET_HAVE_BF16_KERNELS)
+  using Element = std::remove_cv_t<std::remove_pointer_t<decltype(src.segment(0, 0, 0, nullptr))>>;
+  static_assert(std::is_same_v<Element, float> || std::is_same_v<Element, std::uint16_t>,
+                "gemm_bf16: a column source returns fp32 values (converted) or bf16 bits (read in place)");
+  const LowpIndex k = a.depth(), k2 = a.panels().words() * 2;
+  const std::uint16_t* table[kLowpColumnTable];
+  if constexpr (std::is_same_v<Element, float>) {
+    // Each block converted into the scratch once, then a room for one column the source copies.
+    const LowpIndex block = lowp_block_columns(2 * k2);
+    std::uint16_t* converted = reinterpret_cast<std::uint16_t*>(scratch);
+    float* column = scratch + k2 / 2 * block;
+    for (LowpIndex n0 = 0; n0 < n; n0 += block) {
+      const LowpIndex cols = std::min(block, n - n0);
+      for (LowpIndex j = 0; j < cols; ++j) {
+        table[j] = converted + j * k2;
+        bf16_convert_column(converted + j * k2, src.segment(n0 + j, 0, k, column), k);
+      }
+      bf16_block(a, table, 1, k2, cols, n0, epi, out);
+    }
+  } else if (k % 2 != 0) {
+    // bf16 with an odd K: each column copied with a zero after it, so the kernel sees
+    // whole pairs and adds them in the reference's order.
+    const LowpIndex block = lowp_block_columns(2 * k2);
+    std::uint16_t* copies = reinterpret_cast<std::uint16_t*>(scratch);
+    for (LowpIndex n0 = 0; n0 < n; n0 += block) {
+      const LowpIndex cols = std::min(block, n - n0);
+      for (LowpIndex j = 0; j < cols; ++j) {
+        std::uint16_t* d = copies + j * k2;
+        const std::uint16_t* p = src.segment(n0 + j, 0, k, d);
+        if (p != d) std::memcpy(d, p, sizeof(std::uint16_t) * static_cast<std::size_t>(k));
+        d[k] = 0;
+        table[j] = d;
+      }
+      bf16_block(a, table, 1, k2, cols, n0, epi, out);
+    }
+  } else {
+    // bf16 in place: runs of whole pairs (a window row), or the whole column.
+    LowpIndex run = src.run_length(k);
+    if (run <= 0 || k % run != 0 || (run != k && run % 2 != 0) || k / run > kLowpColumnTable / 8) run = k;
+    const LowpIndex segments = k / run;
+    const LowpIndex block = std::min(lowp_block_columns(2 * k2), kLowpColumnTable / segments / 8 * 8);
+    std::uint16_t* copies = reinterpret_cast<std::uint16_t*>(scratch);
+    for (LowpIndex n0 = 0; n0 < n; n0 += block) {
+      const LowpIndex cols = std::min(block, n - n0);
+      for (LowpIndex j = 0; j < cols; ++j)
+        for (LowpIndex r = 0; r < segments; ++r)
+          table[j * segments + r] = src.segment(n0 + j, r * run, run, copies ? copies + j * k + r * run : nullptr);
+      bf16_block(a, table, segments, k, cols, n0, epi, out);
+    }
+  }
+#else
+  (void)src, (void)epi, (void)out, (void)scratch;
+#endif
+}
+
+}  // namespace detail
+
+/// C (M x N, column j at c + j * ldc) = epilogue(bf16(A) * bf16(B)), B (K x N) from a
+/// column source whose segment(col, k0, len, tmp) returns either
+///   fp32 values (im2col.hpp: DenseColumns, StridedColumns, PatchColumns): whole columns,
+///     converted into the scratch once per block and read by every panel of A; or
+///   bf16 bits (im2col_lowp.hpp: Bf16PixelColumns, Bf16PatchColumns): read in place, in
+///     run_length(K) runs, copies (a window over the border) into the scratch.
+/// scratch: gemm_bf16_scratch_floats(K) floats (null for a bf16 source that never
+/// copies and an even K). Columns are independent: a caller splits N over threads by offsetting c and
+/// the residual and giving each thread its own columns and scratch. Throws
+/// ErrorKind::unsupported_cpu where the CPU or build lacks AVX512-BF16. Allocates nothing.
+template <class Source>
+void gemm_bf16(const PackedBf16Weights& a, const Source& src, LowpIndex n, const Bf16Epilogue& epi, float* c,
+               LowpIndex ldc, float* scratch) {
+  detail::Bf16Output out;
+  out.f32 = c;
+  out.ldc = ldc;
+  detail::gemm_bf16_run(a, src, n, epi, out, scratch);
+}
+
+/// The same, writing bf16 bits (the next bf16 layer's input), rounded as to_bf16_bits.
+template <class Source>
+void gemm_bf16(const PackedBf16Weights& a, const Source& src, LowpIndex n, const Bf16Epilogue& epi,
+               std::uint16_t* c, LowpIndex ldc, float* scratch) {
+  detail::Bf16Output out;
+  out.bf16 = c;
+  out.ldc = ldc;
+  detail::gemm_bf16_run(a, src, n, epi, out, scratch);
+}
+
+/// Dense fp32 B, column j at b + j * ldb.
 inline void gemm_bf16(const PackedBf16Weights& a, const float* b, LowpIndex ldb, LowpIndex n,
                       const Bf16Epilogue& epi, float* c, LowpIndex ldc, float* scratch) {
   if (ldb < a.depth())
     throw Error(ErrorKind::invalid_argument, "gemm_bf16: a column stride is smaller than the column");
-  gemm_bf16(a, detail::DenseFloatColumns{b, ldb}, n, epi, c, ldc, scratch);
+  gemm_bf16(a, DenseColumnsOf<float>{b, ldb}, n, epi, c, ldc, scratch);
+}
+
+/// Dense bf16 B (bits), column j at b + j * ldb, read in place (scratch: null will do
+/// for an even K).
+inline void gemm_bf16(const PackedBf16Weights& a, const std::uint16_t* b, LowpIndex ldb, LowpIndex n,
+                      const Bf16Epilogue& epi, float* c, LowpIndex ldc, float* scratch) {
+  if (ldb < a.depth())
+    throw Error(ErrorKind::invalid_argument, "gemm_bf16: a column stride is smaller than the column");
+  gemm_bf16(a, DenseColumnsOf<std::uint16_t>{b, ldb}, n, epi, c, ldc, scratch);
 }
 
 }  // namespace resnet::kernels

@@ -5,7 +5,7 @@
 ///
 /// Weights are packed once (PackedInt8Weights): s8 per output channel, four consecutive k
 /// of one row in each 32-bit word, so one zmm holds 16 output channels x 4 k. Activations
-/// come from a column source (im2col_u8.hpp), one pointer per column of a block: in place
+/// come from a column source (im2col_lowp.hpp), one pointer per column of a block: in place
 /// (an NHWC pixel for a 1x1 conv) or a window copied once per block; four bytes at a time
 /// are broadcast to every lane.
 /// K need not be a multiple of 4: the weights are padded with zeros and the last partial
@@ -27,6 +27,7 @@
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/precision.hpp"
+#include "resnet/kernels/im2col_lowp.hpp"
 #include "resnet/kernels/lowp_common.hpp"
 
 namespace resnet::kernels {
@@ -221,19 +222,6 @@ inline void int8_panel_columns(const Int8PanelTask& t, LowpIndex col0, LowpIndex
 #undef RESNET_INT8_TARGET
 #endif
 
-/// Column pointers per block: the table lives on the stack (4 KiB).
-constexpr LowpIndex kInt8TableSize = 512;
-
-/// B as a dense u8 matrix, column j at base + j * ld: the source of the plain overloads.
-struct DenseU8Columns {
-  const std::uint8_t* base;
-  LowpIndex ld;
-  LowpIndex run_length(LowpIndex k) const { return k; }
-  const std::uint8_t* segment(LowpIndex col, LowpIndex k0, LowpIndex, std::uint8_t*) const {
-    return base + col * ld + k0;
-  }
-};
-
 template <class Source>
 void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, const Int8Epilogue& epi,
                    const Int8Output& out, std::uint8_t* scratch) {
@@ -249,10 +237,10 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
   // Runs of whole words that the source can point to in place (a window row), or the
   // whole column.
   LowpIndex run = src.run_length(k);
-  if (run <= 0 || k % run != 0 || (run != k && run % 4 != 0) || k / run > kInt8TableSize / 8) run = k;
+  if (run <= 0 || k % run != 0 || (run != k && run % 4 != 0) || k / run > kLowpColumnTable / 8) run = k;
   const LowpIndex segments = k / run;
-  const LowpIndex block = std::min(lowp_block_columns(k), kInt8TableSize / segments / 8 * 8);
-  const std::uint8_t* table[kInt8TableSize];
+  const LowpIndex block = std::min(lowp_block_columns(k), kLowpColumnTable / segments / 8 * 8);
+  const std::uint8_t* table[kLowpColumnTable];
   for (LowpIndex n0 = 0; n0 < n; n0 += block) {
     const LowpIndex cols = std::min(block, n - n0);
     for (LowpIndex j = 0; j < cols; ++j)
@@ -296,7 +284,7 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
 inline LowpIndex gemm_int8_scratch_bytes(LowpIndex k) { return detail::lowp_block_columns(k) * k; }
 
 /// C (M x N, fp32, column j at c + j * ldc) = epilogue(A * B), B (K x N, u8) quantized by
-/// epi.input, from a column source (im2col_u8.hpp): src.run_length(K) says how column col
+/// epi.input, from a column source (im2col_lowp.hpp): src.run_length(K) says how column col
 /// splits into equal runs (K itself, or whole words), and src.segment(col, k0, run, tmp)
 /// returns the run from depth k0, in place or copied into tmp (which has room for the
 /// run; gemm_int8_scratch_bytes(K) in all, null for a source that never copies).
@@ -328,14 +316,14 @@ inline void gemm_int8(const PackedInt8Weights& a, const std::uint8_t* b, LowpInd
                       const Int8Epilogue& epi, float* c, LowpIndex ldc) {
   if (ldb < a.depth())
     throw Error(ErrorKind::invalid_argument, "gemm_int8: a column stride is smaller than the column");
-  gemm_int8(a, detail::DenseU8Columns{b, ldb}, n, epi, c, ldc, nullptr);
+  gemm_int8(a, DenseColumnsOf<std::uint8_t>{b, ldb}, n, epi, c, ldc, nullptr);
 }
 
 inline void gemm_int8(const PackedInt8Weights& a, const std::uint8_t* b, LowpIndex ldb, LowpIndex n,
                       const Int8Epilogue& epi, std::uint8_t* c, LowpIndex ldc, QuantParams out_q) {
   if (ldb < a.depth())
     throw Error(ErrorKind::invalid_argument, "gemm_int8: a column stride is smaller than the column");
-  gemm_int8(a, detail::DenseU8Columns{b, ldb}, n, epi, c, ldc, out_q, nullptr);
+  gemm_int8(a, DenseColumnsOf<std::uint8_t>{b, ldb}, n, epi, c, ldc, out_q, nullptr);
 }
 
 }  // namespace resnet::kernels

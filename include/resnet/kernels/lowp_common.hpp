@@ -210,6 +210,10 @@ class WordPanels {
   std::vector<std::uint32_t, Align64Allocator<std::uint32_t>> data_;
 };
 
+/// Column pointers per block of the product (runs of all its columns): the GEMMs keep
+/// the table on the stack, 4 KiB.
+constexpr LowpIndex kLowpColumnTable = 512;
+
 /// Columns per block of the product: B's block (cols x bytes_per_column) stays within
 /// about 384 KiB of the 1 MiB L2 beside a 48-row panel of A, a multiple of 8 columns.
 inline LowpIndex lowp_block_columns(LowpIndex bytes_per_column) {

@@ -1,0 +1,89 @@
+#pragma once
+/// Column sources for the reduced-precision GEMMs over a u8 (int8) or bf16 NHWC map: B
+/// (K x N) with one column per output pixel, as im2col.hpp's float sources are for the
+/// fp32 GEMM. run_length(K) says how the GEMM should ask for a column: whole (K), or in
+/// runs it can read in place. Then segment(col, k0, len, tmp) returns those values, in
+/// place where they lie in the map, else copied into tmp.
+///
+/// Padding is the value that stands for 0: the input's zero point for u8 (v means
+/// scale * (v - zp)), 0 for bf16.
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "resnet/kernels/lowp_common.hpp"
+
+namespace resnet::kernels {
+
+/// A dense K x N matrix, column j at base + j * ld (a 1x1 stride-1 conv's NHWC map with
+/// ld = c), read in place.
+template <class T>
+struct DenseColumnsOf {
+  const T* base;
+  LowpIndex ld;
+
+  LowpIndex run_length(LowpIndex k) const { return k; }
+  const T* segment(LowpIndex col, LowpIndex k0, LowpIndex, T*) const { return base + col * ld + k0; }
+};
+
+/// A 1x1 convolution with stride s: column j is input pixel (n, s * oy, s * ox), whose c
+/// values lie in place.
+template <class T>
+struct PixelColumnsOf {
+  const T* in;
+  LowpIndex h, w, c, oh, ow, stride;
+
+  LowpIndex run_length(LowpIndex k) const { return k; }
+  const T* segment(LowpIndex col, LowpIndex k0, LowpIndex, T*) const {
+    const LowpIndex plane = oh * ow, n = col / plane, r = col % plane;
+    return in + ((n * h + r / ow * stride) * w + r % ow * stride) * c + k0;
+  }
+};
+
+/// A k x k window with stride and padding: depth index (ky * k + kx) * c + ci (OHWI), so
+/// a window row is k * c contiguous values of the map where it lies inside it. With rows
+/// of whole 32-bit words (every ResNet 3x3 past the stem) the GEMM reads one run per
+/// row, in place inside the map; otherwise (the 7x7 stem on 3 channels) it asks for
+/// whole windows, gathered.
+template <class T>
+struct PatchColumnsOf {
+  const T* in;
+  LowpIndex h, w, c, k, stride, pad, oh, ow;
+  T pad_value;
+
+  LowpIndex run_length(LowpIndex depth) const {
+    return (k * c) % static_cast<LowpIndex>(4 / sizeof(T)) == 0 ? k * c : depth;
+  }
+
+  /// Window rows [k0 / (k c), (k0 + len) / (k c)) of column col; k0 and len are whole rows.
+  const T* segment(LowpIndex col, LowpIndex k0, LowpIndex len, T* tmp) const {
+    const LowpIndex plane = oh * ow, n = col / plane, r = col % plane;
+    const LowpIndex iy0 = r / ow * stride - pad, ix0 = r % ow * stride - pad;
+    const LowpIndex kx_lo = std::max<LowpIndex>(0, -ix0), kx_hi = std::max(kx_lo, std::min(k, w - ix0));
+    const LowpIndex row = k * c, ky0 = k0 / row, rows = len / row;
+    if (rows == 1 && kx_lo == 0 && kx_hi == k && iy0 + ky0 >= 0 && iy0 + ky0 < h)
+      return in + ((n * h + iy0 + ky0) * w + ix0) * c;  // inside the map: in place
+    for (LowpIndex ky = ky0; ky < ky0 + rows; ++ky) {
+      T* d = tmp + (ky - ky0) * row;
+      const LowpIndex iy = iy0 + ky;
+      if (iy < 0 || iy >= h) {
+        std::fill(d, d + row, pad_value);
+        continue;
+      }
+      std::fill(d, d + kx_lo * c, pad_value);
+      if (kx_hi > kx_lo)
+        std::memcpy(d + kx_lo * c, in + ((n * h + iy) * w + ix0 + kx_lo) * c,
+                    sizeof(T) * static_cast<std::size_t>((kx_hi - kx_lo) * c));
+      std::fill(d + kx_hi * c, d + row, pad_value);
+    }
+    return tmp;
+  }
+};
+
+using U8PixelColumns = PixelColumnsOf<std::uint8_t>;
+using U8PatchColumns = PatchColumnsOf<std::uint8_t>;      ///< pad_value: the input's zero point
+using Bf16PixelColumns = PixelColumnsOf<std::uint16_t>;   ///< bf16 bits
+using Bf16PatchColumns = PatchColumnsOf<std::uint16_t>;   ///< pad_value: 0 (bf16 +0)
+
+}  // namespace resnet::kernels
