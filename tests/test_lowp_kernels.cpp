@@ -477,6 +477,29 @@ TEST_CASE("bf16 convolutions through the bf16 column sources equal the reference
   }
 }
 
+TEST_CASE("a GEMM that must copy columns and has no scratch throws instead of writing through null", "[lowp]") {
+  const std::vector<std::uint8_t> in8(3 * 3 * 4, 7);
+  const std::vector<std::uint16_t> in16(3 * 3 * 4, 0x3F80);
+  const std::vector<float> in32(3 * 3 * 4, 1.0f), w(5 * 36, 0.5f);
+  std::vector<float> out(5 * 9);
+  if (resnet::precision_available(Precision::int8)) {
+    const auto packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), 5, 36, 36);
+    const resnet::kernels::U8PatchColumns src{in8.data(), 3, 3, 4, 3, 1, 1, 3, 3, 0};  // every window crosses the border
+    CHECK(test_support::kind_of([&] { resnet::kernels::gemm_int8(packed, src, 9, Int8Epilogue{}, out.data(), 5, nullptr); }) ==
+          resnet::ErrorKind::invalid_argument);
+  }
+  if (resnet::precision_available(Precision::bf16)) {
+    const resnet::kernels::PackedBf16Weights packed(w.data(), 5, 36, 36);
+    const resnet::kernels::Bf16PatchColumns src{in16.data(), 3, 3, 4, 3, 1, 1, 3, 3, 0};
+    CHECK(test_support::kind_of([&] { resnet::kernels::gemm_bf16(packed, src, 9, Bf16Epilogue{}, out.data(), 5, nullptr); }) ==
+          resnet::ErrorKind::invalid_argument);
+    CHECK(test_support::kind_of([&] {
+            resnet::kernels::gemm_bf16(packed, resnet::kernels::DenseColumnsOf<float>{in32.data(), 36}, 1, Bf16Epilogue{},
+                                       out.data(), 5, nullptr);
+          }) == resnet::ErrorKind::invalid_argument);
+  }
+}
+
 TEST_CASE("bf16 GEMM reads bf16 activations in place and writes bf16 as the fp32 path rounds", "[lowp][bf16]") {
   if (!resnet::precision_available(Precision::bf16)) return;
   const LowpIndex shapes[][3] = {{17, 67, 13}, {50, 64, 70}, {33, 1, 9}, {70, 31, 523}, {48, 2, 8}};

@@ -220,6 +220,8 @@ void gemm_bf16_run(const PackedBf16Weights& a, const Source& src, LowpIndex n, c
   static_assert(std::is_same_v<Element, float> || std::is_same_v<Element, std::uint16_t>,
                 "gemm_bf16: a column source returns fp32 values (converted) or bf16 bits (read in place)");
   const LowpIndex k = a.depth(), k2 = a.panels().words() * 2;
+  if (!scratch && (std::is_same_v<Element, float> || k % 2 != 0))
+    throw Error(ErrorKind::invalid_argument, "gemm_bf16: fp32 activations or an odd K need scratch, none was given");
   const std::uint16_t* table[kLowpColumnTable];
   if constexpr (std::is_same_v<Element, float>) {
     // Each block converted into the scratch once, then a room for one column the source copies.

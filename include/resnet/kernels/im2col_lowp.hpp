@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "resnet/core/error.hpp"
 #include "resnet/kernels/lowp_common.hpp"
 
 namespace resnet::kernels {
@@ -64,6 +65,9 @@ struct PatchColumnsOf {
     const LowpIndex row = k * c, ky0 = k0 / row, rows = len / row;
     if (rows == 1 && kx_lo == 0 && kx_hi == k && iy0 + ky0 >= 0 && iy0 + ky0 < h)
       return in + ((n * h + iy0 + ky0) * w + ix0) * c;  // inside the map: in place
+    if (!tmp)
+      throw Error(ErrorKind::invalid_argument,
+                  "PatchColumnsOf: a window over the border is copied, but the GEMM was given no scratch");
     for (LowpIndex ky = ky0; ky < ky0 + rows; ++ky) {
       T* d = tmp + (ky - ky0) * row;
       const LowpIndex iy = iy0 + ky;
