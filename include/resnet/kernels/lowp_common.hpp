@@ -54,8 +54,8 @@ struct QuantizedWeights {
 /// Quantizes M x K fp32 weights (row i at w + i * lda) per row, symmetric, to s8 exactly
 /// as PyTorch's per_channel_symmetric qint8 observer and FakeQuantize do, so that the
 /// integer results can be checked against a fake-quantized PyTorch model:
-///   scale = max(max_k |w|, tiny) / 127.5 (torch: max_val / ((qmax - qmin) / 2), at
-///   least float eps), q = clamp(nearbyint(w * (1 / scale)), -128, 127).
+///   scale = max(max_k |w| / 127.5, float eps) (torch: max_val / ((qmax - qmin) / 2),
+///   at least eps), q = clamp(nearbyint(w * (1 / scale)), -128, 127).
 inline QuantizedWeights quantize_weights_per_channel(const float* w, LowpIndex m, LowpIndex k, LowpIndex lda) {
   QuantizedWeights q;
   q.values.resize(static_cast<std::size_t>(m * k));
@@ -132,7 +132,8 @@ inline float bf16_to_float(std::uint16_t bits) noexcept {
 ///   fp32 output: y; u8 output: clamp(nearbyint(y * (1 / out.scale)) + out.zero_point, 0, 255)
 /// Each step is one IEEE operation in this order, in the kernel and in the reference, so
 /// the two agree bit for bit; every multiply-add is an explicit fma and no product feeds
-/// a plain addition, so -ffp-contract cannot fuse one side differently from the other. Residual column j is at residual + j * ldr (elements).
+/// a plain addition, so -ffp-contract cannot fuse one side differently from the other.
+/// Residual column j is at residual + j * ldr (elements).
 struct Int8Epilogue {
   QuantParams input;                           ///< B's quantization
   const float* bias = nullptr;                 ///< [M], or null
