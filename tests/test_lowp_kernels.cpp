@@ -86,7 +86,7 @@ struct LowpCase {
   LowpIndex m, k, n;
   int variant;
   bool bias() const { return variant % 2 == 1; }
-  int residual() const { return variant / 2 % 3; }  // 0 none, 1 fp32, 2 u8 (int8 only)
+  int residual() const { return variant / 2 % 3; }  // 0 none, 1 fp32, 2 u8 (int8) or bf16 (bf16)
   bool relu() const { return variant / 6 % 2 == 1; }
   bool u8_out() const { return variant / 12 % 2 == 1; }
   LowpIndex ldb() const { return k + (variant % 5 == 0 ? 3 : 0); }  // strided columns now and then
@@ -147,9 +147,12 @@ void check_bf16_case(const LowpCase& c, unsigned seed) {
   const auto bias = lowp_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
   const LowpIndex ldr = c.m + 1;
   const auto res = lowp_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
+  std::vector<std::uint16_t> res16(res.size());
+  for (std::size_t i = 0; i < res.size(); ++i) res16[i] = resnet::kernels::to_bf16_bits(res[i]);
   Bf16Epilogue epi;
   epi.bias = c.bias() ? bias.data() : nullptr;
-  epi.residual = c.residual() != 0 ? res.data() : nullptr;
+  epi.residual = c.residual() == 1 ? res.data() : nullptr;
+  epi.residual_bf16 = c.residual() == 2 ? res16.data() : nullptr;
   epi.ldr = ldr;
   epi.relu = c.relu();
   const std::size_t out_size = static_cast<std::size_t>(c.ldc() * c.n);

@@ -80,6 +80,7 @@ struct Bf16PanelTask {
   LowpIndex segments = 1;
   const float* bias = nullptr;       // at the panel's first row
   const float* residual = nullptr;   // at the panel's first row and the block's first column
+  const std::uint16_t* residual_bf16 = nullptr;  // the same
   LowpIndex ldr = 0;
   bool relu = false;
   Bf16Output out;                    // at the panel's first row and the block's first column
@@ -118,6 +119,10 @@ RESNET_BF16_TARGET __attribute__((noinline)) void bf16_epilogue(const Bf16PanelT
       __m512 y = acc[j][i];
       if (t.bias) y = _mm512_add_ps(y, bias);
       if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, t.residual + (j0 + j) * t.ldr + 16 * i));
+      if (t.residual_bf16) {  // bf16 -> fp32 is a shift: the bits above 16 zeros
+        const __m256i r = _mm256_maskz_loadu_epi16(mask, t.residual_bf16 + (j0 + j) * t.ldr + 16 * i);
+        y = _mm512_add_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(r), 16)));
+      }
       if (t.relu) y = _mm512_max_ps(zero, y);  // NaN passes, as in the fp32 path
       const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
       if (t.out.f32)
@@ -192,6 +197,7 @@ inline void bf16_block(const PackedBf16Weights& a, const std::uint16_t* const* t
     t.segments = segments;
     t.bias = epi.bias ? epi.bias + r0 : nullptr;
     t.residual = epi.residual ? epi.residual + n0 * epi.ldr + r0 : nullptr;
+    t.residual_bf16 = epi.residual_bf16 ? epi.residual_bf16 + n0 * epi.ldr + r0 : nullptr;
     t.ldr = epi.ldr;
     t.relu = epi.relu;
     t.out = out;
@@ -213,7 +219,7 @@ void gemm_bf16_run(const PackedBf16Weights& a, const Source& src, LowpIndex n, c
                    const Bf16Output& out, float* scratch) {
   require_precision(Precision::bf16);
   if (n <= 0 || a.rows() == 0) return;
-  if (out.ldc < a.rows() || (epi.residual && epi.ldr < a.rows()))
+  if (out.ldc < a.rows() || ((epi.residual || epi.residual_bf16) && epi.ldr < a.rows()))
     throw Error(ErrorKind::invalid_argument, "gemm_bf16: a column stride is smaller than the column");
 #if defined(RESNET_HAVE_BF16_KERNELS)
   using Element = std::remove_cv_t<std::remove_pointer_t<decltype(src.segment(0, 0, 0, nullptr))>>;

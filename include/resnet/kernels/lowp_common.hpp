@@ -145,10 +145,12 @@ struct Int8Epilogue {
 };
 
 /// The epilogue of the bf16 GEMM, the fp32 GEMM's: y = (acc + bias[i]) + residual, then
-/// ReLU (NaN passes); either pointer may be null.
+/// ReLU (NaN passes). The residual is fp32 or bf16 bits (a bf16 map's shortcut, widened
+/// exactly); any pointer may be null.
 struct Bf16Epilogue {
   const float* bias = nullptr;
   const float* residual = nullptr;
+  const std::uint16_t* residual_bf16 = nullptr;
   LowpIndex ldr = 0;
   bool relu = false;
 };

@@ -53,6 +53,7 @@ inline void gemm_bf16_reference(const float* a, LowpIndex m, LowpIndex k, LowpIn
       }
       if (epi.bias) acc = acc + epi.bias[i];
       if (epi.residual) acc = acc + epi.residual[j * epi.ldr + i];
+      if (epi.residual_bf16) acc = acc + bf16_to_float(epi.residual_bf16[j * epi.ldr + i]);
       if (epi.relu) acc = 0.0f > acc ? 0.0f : acc;
       c[j * ldc + i] = acc;
     }
