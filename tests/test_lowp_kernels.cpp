@@ -406,13 +406,14 @@ struct LowpConvCase {
   LowpIndex batch, h, w, c, out_c, k, stride, pad;
 };
 
-/// Window rows of whole 32-bit words (c % 4 == 0 for u8, c even for bf16) are read in
-/// place, one run per row; others (c = 5, 13, the 3-channel stem) are gathered whole.
+/// Window rows of whole 32-bit words and at least 64 bytes are read in place, one run per
+/// row: c = 24 and 64 (u8 and bf16), c = 12 (bf16). The others (c = 5, 13, the
+/// 3-channel stem, short rows) are gathered whole.
 constexpr LowpConvCase kLowpConvCases[] = {
     {2, 7, 9, 5, 19, 3, 1, 1},  {1, 8, 11, 13, 33, 3, 2, 1}, {1, 15, 13, 3, 64, 7, 2, 3},
     {2, 7, 9, 8, 19, 3, 1, 1},  {1, 10, 9, 12, 40, 3, 2, 1}, {1, 9, 8, 4, 17, 5, 1, 2},
     {1, 6, 5, 64, 70, 3, 1, 1}, {2, 9, 7, 6, 50, 1, 2, 0},   {1, 5, 6, 70, 17, 1, 1, 0},
-    {1, 7, 6, 2, 21, 3, 1, 1}};  // bf16: rows of 6 values, in place; u8: gathered
+    {1, 7, 6, 2, 21, 3, 1, 1},  {2, 5, 7, 24, 20, 3, 2, 1}};
 
 TEST_CASE("int8 convolutions through the u8 column sources equal the reference on im2col", "[lowp][int8]") {
   if (!resnet::precision_available(Precision::int8)) return;

@@ -44,9 +44,11 @@ struct PixelColumnsOf {
 
 /// A k x k window with stride and padding: depth index (ky * k + kx) * c + ci (OHWI), so
 /// a window row is k * c contiguous values of the map where it lies inside it. With rows
-/// of whole 32-bit words (every ResNet 3x3 past the stem) the GEMM reads one run per
-/// row, in place inside the map; otherwise (the 7x7 stem on 3 channels) it asks for
-/// whole windows, gathered.
+/// of whole 32-bit words and at least a cache line long (every ResNet 3x3 past the stem)
+/// the GEMM reads one run per row, in place inside the map; otherwise it asks for whole
+/// windows, gathered. Short runs cost more than the gather: the 7x7 stem on a 4-channel
+/// u8 map (runs of 28 bytes) took 1.55 ms in place against 0.90 ms gathered on 3
+/// channels.
 template <class T>
 struct PatchColumnsOf {
   const T* in;
@@ -54,7 +56,8 @@ struct PatchColumnsOf {
   T pad_value;
 
   LowpIndex run_length(LowpIndex depth) const {
-    return (k * c) % static_cast<LowpIndex>(4 / sizeof(T)) == 0 ? k * c : depth;
+    const LowpIndex bytes = k * c * static_cast<LowpIndex>(sizeof(T));
+    return bytes % 4 == 0 && bytes >= 64 ? k * c : depth;
   }
 
   /// Window rows [k0 / (k c), (k0 + len) / (k c)) of column col; k0 and len are whole rows.
