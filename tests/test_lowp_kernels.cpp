@@ -34,6 +34,11 @@
 #include "resnet/kernels/reference_lowp.hpp"
 
 #include "error_kind.hpp"
+#include "skip.hpp"
+
+/// Skips a test case (ctest: skipped) on a CPU or build without the precision, saying why.
+#define LOWP_SKIP(precision) \
+  RESNET_SKIP(resnet::missing_for(precision, resnet::cpu_features(), resnet::build_features()))
 
 namespace lowp_kernels_test {
 
@@ -306,7 +311,7 @@ TEST_CASE("bf16 rounding matches VCVTNE2PS2BF16", "[lowp][bf16]") {
   CHECK(to_bf16_bits(bits(0x7F7FFFFFu)) == 0x7F80);  // max float rounds to infinity
   CHECK(to_bf16_bits(bits(0xFF800000u)) == 0xFF80);
   CHECK(to_bf16_bits(bits(0x7F800001u)) == 0x7FC0);  // signalling NaN comes back quiet
-  if (!resnet::precision_available(Precision::bf16)) return;
+  if (!resnet::precision_available(Precision::bf16)) LOWP_SKIP(Precision::bf16);
   // The kernel's conversion of activations: a 1 x 1 identity times B returns bf16(B).
   std::vector<float> b = {1.0f, bits(0x3F808000u), bits(0x3F818000u), bits(0x3F808001u), bits(0x80000001u),
                           bits(0x00800000u), bits(0x7F7FFFFFu), -std::numeric_limits<float>::infinity(), 3.14159265f,
@@ -328,19 +333,13 @@ TEST_CASE("bf16 rounding matches VCVTNE2PS2BF16", "[lowp][bf16]") {
 }
 
 TEST_CASE("int8 GEMM equals the reference bit for bit on odd shapes", "[lowp][int8]") {
-  if (!resnet::precision_available(Precision::int8)) {
-    WARN("skipped: " << resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
-    return;
-  }
+  if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
   unsigned seed = 100;
   for (const LowpCase& c : lowp_odd_cases()) check_int8_case(c, seed++);
 }
 
 TEST_CASE("int8 GEMM equals the reference bit for bit on ResNet-50 layer shapes", "[lowp][int8]") {
-  if (!resnet::precision_available(Precision::int8)) {
-    WARN("skipped: " << resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
-    return;
-  }
+  if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
   unsigned seed = 900;
   for (LowpCase c : lowp_resnet50_cases()) {
     for (int v : {c.variant, c.variant + 12}) {  // fp32 and u8 output
@@ -366,7 +365,7 @@ TEST_CASE("u8 quantization rounds as the int8 epilogue and PyTorch's FakeQuantiz
   CHECK(back == std::vector<float>{-5.0f, 0.0f, 122.5f});
 
   // The kernel's u8 output is its fp32 output quantized: the same steps in the same order.
-  if (!resnet::precision_available(Precision::int8)) return;
+  if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
   const LowpIndex m = 29, k = 70, n = 11;
   const auto w = lowp_floats(static_cast<std::size_t>(m * k), 81);
   const auto packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), m, k, k);
@@ -416,7 +415,7 @@ constexpr LowpConvCase kLowpConvCases[] = {
     {1, 7, 6, 2, 21, 3, 1, 1},  {2, 5, 7, 24, 20, 3, 2, 1}};
 
 TEST_CASE("int8 convolutions through the u8 column sources equal the reference on im2col", "[lowp][int8]") {
-  if (!resnet::precision_available(Precision::int8)) return;
+  if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
   unsigned seed = 1300;
   for (const LowpConvCase& cc : kLowpConvCases) {
     INFO("h=" << cc.h << " w=" << cc.w << " c=" << cc.c << " out_c=" << cc.out_c << " k=" << cc.k << " stride="
@@ -448,7 +447,7 @@ TEST_CASE("int8 convolutions through the u8 column sources equal the reference o
 }
 
 TEST_CASE("bf16 convolutions through the bf16 column sources equal the reference on im2col", "[lowp][bf16]") {
-  if (!resnet::precision_available(Precision::bf16)) return;
+  if (!resnet::precision_available(Precision::bf16)) LOWP_SKIP(Precision::bf16);
   unsigned seed = 1700;
   for (const LowpConvCase& cc : kLowpConvCases) {
     INFO("h=" << cc.h << " w=" << cc.w << " c=" << cc.c << " out_c=" << cc.out_c << " k=" << cc.k << " stride="
@@ -505,7 +504,7 @@ TEST_CASE("a GEMM that must copy columns and has no scratch throws instead of wr
 }
 
 TEST_CASE("bf16 GEMM reads bf16 activations in place and writes bf16 as the fp32 path rounds", "[lowp][bf16]") {
-  if (!resnet::precision_available(Precision::bf16)) return;
+  if (!resnet::precision_available(Precision::bf16)) LOWP_SKIP(Precision::bf16);
   const LowpIndex shapes[][3] = {{17, 67, 13}, {50, 64, 70}, {33, 1, 9}, {70, 31, 523}, {48, 2, 8}};
   unsigned seed = 1900;
   for (const auto& shape : shapes) {
@@ -538,7 +537,7 @@ TEST_CASE("bf16 GEMM reads bf16 activations in place and writes bf16 as the fp32
 }
 
 TEST_CASE("int8 GEMM keeps K * 255 * 128 in int32 at the largest K", "[lowp][int8]") {
-  if (!resnet::precision_available(Precision::int8)) return;
+  if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
   // Every product at its extreme: u8 255 x s8 -128 summed over the deepest ResNet layer.
   const LowpIndex m = 17, k = 4608, n = 3;
   QuantizedWeights q;
@@ -568,7 +567,7 @@ struct LowpRowMajorColumns {
 };
 
 TEST_CASE("bf16 GEMM over a column source that copies equals the dense one", "[lowp][bf16]") {
-  if (!resnet::precision_available(Precision::bf16)) return;
+  if (!resnet::precision_available(Precision::bf16)) LOWP_SKIP(Precision::bf16);
   const LowpIndex m = 37, k = 45, n = 523;  // more than one block of columns
   const auto a = lowp_floats(static_cast<std::size_t>(m * k), 71);
   const auto b = lowp_floats(static_cast<std::size_t>(k * n), 72);
@@ -586,13 +585,12 @@ TEST_CASE("bf16 GEMM over a column source that copies equals the dense one", "[l
 }
 
 TEST_CASE("bf16 GEMM equals the reference bit for bit on odd shapes and ResNet-50 layer shapes", "[lowp][bf16]") {
-  if (!resnet::precision_available(Precision::bf16)) {
-    WARN("skipped: " << resnet::missing_for(Precision::bf16, resnet::cpu_features(), resnet::build_features()));
-    return;
-  }
+  if (!resnet::precision_available(Precision::bf16)) LOWP_SKIP(Precision::bf16);
   unsigned seed = 500;
   for (const LowpCase& c : lowp_odd_cases()) check_bf16_case(c, seed++);
   for (const LowpCase& c : lowp_resnet50_cases()) check_bf16_case(c, seed++);
 }
 
 }  // namespace lowp_kernels_test
+
+#undef LOWP_SKIP
