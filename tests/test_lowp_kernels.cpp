@@ -271,10 +271,16 @@ TEST_CASE("without the instructions the kernels throw instead of faulting", "[lo
     const resnet::kernels::PackedBf16Weights packed(w.data(), 16, 8, 8);
     resnet::kernels::gemm_bf16(packed, b.data(), 8, 4, Bf16Epilogue{}, c.data(), 16, scratch.data());
   };
-  if (resnet::precision_available(Precision::int8))
+  if (resnet::precision_available(Precision::int8)) {
     CHECK_NOTHROW(int8());
-  else
+    Int8Epilogue bad;
+    bad.input.zero_point = 256;  // not a u8 value: the zero-point correction could overflow
+    const auto packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), 16, 8, 8);
+    CHECK(test_support::kind_of([&] { resnet::kernels::gemm_int8(packed, b8.data(), 8, 4, bad, c.data(), 16); }) ==
+          resnet::ErrorKind::invalid_argument);
+  } else {
     CHECK(test_support::kind_of(int8) == resnet::ErrorKind::unsupported_cpu);
+  }
   if (resnet::precision_available(Precision::bf16))
     CHECK_NOTHROW(bf16());
   else

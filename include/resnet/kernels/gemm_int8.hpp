@@ -231,6 +231,9 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
     throw Error(ErrorKind::invalid_argument, "gemm_int8: a column stride is smaller than the column");
   if (!(epi.input.scale > 0.0f) || (out.u8 && !(out.q.scale > 0.0f)) || (epi.residual_u8 && !(epi.residual_q.scale > 0.0f)))
     throw Error(ErrorKind::invalid_argument, "gemm_int8: quantization scales must be positive");
+  const auto u8_zero_point = [](const QuantParams& q) { return q.zero_point >= 0 && q.zero_point <= 255; };
+  if (!u8_zero_point(epi.input) || (out.u8 && !u8_zero_point(out.q)) || (epi.residual_u8 && !u8_zero_point(epi.residual_q)))
+    throw Error(ErrorKind::invalid_argument, "gemm_int8: a u8 zero point must lie in [0, 255]");
 #if defined(RESNET_HAVE_INT8_KERNELS)
   const detail::WordPanels& w = a.panels();
   const LowpIndex k = a.depth();
