@@ -2,11 +2,7 @@
 # spec (parameter and MAC counts, sections 2 and 3) and from PyTorch (CIFAR accuracies in
 # ../shared/data/README.md, probabilities computed by cli_classify.py). The CIFAR weights
 # are converted by the cifar_data fixture (tests/python.cmake).
-if(NOT RESNET_BUILD_EXAMPLES)
-  return()
-endif()
-find_package(CLI11 2.1 CONFIG QUIET)
-if(NOT TARGET resnet_vision OR NOT CLI11_FOUND)  # examples/CMakeLists.txt builds no tool then
+if(NOT TARGET resnet_cli)  # examples/CMakeLists.txt builds no tool without CLI11 or the codecs
   return()
 endif()
 

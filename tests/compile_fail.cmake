@@ -21,20 +21,35 @@ resnet_compile_test(compile_fail_batch_norm ${_cf}/batch_norm_channels.cpp TRUE
   "ConvUnit: the BatchNorm's channel count differs from the conv's out_channels")
 resnet_compile_test(compile_ok_control ${_cf}/compiles_ok.cpp FALSE "")
 
-# One translation unit instantiating every model must stay quick to compile:
-# compile_budget.sh fails the test past 90 s of compiler CPU time at -O2 -march=native
-# (measured: 54 s with GCC 12 on the 2-core CI machine, during a parallel ctest run). The
-# compiler is called directly, with the project's headers and Eigen only, so the build
-# type's flags do not change what is measured.
-add_test(NAME compile_all_models
-  COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/compile_budget.sh 90
-          ${CMAKE_CXX_COMPILER} -std=c++17 -O2 $<$<BOOL:${RESNET_NATIVE}>:-march=native>
-          -I${PROJECT_SOURCE_DIR}/include
-          "-I$<JOIN:$<TARGET_PROPERTY:Eigen3::Eigen,INTERFACE_INCLUDE_DIRECTORIES>,;-I>"
-          -c ${_cf}/all_models.cpp -o ${CMAKE_CURRENT_BINARY_DIR}/all_models.o
-  COMMAND_EXPAND_LISTS)
-set_tests_properties(compile_all_models PROPERTIES TIMEOUT 300)
+# Every model must stay quick to compile. The resnet command instantiates all of them
+# (examples/cli), so in a Release build its build is the measure: a compiler launcher
+# records each of its objects' compiler CPU time and compile_budget.sh fails the test past
+# 180 s in all (GCC 12, -O3 -march=native: 121 s as scripts/test.sh's unity build, ~170 s
+# as six files). Otherwise one translation unit instantiating every model is compiled for
+# the test (budget 90 s at -O2; measured 54 s). Neither when the tests build one model per
+# family (RESNET_ALL_MODELS=OFF).
+if(RESNET_ALL_MODELS AND TARGET resnet_cli AND CMAKE_BUILD_TYPE STREQUAL "Release"
+   AND NOT CMAKE_CXX_FLAGS MATCHES "sanitize")
+  # Before any launcher of the user's own, such as ccache.
+  set_property(TARGET resnet_cli PROPERTY CXX_COMPILER_LAUNCHER
+    sh ${CMAKE_CURRENT_SOURCE_DIR}/compile_budget.sh --record ${CMAKE_CXX_COMPILER_LAUNCHER})
+  add_test(NAME compile_all_models
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/compile_budget.sh --check 180 "$<TARGET_OBJECTS:resnet_cli>"
+    COMMAND_EXPAND_LISTS)
+elseif(RESNET_ALL_MODELS)
+  add_test(NAME compile_all_models
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/compile_budget.sh 90
+            ${CMAKE_CXX_COMPILER} -std=c++17 -O2 $<$<BOOL:${RESNET_NATIVE}>:-march=native>
+            -I${PROJECT_SOURCE_DIR}/include
+            "-I$<JOIN:$<TARGET_PROPERTY:Eigen3::Eigen,INTERFACE_INCLUDE_DIRECTORIES>,;-I>"
+            -c ${_cf}/all_models.cpp -o ${CMAKE_CURRENT_BINARY_DIR}/all_models.o
+    COMMAND_EXPAND_LISTS)
+  set_tests_properties(compile_all_models PROPERTIES TIMEOUT 300)
+endif()
+if(TEST compile_all_models)
+  set_tests_properties(compile_all_models PROPERTIES LABELS no_sanitizer)
+endif()
 
 # Compiling again under the sanitizers proves nothing more.
 set_tests_properties(compile_fail_sequential compile_fail_residual compile_fail_batch_norm compile_ok_control
-  compile_all_models PROPERTIES LABELS no_sanitizer)
+  PROPERTIES LABELS no_sanitizer)

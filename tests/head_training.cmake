@@ -36,8 +36,7 @@ if(RESNET_PYTHON3)
     FIXTURES_REQUIRED transfer_features SKIP_RETURN_CODE 77 TIMEOUT 120 LABELS python)
 endif()
 
-find_package(CLI11 2.1 CONFIG QUIET)
-if(CLI11_FOUND)
+if(TARGET resnet_cli)
   add_test(NAME cli_train_head
     COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_train_head.sh $<TARGET_FILE:resnet_cli> ${_checkpoint}
             ${_cifar}/test ${CMAKE_CURRENT_BINARY_DIR}/cli_train_head)

@@ -1,7 +1,10 @@
 #pragma once
 // The model registry: each name maps once to its C++ type, through a function pointer
 // to run_model<Model> (commands.hpp). The families live in separate translation units
-// so the compiler instantiates the networks in parallel.
+// so the compiler instantiates the networks in parallel. A build with
+// RESNET_ALL_MODELS=OFF (CMakeLists.txt; the sanitizer stage of scripts/test.sh) defines
+// RESNET_REPRESENTATIVE_MODELS_ONLY and registers one model per kind of block and the
+// CIFAR models, those the tests run the command with.
 
 #include <string>
 #include <vector>
