@@ -79,6 +79,8 @@ resnet::ModelOptions model_options(const Command& cmd, int classes) {
   o.include_top = !cmd.no_top;
   o.pooling = cmd.pooling;
   o.classes = classes;
+  o.precision = cmd.precision;
+  o.lowp_layers = cmd.lowp_layers;
   return o;
 }
 
@@ -531,6 +533,8 @@ int bench(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
 
   std::cout << info.name << ": batch " << batch << ", " << in.height << "x" << in.width << ", " << ws.threads()
             << " thread" << (ws.threads() == 1 ? "" : "s") << ", "
+            << (cmd.precision == resnet::Precision::fp32 ? "" : std::string(resnet::to_string(cmd.precision)) +
+                                                                  (cmd.lowp_layers == resnet::LowpLayers::all ? " (all convs), " : ", "))
             << (cmd.weights.empty() ? "random weights (seed " + std::to_string(cmd.seed) + ")" : cmd.weights) << "\n"
             << "output: " << output.shape().str() << "\n"
             << "latency: median " << fixed(median, 2) << " ms, p90 " << fixed(p90, 2) << " ms, min " << fixed(ms[0], 2)

@@ -189,6 +189,35 @@ void input_option(CLI::App& sub, Command& cmd) {
       ->option_text("HxW");
 }
 
+/// --precision and --lowp-layers: what the convolutions compute in. A name that is not a
+/// precision is a usage error (exit 2); a precision this CPU, build or release cannot run
+/// (bf16 without AVX512-BF16, int8 for now) is the library's Error when the model is
+/// built (exit 1), as for any other run-time refusal.
+void precision_options(CLI::App& sub, Command& cmd) {
+  sub.add_option_function<std::string>(
+         "--precision",
+         [&cmd](const std::string& name) {
+           try {
+             cmd.precision = resnet::parse_precision(name);
+           } catch (const resnet::Error& e) {
+             throw CLI::ValidationError("--precision", e.what());
+           }
+         },
+         "fp32 (default) or bf16: bf16 weights and conv inputs with fp32\n"
+         "sums, on CPUs with AVX512-BF16 (int8 is not implemented yet)")
+      ->option_text("P");
+  sub.add_option_function<std::string>(
+         "--lowp-layers",
+         [&cmd](const std::string& mode) {
+           if (mode == "measured") cmd.lowp_layers = resnet::LowpLayers::measured;
+           else if (mode == "all") cmd.lowp_layers = resnet::LowpLayers::all;
+           else throw CLI::ValidationError("--lowp-layers", "expected measured or all, got '" + mode + "'");
+         },
+         "with --precision bf16: the convs bf16 runs faster (default; 3x3\n"
+         "convs on fp32 Winograd stay fp32) or all of them")
+      ->option_text("MODE");
+}
+
 /// --no-top and --pooling: the Keras head options.
 void head_options(CLI::App& sub, Command& cmd) {
   sub.add_flag("--no-top", cmd.no_top, "leave the classifier off (Keras include_top=False)");
@@ -272,6 +301,7 @@ void classify_options(CLI::App& sub, Command& cmd) {
                  "how many classes to print (default 5)");
   crop_options(sub, cmd);
   threads_option(sub, cmd, "threads (default: one per core)");
+  precision_options(sub, cmd);
 }
 
 void eval_options(CLI::App& sub, Command& cmd) {
@@ -284,6 +314,7 @@ void eval_options(CLI::App& sub, Command& cmd) {
   crop_options(sub, cmd);
   batch_option(sub, cmd, "images per forward pass (default 32)");
   threads_option(sub, cmd, "threads for decoding and inference (default: one per core)");
+  precision_options(sub, cmd);
 }
 
 void train_head_options(CLI::App& sub, Command& cmd) {
@@ -329,6 +360,7 @@ void bench_options(CLI::App& sub, Command& cmd) {
                  "seed of the random weights and input (default 0)");
   classes_option(sub, cmd, "classifier size (default: 1000; 10 for the CIFAR models)");
   head_options(sub, cmd);
+  precision_options(sub, cmd);
 }
 
 struct CommandSpec {

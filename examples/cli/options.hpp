@@ -54,6 +54,9 @@ struct Command {
   std::optional<int> crop;    ///< classify/eval: side of the square centre crop
   int top = 5;
 
+  resnet::Precision precision = resnet::Precision::fp32;  ///< classify/eval/bench: --precision
+  resnet::LowpLayers lowp_layers = resnet::LowpLayers::measured;  ///< --lowp-layers
+
   std::optional<int> batch;
   int threads = 0;  ///< 0: one per core
   int iters = 10;

@@ -16,6 +16,13 @@ namespace resnet {
 
 enum class Precision { fp32, bf16, int8 };
 
+/// Which convolutions a reduced-precision model runs in that precision.
+///   measured  those the reduced-precision kernel runs faster than fp32: for bf16 every
+///             ungrouped conv but the stride-1 3x3s fp32 runs as Winograd F(4x4)
+///             (docs/lowp.md), which stay fp32;
+///   all       every ungrouped conv (grouped convs stay fp32), for accuracy studies.
+enum class LowpLayers { measured, all };
+
 inline const char* to_string(Precision p) noexcept {
   switch (p) {
     case Precision::fp32: return "fp32";

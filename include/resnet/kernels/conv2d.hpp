@@ -13,6 +13,10 @@
 /// Grouped (groups > 1):
 ///   equal in/out per group, 16 % G == 0 or G % 16 == 0 (ResNeXt): direct (grouped.hpp);
 ///   otherwise         one ConvKernel per group, each group's channels copied out and back.
+/// bf16 (the Precision constructor): an ungrouped conv that the LowpLayers choice gives to
+/// bf16 runs gemm_bf16 over the same fp32 column sources as the GEMM path (fp32 maps in and
+/// out, each block of columns converted while packing); its weights are rounded and packed
+/// once, and no fp32 copy is kept. Every other conv is the fp32 kernel above.
 
 #include <algorithm>
 #include <string>
@@ -20,9 +24,11 @@
 #include <vector>
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/precision.hpp"
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/kernels/conv_params.hpp"
 #include "resnet/kernels/gemm.hpp"
+#include "resnet/kernels/gemm_bf16.hpp"
 #include "resnet/kernels/grouped.hpp"
 #include "resnet/kernels/im2col.hpp"
 #include "resnet/kernels/winograd.hpp"
@@ -87,12 +93,53 @@ class ConvKernel {
     }
   }
 
+  /// The same at `precision`: bf16 packs the weights for gemm_bf16 where `layers` gives
+  /// this conv to bf16 (see the header comment) and throws ErrorKind::unsupported_cpu
+  /// where this CPU or build cannot run it; fp32 is the constructor above. int8 is not
+  /// implemented at the layer level yet (an invalid_argument Error).
+  ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias, Precision precision,
+             LowpLayers layers = LowpLayers::measured) {
+    if (precision == Precision::int8)
+      throw Error(ErrorKind::invalid_argument, "ConvKernel: precision int8 is not implemented yet (bf16 and fp32 are)");
+    if (precision == Precision::bf16) require_precision(Precision::bf16);
+    if (precision != Precision::bf16 || !runs_bf16(s, layers)) {
+      *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
+      return;
+    }
+    // Validated by the fp32 constructor's checks on a shape-only twin would pack twice;
+    // the checks that matter here are the weight and bias sizes.
+    if (static_cast<long long>(weight_ohwi.size()) != s.weight_count() ||
+        (!bias.empty() && static_cast<int>(bias.size()) != s.out_c))
+      throw Error(ErrorKind::shape_mismatch, "ConvKernel: weight or bias size does not match the shape");
+    shape_ = s;
+    bias_ = std::move(bias);
+    path_ = s.kernel == 1 && s.pad == 0 ? (s.stride == 1 ? Path::pointwise : Path::pointwise_strided) : Path::patch;
+    const detail::Index depth = detail::Index(s.kernel) * s.kernel * s.in_c;
+    bf16_ = PackedBf16Weights(weight_ohwi.data(), s.out_c, depth, depth);
+    precision_ = Precision::bf16;
+  }
+
+  /// Whether `layers` gives a conv of shape `s` to bf16: never a grouped one; with
+  /// `measured`, not a stride-1 3x3 that fp32 runs as Winograd F(4x4), which beat bf16
+  /// through im2col on every such ResNet-50 layer (0.68-0.87x, docs/lowp.md); F(2x2) at
+  /// 7x7 lost to bf16 (1.23x) and stays bf16.
+  static bool runs_bf16(const ConvShape& s, LowpLayers layers) {
+    if (s.groups != 1) return false;
+    if (layers == LowpLayers::all) return true;
+    const bool winograd_4x4 = s.kernel == 3 && s.stride == 1 && s.pad <= 2 && !detail::winograd_prefers_2x2(s);
+    return !winograd_4x4;
+  }
+
+  /// The precision this conv computes in (fp32 for a conv a bf16 model keeps in fp32).
+  Precision precision() const { return precision_; }
+
   const ConvShape& shape() const { return shape_; }
   const float* bias() const { return bias_.empty() ? nullptr : bias_.data(); }
   /// Short name of the chosen algorithm ("gemm_1x1", "gemm_1x1_strided", "im2col_gemm",
   /// "winograd_2x2", "winograd_4x4"; grouped: "grouped_direct", "grouped_" + the per-group
   /// kernel's), for logs and benchmarks.
   std::string algorithm_name() const {
+    if (precision_ == Precision::bf16) return "bf16_" + std::string(path_ == Path::patch ? "im2col_gemm" : path_ == Path::pointwise ? "gemm_1x1" : "gemm_1x1_strided");
     switch (path_) {
       case Path::grouped_direct: return "grouped_direct";
       case Path::per_group: return "grouped_" + groups_.front().algorithm_name();
@@ -108,6 +155,9 @@ class ConvKernel {
   /// Scratch floats run() needs for an n x h x w input with a pool of up to `threads` threads.
   std::size_t scratch_floats(int n, int h, int w, int threads) const {
     threads = std::max(threads, 1);
+    if (precision_ == Precision::bf16)
+      return static_cast<std::size_t>(threads) *
+             static_cast<std::size_t>(gemm_bf16_scratch_floats(detail::Index(shape_.kernel) * shape_.kernel * shape_.in_c));
     if (path_ == Path::winograd) return winograd_.scratch_floats(n, h, w, threads);
     if (path_ == Path::grouped_direct) return 0;
     if (path_ == Path::per_group) {
@@ -145,17 +195,15 @@ class ConvKernel {
       return;
     }
     const detail::Index oh = s.out_side(h), ow = s.out_side(w);
+    // The GEMM paths' column source, run by the fp32 GEMM or by the bf16 one.
+    const auto gemm = [&](const auto& src) {
+      if (precision_ == Precision::bf16) run_bf16(src, n * oh * ow, out, e, scratch, pool);
+      else run_gemm(src, n * oh * ow, out, e, scratch, pool);
+    };
     switch (path_) {
-      case Path::pointwise:
-        run_gemm(detail::DenseColumns{in, s.in_c}, n * oh * ow, out, e, scratch, pool);
-        break;
-      case Path::pointwise_strided:
-        run_gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}, n * oh * ow, out, e, scratch, pool);
-        break;
-      default:
-        run_gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}, n * oh * ow, out, e,
-                 scratch, pool);
-        break;
+      case Path::pointwise: gemm(detail::DenseColumns{in, s.in_c}); break;
+      case Path::pointwise_strided: gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}); break;
+      default: gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}); break;
     }
   }
 
@@ -218,6 +266,39 @@ class ConvKernel {
     });
   }
 
+  // A column source seen from column `first` on: gemm_bf16 numbers a call's columns from 0.
+  template <class Source>
+  struct ColumnsFrom {
+    const Source& src;
+    detail::Index first;
+    const float* segment(detail::Index col, detail::Index k0, detail::Index len, float* tmp) const {
+      return src.segment(first + col, k0, len, tmp);
+    }
+  };
+
+  // Whole 8-column tiles per task, about four tasks per thread so a thread slowed by
+  // another process hands work to the other; each task keeps at least 32 columns.
+  template <class Source>
+  void run_bf16(const Source& src, detail::Index columns, float* out, const detail::OutputEpilogue& e, float* scratch,
+                ThreadPool& pool) const {
+    using detail::Index;
+    const Index threads = pool.size();
+    const Index m = shape_.out_c;
+    const Index per_thread = gemm_bf16_scratch_floats(bf16_.depth());
+    Index nc = detail::round_up(detail::ceil_div(columns, threads * 4), 8);
+    nc = std::max<Index>(nc, std::min<Index>(32, detail::round_up(detail::ceil_div(columns, threads), 8)));
+    const Index tasks = detail::ceil_div(columns, nc);
+    pool.parallel_tasks(tasks, [&](std::ptrdiff_t task, int thread) {
+      const Index col0 = task * nc, ncols = std::min(nc, columns - col0);
+      Bf16Epilogue epi;
+      epi.bias = e.bias;
+      epi.residual = e.residual ? e.residual + col0 * m : nullptr;
+      epi.ldr = m;
+      epi.relu = e.relu;
+      gemm_bf16(bf16_, ColumnsFrom<Source>{src, col0}, ncols, epi, out + col0 * m, m, scratch + thread * per_thread);
+    });
+  }
+
   void build_grouped(const std::vector<float>& weight_ohwi, ConvAlgorithm algorithm) {
     const ConvShape& s = shape_;
     const bool direct_shape = detail::GroupedDirectConv::supports(s);
@@ -276,6 +357,8 @@ class ConvKernel {
   detail::WinogradConv winograd_;
   detail::GroupedDirectConv grouped_;
   std::vector<ConvKernel> groups_;  // per_group
+  Precision precision_ = Precision::fp32;
+  PackedBf16Weights bf16_;  // bf16: the weights, in place of lhs_
 };
 
 }  // namespace resnet::kernels

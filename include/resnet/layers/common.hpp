@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "resnet/core/precision.hpp"
 #include "resnet/core/error.hpp"
 #include "resnet/core/fusion.hpp"
 #include "resnet/core/tensor.hpp"
@@ -77,6 +78,10 @@ struct Weightless {
 class RandomWeights {
  public:
   explicit RandomWeights(std::uint64_t seed) : engine_(seed) {}
+
+  /// The precision convolutions pack their weights for (ModelOptions::precision).
+  Precision precision = Precision::fp32;
+  LowpLayers lowp_layers = LowpLayers::measured;
 
   std::vector<float> normal(std::size_t count, float stddev) {
     std::normal_distribution<float> dist(0.0f, stddev);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "resnet/core/precision.hpp"
 #include "resnet/io/safetensors.hpp"
 #include "resnet/io/tensor_reader.hpp"
 #include "resnet/io/torch_checkpoint.hpp"
@@ -83,6 +84,10 @@ class WeightLoader {
   explicit WeightLoader(const io::TorchCheckpoint& file) : reader_(file, prefix_of(file)) {}
 
   const std::string& file_name() const noexcept { return reader_.file_name(); }
+
+  /// The precision convolutions pack their weights for (ModelOptions::precision).
+  Precision precision = Precision::fp32;
+  LowpLayers lowp_layers = LowpLayers::measured;
 
   // ---- sites ----
   std::string stem() const { return Names::stem(); }

@@ -21,6 +21,7 @@
 #include "resnet/core/error.hpp"
 #include "resnet/core/fusion.hpp"
 #include "resnet/core/math.hpp"
+#include "resnet/core/precision.hpp"
 #include "resnet/core/tensor.hpp"
 #include "resnet/core/workspace.hpp"
 #include "resnet/io/safetensors.hpp"
@@ -46,6 +47,14 @@ struct ModelOptions {
   int classes = 0;                        ///< 0: the model's default (1000; 10 for CIFAR)
   std::optional<Classifier> classifier;   ///< unset: the family's default
   long long max_batch_pixels = 1LL << 26; ///< cap on batch x height x width of an input (2^40 at most)
+  /// What the convolutions compute in. fp32 (the default) is always available; bf16
+  /// rounds weights (packed once, at load) and each conv's input to bfloat16 and
+  /// accumulates in fp32, for the convs `lowp_layers` picks (the rest, the classifier and
+  /// the maps between layers stay fp32; docs/lowp.md). Constructing a model with bf16
+  /// where the CPU or build lacks AVX512-BF16 throws ErrorKind::unsupported_cpu; int8 is
+  /// not implemented yet (ErrorKind::invalid_argument).
+  Precision precision = Precision::fp32;
+  LowpLayers lowp_layers = LowpLayers::measured;  ///< which convs a bf16 model runs in bf16
 };
 
 /// One row of a model summary (Keras' model.summary()): a stem, block or head layer.
@@ -160,6 +169,10 @@ class Network {
     if (!options_.classifier) options_.classifier = Family::classifier;
     if (options_.max_batch_pixels < 1)
       throw Error(ErrorKind::invalid_argument, "ModelOptions: max_batch_pixels must be positive");
+    if (options_.precision == Precision::int8)
+      throw Error(ErrorKind::invalid_argument,
+                  "ModelOptions: precision int8 is not implemented yet (fp32 and bf16 are; issue 13)");
+    require_precision(options_.precision);
   }
 
   const ModelOptions& options() const noexcept { return options_; }
@@ -299,6 +312,8 @@ class Network {
   /// Seeded random weights, for benchmarks and demos without a weight file.
   void init_random(std::uint64_t seed = 0) {
     RandomWeights rng(seed);
+    rng.precision = options_.precision;
+    rng.lowp_layers = options_.lowp_layers;
     stem_.init_random(rng);
     std::apply([&](auto&... stage) { (stage.init_random(rng), ...); }, stages_);
     if constexpr (post_normalised) post_.init_random(rng);
@@ -417,6 +432,8 @@ class Network {
     fresh.head_ = head_;
     fresh.head_ready_ = head_ready_;
     WeightLoader<names> loader(file);
+    loader.precision = options_.precision;
+    loader.lowp_layers = options_.lowp_layers;
     fresh.load_from(loader, parts == WeightParts::all && options_.include_top);
     loader.finish();
     *this = std::move(fresh);

@@ -1,0 +1,37 @@
+# Reduced precision through the `resnet` command (issue 13): --precision on classify,
+# eval and bench, and bf16 accuracy on the real CIFAR checkpoints (read directly, so no
+# fixture). fp32 top-1 is PyTorch's (../shared/data/README.md, cli_eval_cifar_resnet*).
+if(NOT TARGET resnet_cli)
+  return()
+endif()
+
+set(_lp_cli $<TARGET_FILE:resnet_cli>)
+set(_lp_check sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_check.sh)
+set(_lp_cifar ${RESNET_SHARED_DATA}/cifar10)
+
+add_test(NAME cli_precision_unknown COMMAND ${_lp_check} 2
+  --expect "--precision: unknown precision 'fp16' (expected fp32, bf16 or int8)"
+  -- ${_lp_cli} bench cifar-resnet20 --precision fp16)
+add_test(NAME cli_precision_int8_not_yet COMMAND ${_lp_check} 1
+  --expect "precision int8 is not implemented yet"
+  -- ${_lp_cli} classify cifar-resnet20 --weights w.safetensors --precision int8 cat.jpg)
+add_test(NAME cli_lowp_layers_unknown COMMAND ${_lp_check} 2
+  --expect "--lowp-layers: expected measured or all, got 'some'"
+  -- ${_lp_cli} eval cifar-resnet20 --weights w.safetensors --lowp-layers some dir)
+add_test(NAME cli_bench_bf16 COMMAND ${_lp_check} 0 --expect "1 thread, bf16, random weights"
+  -- ${_lp_cli} bench cifar-resnet20 --precision bf16 --iters 1 --warmup 0 --threads 1)
+set_tests_properties(cli_bench_bf16 PROPERTIES SKIP_REGULAR_EXPRESSION "AVX512_BF16|no bf16 kernels" LABELS cli)
+
+set(_lp_accuracy)
+foreach(case "20;resnet20-12fca82f;80.4" "56;resnet56-4bfd9763;82.5")
+  list(GET case 0 depth)
+  list(GET case 1 file)
+  list(GET case 2 top1)
+  foreach(layers measured all)
+    add_test(NAME cli_eval_bf16_cifar_resnet${depth}_${layers}
+      COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_eval_bf16.sh ${_lp_cli} cifar-resnet${depth}
+              ${_lp_cifar}/checkpoints/${file}.th ${_lp_cifar}/test ${top1} ${layers})
+    list(APPEND _lp_accuracy cli_eval_bf16_cifar_resnet${depth}_${layers})
+  endforeach()
+endforeach()
+set_tests_properties(${_lp_accuracy} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS cli)
