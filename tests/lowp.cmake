@@ -35,3 +35,16 @@ foreach(case "20;resnet20-12fca82f;80.4" "56;resnet56-4bfd9763;82.5")
   endforeach()
 endforeach()
 set_tests_properties(${_lp_accuracy} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS cli)
+
+# ResNet-50 (the pil_data fixture's seeded random weights) on the 200 ImageNet photos:
+# bf16 against PyTorch 1.13 bf16 autocast, every conv in bf16 as autocast runs them. The
+# first run computes PyTorch's bf16 probabilities (~75 s of CPU) and caches them beside
+# the fixture's data; later runs take ~12 s.
+find_program(_lp_python3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(_lp_python3)
+  add_test(NAME cli_classify_bf16_vs_pytorch
+    COMMAND ${_lp_python3} ${CMAKE_CURRENT_SOURCE_DIR}/cli_classify_bf16.py ${_lp_cli}
+            ${RESNET_TEST_DATA}/pil ${RESNET_SHARED_DATA} all)
+  set_tests_properties(cli_classify_bf16_vs_pytorch PROPERTIES
+    FIXTURES_REQUIRED pil_data SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "cli;python")
+endif()
