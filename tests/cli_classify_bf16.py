@@ -28,6 +28,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "python"))
 from cli_classify import parse_classify  # noqa: E402
+from cli_classify_imagenet import references  # noqa: E402
 
 TOP = 5
 TOLERANCE = 0.03
@@ -39,6 +40,7 @@ def torch_bf16_probs(refdir, shared, files):
     import torch_reference as ref
     out = os.path.join(refdir, "imagenet_probs_bf16.safetensors")
     sources = [os.path.abspath(__file__), os.path.join(refdir, "imagenet_probs.safetensors")]
+    sources.append(os.path.join(HERE, "cli_classify_imagenet.py"))
     if ref.up_to_date([out], sources):
         from torch_reference import safetensors_io
         return safetensors_io.read_with_metadata(out)[0]["probs"]
@@ -69,18 +71,10 @@ def torch_bf16_probs(refdir, shared, files):
 def main():
     resnet, refdir, shared = sys.argv[1:4]
     layers = sys.argv[4] if len(sys.argv) > 4 else "all"
-    weights = os.path.join(refdir, "resnet50.safetensors")
-    probs_path = os.path.join(refdir, "imagenet_probs.safetensors")
-    if not os.path.isfile(weights) or not os.path.isfile(probs_path):
-        print(f"skipped: {weights} or {probs_path} is absent (the gen_pil_ref fixture writes them)")
+    found = references(refdir, shared)
+    if found is None:
         return 77
-    from torch_reference import safetensors_io
-    tensors, metadata = safetensors_io.read_with_metadata(probs_path)
-    fp32 = tensors["probs"]
-    files = [os.path.join(shared, f) for f in metadata["files"].split("\n")]
-    if not files or not all(os.path.isfile(p) for p in files):
-        print(f"skipped: the ImageNet photos under {shared} are absent")
-        return 77
+    weights, fp32, files = found
 
     out = subprocess.run([resnet, "classify", "resnet50", "--weights", weights, "--top", str(TOP), "--threads", "2",
                           "--precision", "bf16", "--lowp-layers", layers, *files], capture_output=True, text=True)

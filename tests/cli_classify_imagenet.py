@@ -22,20 +22,29 @@ from cli_classify import compare_rows, parse_classify  # noqa: E402
 TOP = 5
 
 
-def main():
-    resnet, refdir, shared = sys.argv[1:4]
+def references(refdir, shared):
+    """(weights path, PyTorch's fp32 probabilities, photo paths) from the pil_data fixture,
+    or None, saying why, when they or the photos are absent."""
     weights = os.path.join(refdir, "resnet50.safetensors")
     probs_path = os.path.join(refdir, "imagenet_probs.safetensors")
     if not os.path.isfile(weights) or not os.path.isfile(probs_path):
         print(f"skipped: {weights} or {probs_path} is absent (the gen_pil_ref fixture writes them)")
-        return 77
+        return None
     from torch_reference import safetensors_io
     tensors, metadata = safetensors_io.read_with_metadata(probs_path)
-    probs = tensors["probs"]
     paths = [os.path.join(shared, f) for f in metadata["files"].split("\n")]
     if not paths or not all(os.path.isfile(p) for p in paths):
         print(f"skipped: the ImageNet photos under {shared} are absent")
+        return None
+    return weights, tensors["probs"], paths
+
+
+def main():
+    resnet, refdir, shared = sys.argv[1:4]
+    found = references(refdir, shared)
+    if found is None:
         return 77
+    weights, probs, paths = found
 
     out = subprocess.run([resnet, "classify", "resnet50", "--weights", weights, "--top", str(TOP),
                           "--threads", "2", *paths], capture_output=True, text=True)
