@@ -19,7 +19,9 @@ Writes results.md, results.json and latency.svg to --out-dir (docs/bench, or
 build-peers/quick with --quick) and, when that is docs/bench, the results section of
 benchmarks/README.md. Needs Debian's python3-torch/torchvision (export and the torch
 worker), node + `npm install --ignore-scripts` in benchmarks/peers (done on first use),
-python3-opencv (the OpenCV engine is skipped with a warning when cv2 is missing) and g++.
+python3-opencv (the OpenCV engine is skipped with a warning when cv2 is missing) and g++;
+python3-onnx for the ort_int8 engine (`--engines ours,ort,ort_int8`: ONNX Runtime on the
+int8 QDQ model export_qdq.py writes).
 """
 import argparse
 import datetime
@@ -39,9 +41,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 import export_onnx  # noqa: E402
+import export_qdq  # noqa: E402
 
-ENGINES = ("ours", "ort", "torch", "opencv")
-LABELS = {"ours": "resnet (ours)", "ort": "ONNX Runtime", "torch": "PyTorch", "opencv": "OpenCV DNN"}
+# ort_int8: ONNX Runtime on the statically quantized (QDQ) twin of the model (export_qdq.py),
+# only when asked for (--engines): its export calibrates on photos, minutes per model.
+ENGINES = ("ours", "ort", "ort_int8", "torch", "opencv")
+DEFAULT_ENGINES = ("ours", "ort", "torch", "opencv")
+LABELS = {"ours": "resnet (ours)", "ort": "ONNX Runtime", "ort_int8": "ONNX Runtime int8", "torch": "PyTorch",
+          "opencv": "OpenCV DNN"}
+QUANTIZED = ("ort_int8",)  # their logits are compared by top-1, not by the fp32 tolerance
 PYTHON = "/usr/bin/python3"  # Debian's, with torch and cv2
 DOCS = os.path.join(ROOT, "docs", "bench")
 README = os.path.join(ROOT, "benchmarks", "README.md")
@@ -163,13 +171,15 @@ def worker_command(engine, ours_exe):
     return {
         "ours": [ours_exe],
         "ort": ["node", os.path.join(HERE, "ort_worker.js")],
+        "ort_int8": ["node", os.path.join(HERE, "ort_worker.js")],
         "torch": [PYTHON, os.path.join(HERE, "torch_worker.py")],
         "opencv": [PYTHON, os.path.join(HERE, "opencv_worker.py")],
     }[engine]
 
 
 def weights_for(engine, files):
-    return {"ours": files["safetensors"], "ort": files["onnx"], "torch": files["pt"], "opencv": files["onnx"]}[engine]
+    return {"ours": files["safetensors"], "ort": files["onnx"], "ort_int8": files.get("int8"), "torch": files["pt"],
+            "opencv": files["onnx"]}[engine]
 
 
 # ---- one case ----
@@ -177,6 +187,8 @@ def weights_for(engine, files):
 def bench_case(model, batch, threads, engines, args, ours_exe):
     side = args.side
     files = export_onnx.export_model(args.models_dir, model, args.seed, side)
+    if "ort_int8" in engines:
+        files["int8"] = export_qdq.export_int8(args.models_dir, model, args.seed)
     input_path = export_onnx.input_path(args.models_dir, batch, side, args.seed)
     export_onnx.write_input(args.models_dir, batch, side, args.seed)
     log_dir = os.path.join(args.work_dir, "logs", f"{model}-b{batch}-t{threads}")
@@ -206,6 +218,13 @@ def bench_case(model, batch, threads, engines, args, ours_exe):
             ok_shape = out.shape == ref.shape
             diff = float(np.max(np.abs(out - ref))) / scale if ok_shape else float("inf")
             result["engines"][e]["max_rel_diff"] = diff
+            if e in QUANTIZED:  # int8 logits move by a few percent; the top-1 should not
+                top1 = out.reshape(batch, -1).argmax(1) == ref.reshape(batch, -1).argmax(1) if ok_shape else [False]
+                result["engines"][e]["top1_agreement"] = float(np.mean(top1))
+                result["engines"][e]["agrees"] = ok_shape
+                log(f"  {model} b{batch} t{threads}: {e} top-1 equal to {ref_engine}'s on "
+                    f"{int(np.sum(top1))} of {batch}, max |diff| / max |ref| = {diff:.3g}")
+                continue
             result["engines"][e]["agrees"] = diff < args.tolerance
             if not diff < args.tolerance:
                 log(f"  WARNING {model} b{batch} t{threads}: {e} differs from {ref_engine}: "
@@ -321,7 +340,7 @@ def write_plot(path, results, engines):
     import matplotlib.pyplot as plt
     groups = sorted({(r["batch"], r["threads"]) for r in results})
     fig, axes = plt.subplots(1, len(groups), figsize=(max(7.5, 4.2 * len(groups) + 1), 4.4), squeeze=False)
-    colors = {"ours": "#d62728", "ort": "#1f77b4", "torch": "#ff7f0e", "opencv": "#2ca02c"}
+    colors = {"ours": "#d62728", "ort": "#1f77b4", "ort_int8": "#9467bd", "torch": "#ff7f0e", "opencv": "#2ca02c"}
     width = 0.8 / len(engines)
     for ax, (batch, threads) in zip(axes[0], groups):
         rows = [r for r in results if r["batch"] == batch and r["threads"] == threads]
@@ -417,7 +436,8 @@ def parse_args(argv):
                    help="comma-separated, from " + ",".join(export_onnx.MODELS))
     p.add_argument("--batches", type=ints, default=[1, 8])
     p.add_argument("--threads", type=ints, default=[1, 2])
-    p.add_argument("--engines", type=csv, default=list(ENGINES), help="from " + ",".join(ENGINES))
+    p.add_argument("--engines", type=csv, default=list(DEFAULT_ENGINES),
+                   help="from " + ",".join(ENGINES) + " (default " + ",".join(DEFAULT_ENGINES) + ")")
     p.add_argument("--rounds", type=int, default=10, help="interleaved rounds (default 10)")
     p.add_argument("--iters", type=int, default=None, help="passes per engine per round (default 3 at batch 1, 1 above)")
     p.add_argument("--warmup", type=int, default=2)
@@ -463,10 +483,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     engines = list(args.engines)
-    if "ort" in engines and not ensure_ort(not args.no_install):
+    if {"ort", "ort_int8"} & set(engines) and not ensure_ort(not args.no_install):
         log("WARNING: onnxruntime-node is not installed (npm install --ignore-scripts in benchmarks/peers); "
             "skipping ONNX Runtime")
-        engines.remove("ort")
+        engines = [e for e in engines if e not in ("ort", "ort_int8")]
     if "opencv" in engines and not has_cv2():
         log(f"WARNING: {PYTHON} cannot import cv2 (apt-get install python3-opencv); skipping OpenCV DNN")
         engines.remove("opencv")
