@@ -3,15 +3,15 @@
 #   1. Release build (-march=native) and every ctest test: unit tests, conformance of every
 #      model against PyTorch, the real CIFAR checkpoints, compile-fail, consumer projects,
 #      the CLI and the examples;
-#   2. test_kernels built without AVX-512 (-march=x86-64-v3), so the generic GEMM path
-#      (Eigen's kernels) runs too;
-#   3. AddressSanitizer + UndefinedBehaviorSanitizer: every test but the compile-only, the
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer: every test but the compile-only, the
 #      Python, the example and the `exhaustive` ones, so all unit tests, the resnet command,
 #      one conformance model per family and one CIFAR evaluation (tests/stages.cmake);
-#   4. ThreadSanitizer: test_concurrency, while the safetensors and PyTorch checkpoint
-#      parsers are fuzzed (scripts/fuzz.sh, FUZZ_SECONDS, default 60, shared by the two).
-# Stages 2 and 4 build one test file as a program of its own (tests/CMakeLists.txt) and
-# run it directly.
+#   3. test_kernels built without AVX-512 (-march=x86-64-v3), so the generic GEMM path
+#      (Eigen's kernels) runs too, and test_concurrency under ThreadSanitizer, while the
+#      safetensors and PyTorch checkpoint parsers are fuzzed (scripts/fuzz.sh,
+#      FUZZ_SECONDS, default 60, shared by the two).
+# Stage 3 builds two test files as programs of their own (tests/CMakeLists.txt) and runs
+# them directly.
 # The PyTorch reference data (about 2 GB) is generated once per version of its generators
 # into ${RESNET_TEST_DATA_CACHE:-~/.cache/resnet-testdata} (see tests/CMakeLists.txt); the
 # benchmarks are not built (RESNET_BUILD_BENCHMARKS=ON builds them in the Release stage).
@@ -75,12 +75,6 @@ if [ "${QUICK:-0}" = 1 ]; then
   exit 0
 fi
 
-section "Generic kernels (no AVX-512)"
-configure build-generic -DCMAKE_BUILD_TYPE=Release -DRESNET_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v3 \
-  -DRESNET_BUILD_EXAMPLES=OFF
-cmake --build build-generic -j"$jobs" --target test_kernels
-build-generic/tests/test_kernels
-
 # -O1 with line tables only (-g1), and without UBSan's vptr check (dynamic types of
 # polymorphic classes: the library has none, so it checked Catch2's and iostreams'
 # internals): test_layers.cpp compiles in ~90 s of CPU instead of 294 s at -O2 -g with
@@ -95,16 +89,24 @@ cmake --build build-asan -j"$jobs" --target resnet_test_programs
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" \
   -LE "no_sanitizer|python|exhaustive|examples")
 
-# The fuzzer keeps one core busy; the ThreadSanitizer stage builds one program, so the two
-# share the machine: the fuzzer runs in the background and its log follows.
-section "ThreadSanitizer, and fuzzing the weight-file parsers (${FUZZ_SECONDS:-60} s) meanwhile"
+# The fuzzer keeps one core busy for FUZZ_SECONDS; meanwhile the other core builds two
+# programs of one file each: test_kernels without AVX-512 (-march=x86-64-v3), so the
+# generic GEMM path (Eigen's kernels) runs too, and test_concurrency under ThreadSanitizer.
+# The builds run at a lower priority, so the fuzzer keeps its core whatever else runs.
+section "Generic kernels (no AVX-512) and ThreadSanitizer, fuzzing the weight-file parsers (${FUZZ_SECONDS:-60} s) meanwhile"
 mkdir -p build-fuzz
 bash scripts/fuzz.sh build-fuzz > build-fuzz/fuzz.log 2>&1 &
 fuzz=$!
 trap 'kill "$fuzz" 2> /dev/null || true' EXIT  # should a step below fail
+configure build-generic -DCMAKE_BUILD_TYPE=Release -DRESNET_NATIVE=OFF -DCMAKE_CXX_FLAGS=-march=x86-64-v3 \
+  -DRESNET_BUILD_EXAMPLES=OFF
 configure build-tsan -DCMAKE_BUILD_TYPE=None -DRESNET_BUILD_EXAMPLES=OFF \
   -DCMAKE_CXX_FLAGS="-O1 -g1 -DNDEBUG -fsanitize=thread -fno-omit-frame-pointer"
-cmake --build build-tsan -j"$jobs" --target test_concurrency
+nice -n 10 cmake --build build-generic --target test_kernels &
+generic_build=$!
+nice -n 10 cmake --build build-tsan --target test_concurrency
+wait "$generic_build"
+build-generic/tests/test_kernels
 TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_concurrency
 fuzz_status=0
 wait "$fuzz" || fuzz_status=$?
