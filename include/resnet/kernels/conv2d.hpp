@@ -276,8 +276,10 @@ class ConvKernel {
     }
   };
 
-  // Whole 8-column tiles per task, about four tasks per thread so a thread slowed by
-  // another process hands work to the other; each task keeps at least 32 columns.
+  // Column slices of whole 8-column tiles, as few as the threads allow: each slice
+  // streams every weight panel once more, which the 7x7 and 14x14 layers (2-4 MB of
+  // weights, 49-196 columns at batch 1) feel. Wide maps are cut near gemm_bf16's own
+  // block of up to 512 columns, in a multiple of the thread count.
   template <class Source>
   void run_bf16(const Source& src, detail::Index columns, float* out, const detail::OutputEpilogue& e, float* scratch,
                 ThreadPool& pool) const {
@@ -285,8 +287,8 @@ class ConvKernel {
     const Index threads = pool.size();
     const Index m = shape_.out_c;
     const Index per_thread = gemm_bf16_scratch_floats(bf16_.depth());
-    Index nc = detail::round_up(detail::ceil_div(columns, threads * 4), 8);
-    nc = std::max<Index>(nc, std::min<Index>(32, detail::round_up(detail::ceil_div(columns, threads), 8)));
+    const Index slices = detail::round_up(detail::ceil_div(columns, Index(512)), threads);
+    const Index nc = detail::round_up(detail::ceil_div(columns, slices), 8);
     const Index tasks = detail::ceil_div(columns, nc);
     pool.parallel_tasks(tasks, [&](std::ptrdiff_t task, int thread) {
       const Index col0 = task * nc, ncols = std::min(nc, columns - col0);
