@@ -48,20 +48,7 @@ class ConvKernel {
   ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias,
              ConvAlgorithm algorithm = ConvAlgorithm::automatic)
       : shape_(s), bias_(std::move(bias)) {
-    if (s.in_c <= 0 || s.out_c <= 0 || s.kernel <= 0 || s.stride <= 0 || s.pad < 0 || s.pad >= s.kernel ||
-        s.groups <= 0 || s.in_c % s.groups != 0 || s.out_c % s.groups != 0)
-      throw Error(ErrorKind::invalid_argument,
-                  "ConvKernel: invalid shape in_c=" + std::to_string(s.in_c) + " out_c=" +
-                      std::to_string(s.out_c) + " kernel=" + std::to_string(s.kernel) + " stride=" +
-                      std::to_string(s.stride) + " pad=" + std::to_string(s.pad) + " groups=" +
-                      std::to_string(s.groups) + " (in_c and out_c must be multiples of groups)");
-    if (static_cast<long long>(weight_ohwi.size()) != s.weight_count())
-      throw Error(ErrorKind::shape_mismatch, "ConvKernel: weight has " + std::to_string(weight_ohwi.size()) +
-                                                 " values, expected " + std::to_string(s.weight_count()) +
-                                                 " (out_c * k * k * in_c / groups)");
-    if (!bias_.empty() && static_cast<int>(bias_.size()) != s.out_c)
-      throw Error(ErrorKind::shape_mismatch, "ConvKernel: bias has " + std::to_string(bias_.size()) +
-                                                 " values, expected " + std::to_string(s.out_c));
+    validate(s, weight_ohwi.size(), bias_.size());
     if (s.groups > 1) {
       build_grouped(weight_ohwi, algorithm);
       return;
@@ -106,11 +93,7 @@ class ConvKernel {
       *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
       return;
     }
-    // Validated by the fp32 constructor's checks on a shape-only twin would pack twice;
-    // the checks that matter here are the weight and bias sizes.
-    if (static_cast<long long>(weight_ohwi.size()) != s.weight_count() ||
-        (!bias.empty() && static_cast<int>(bias.size()) != s.out_c))
-      throw Error(ErrorKind::shape_mismatch, "ConvKernel: weight or bias size does not match the shape");
+    validate(s, weight_ohwi.size(), bias.size());
     shape_ = s;
     bias_ = std::move(bias);
     path_ = s.kernel == 1 && s.pad == 0 ? (s.stride == 1 ? Path::pointwise : Path::pointwise_strided) : Path::patch;
@@ -208,6 +191,24 @@ class ConvKernel {
   }
 
  private:
+  // The constructors' checks of the shape and of the weight and bias counts.
+  static void validate(const ConvShape& s, std::size_t weights, std::size_t biases) {
+    if (s.in_c <= 0 || s.out_c <= 0 || s.kernel <= 0 || s.stride <= 0 || s.pad < 0 || s.pad >= s.kernel ||
+        s.groups <= 0 || s.in_c % s.groups != 0 || s.out_c % s.groups != 0)
+      throw Error(ErrorKind::invalid_argument,
+                  "ConvKernel: invalid shape in_c=" + std::to_string(s.in_c) + " out_c=" +
+                      std::to_string(s.out_c) + " kernel=" + std::to_string(s.kernel) + " stride=" +
+                      std::to_string(s.stride) + " pad=" + std::to_string(s.pad) + " groups=" +
+                      std::to_string(s.groups) + " (in_c and out_c must be multiples of groups)");
+    if (static_cast<long long>(weights) != s.weight_count())
+      throw Error(ErrorKind::shape_mismatch, "ConvKernel: weight has " + std::to_string(weights) +
+                                                 " values, expected " + std::to_string(s.weight_count()) +
+                                                 " (out_c * k * k * in_c / groups)");
+    if (biases != 0 && static_cast<int>(biases) != s.out_c)
+      throw Error(ErrorKind::shape_mismatch, "ConvKernel: bias has " + std::to_string(biases) +
+                                                 " values, expected " + std::to_string(s.out_c));
+  }
+
   enum class Path { pointwise, pointwise_strided, patch, winograd, grouped_direct, per_group };
   static constexpr detail::Index kMc = detail::kBlockMc;
   static constexpr detail::Index kNc = detail::kBlockNc;
