@@ -24,17 +24,23 @@ resnet_compile_test(compile_ok_control ${_cf}/compiles_ok.cpp FALSE "")
 # Every model must stay quick to compile. The resnet command instantiates all of them
 # (examples/cli), so in a Release build its build is the measure: a compiler launcher
 # records each of its objects' compiler CPU time and compile_budget.sh fails the test past
-# 180 s in all (GCC 12, -O3 -march=native: 121 s as scripts/test.sh's unity build, ~170 s
-# as six files). Otherwise one translation unit instantiating every model is compiled for
-# the test (budget 90 s at -O2; measured 54 s). Neither when the tests build one model per
-# family (RESNET_ALL_MODELS=OFF).
+# the budget, about 1.5 times what GCC 12 took at -O3 -march=native with the bf16 path
+# (0d0327d): 125 s as scripts/test.sh's unity build (one object), 219 s as six files,
+# each parsing the headers. Otherwise one translation unit instantiating every model is
+# compiled for the test (budget 90 s at -O2; measured 54 s). Neither when the tests build
+# one model per family (RESNET_ALL_MODELS=OFF).
 if(RESNET_ALL_MODELS AND TARGET resnet_cli AND CMAKE_BUILD_TYPE STREQUAL "Release"
    AND NOT CMAKE_CXX_FLAGS MATCHES "sanitize")
   # Before any launcher of the user's own, such as ccache.
   set_property(TARGET resnet_cli PROPERTY CXX_COMPILER_LAUNCHER
     sh ${CMAKE_CURRENT_SOURCE_DIR}/compile_budget.sh --record ${CMAKE_CXX_COMPILER_LAUNCHER})
+  if(CMAKE_UNITY_BUILD)
+    set(_budget 190)
+  else()
+    set(_budget 330)
+  endif()
   add_test(NAME compile_all_models
-    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/compile_budget.sh --check 180 "$<TARGET_OBJECTS:resnet_cli>"
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/compile_budget.sh --check ${_budget} "$<TARGET_OBJECTS:resnet_cli>"
     COMMAND_EXPAND_LISTS)
 elseif(RESNET_ALL_MODELS)
   add_test(NAME compile_all_models
