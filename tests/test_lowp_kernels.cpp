@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -409,7 +410,17 @@ std::vector<T> lowp_im2col(const std::vector<T>& in, LowpIndex batch, LowpIndex 
 
 struct LowpConvCase {
   LowpIndex batch, h, w, c, out_c, k, stride, pad;
+
+  constexpr LowpIndex oh() const { return (h + 2 * pad - k) / stride + 1; }
+  constexpr LowpIndex ow() const { return (w + 2 * pad - k) / stride + 1; }
+  constexpr LowpIndex depth() const { return k * k * c; }       // K of the GEMM
+  constexpr LowpIndex columns() const { return batch * oh() * ow(); }  // N of the GEMM
 };
+
+std::ostream& operator<<(std::ostream& os, const LowpConvCase& cc) {
+  return os << "h=" << cc.h << " w=" << cc.w << " c=" << cc.c << " out_c=" << cc.out_c << " k=" << cc.k
+            << " stride=" << cc.stride << " pad=" << cc.pad;
+}
 
 /// Window rows of whole 32-bit words and at least 64 bytes are read in place, one run per
 /// row: c = 24 and 64 (u8 and bf16), c = 12 (bf16). The others (c = 5, 13, the
@@ -424,10 +435,8 @@ TEST_CASE("int8 convolutions through the u8 column sources equal the reference o
   if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
   unsigned seed = 1300;
   for (const LowpConvCase& cc : kLowpConvCases) {
-    INFO("h=" << cc.h << " w=" << cc.w << " c=" << cc.c << " out_c=" << cc.out_c << " k=" << cc.k << " stride="
-              << cc.stride << " pad=" << cc.pad);
-    const LowpIndex oh = (cc.h + 2 * cc.pad - cc.k) / cc.stride + 1, ow = (cc.w + 2 * cc.pad - cc.k) / cc.stride + 1;
-    const LowpIndex kk = cc.k * cc.k * cc.c, n = cc.batch * oh * ow;
+    INFO(cc);
+    const LowpIndex oh = cc.oh(), ow = cc.ow(), kk = cc.depth(), n = cc.columns();
     const auto in = lowp_ints<std::uint8_t>(static_cast<std::size_t>(cc.batch * cc.h * cc.w * cc.c), seed++, 0, 255);
     const auto w = lowp_floats(static_cast<std::size_t>(cc.out_c * kk), seed++);
     const QuantizedWeights q = resnet::kernels::quantize_weights_per_channel(w.data(), cc.out_c, kk, kk);
@@ -456,10 +465,8 @@ TEST_CASE("bf16 convolutions through the bf16 column sources equal the reference
   if (!resnet::precision_available(Precision::bf16)) LOWP_SKIP(Precision::bf16);
   unsigned seed = 1700;
   for (const LowpConvCase& cc : kLowpConvCases) {
-    INFO("h=" << cc.h << " w=" << cc.w << " c=" << cc.c << " out_c=" << cc.out_c << " k=" << cc.k << " stride="
-              << cc.stride << " pad=" << cc.pad);
-    const LowpIndex oh = (cc.h + 2 * cc.pad - cc.k) / cc.stride + 1, ow = (cc.w + 2 * cc.pad - cc.k) / cc.stride + 1;
-    const LowpIndex kk = cc.k * cc.k * cc.c, n = cc.batch * oh * ow;
+    INFO(cc);
+    const LowpIndex oh = cc.oh(), ow = cc.ow(), kk = cc.depth(), n = cc.columns();
     const auto x = lowp_floats(static_cast<std::size_t>(cc.batch * cc.h * cc.w * cc.c), seed++);
     std::vector<std::uint16_t> in(x.size());
     std::vector<float> in_f(x.size());

@@ -163,18 +163,27 @@ CLI::Option* weights_option(CLI::App& sub, Command& cmd, const std::string& help
   return sub.add_option("--weights", cmd.weights, help)->option_text("FILE");
 }
 
+/// An option whose value the library parses: its Error is a usage error (exit 2) that
+/// names the option.
+template <class Target, class T>
+CLI::Option* library_parsed_option(CLI::App& sub, const std::string& name, Target& target,
+                                   T (*parse)(const std::string&), const std::string& help) {
+  return sub.add_option_function<std::string>(
+      name,
+      [&target, name, parse](const std::string& text) {
+        try {
+          target = parse(text);
+        } catch (const resnet::Error& e) {
+          throw CLI::ValidationError(name, e.what());
+        }
+      },
+      help);
+}
+
 void preprocess_option(CLI::App& sub, Command& cmd) {
-  sub.add_option_function<std::string>(
-         "--preprocess",
-         [&cmd](const std::string& mode) {
-           try {
-             cmd.preprocess = resnet::parse_preprocess(mode);
-           } catch (const resnet::Error& e) {
-             throw CLI::ValidationError("--preprocess", e.what());
-           }
-         },
-         "torch, caffe, tf or cifar (default: the model's own:\n"
-         "torchvision torch, Keras V1 caffe, Keras V2 tf, CIFAR cifar)")
+  library_parsed_option(sub, "--preprocess", cmd.preprocess, &resnet::parse_preprocess,
+                        "torch, caffe, tf or cifar (default: the model's own:\n"
+                        "torchvision torch, Keras V1 caffe, Keras V2 tf, CIFAR cifar)")
       ->option_text("MODE");
 }
 
@@ -194,17 +203,9 @@ void input_option(CLI::App& sub, Command& cmd) {
 /// (bf16 without AVX512-BF16, int8 for now) is the library's Error when the model is
 /// built (exit 1), as for any other run-time refusal.
 void precision_options(CLI::App& sub, Command& cmd) {
-  sub.add_option_function<std::string>(
-         "--precision",
-         [&cmd](const std::string& name) {
-           try {
-             cmd.precision = resnet::parse_precision(name);
-           } catch (const resnet::Error& e) {
-             throw CLI::ValidationError("--precision", e.what());
-           }
-         },
-         "fp32 (default) or bf16: bf16 weights and conv inputs with fp32\n"
-         "sums, on CPUs with AVX512-BF16 (int8 is not implemented yet)")
+  library_parsed_option(sub, "--precision", cmd.precision, &resnet::parse_precision,
+                        "fp32 (default) or bf16: bf16 weights and conv inputs with fp32\n"
+                        "sums, on CPUs with AVX512-BF16 (int8 is not implemented yet)")
       ->option_text("P");
   sub.add_option_function<std::string>(
          "--lowp-layers",

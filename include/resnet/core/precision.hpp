@@ -23,6 +23,13 @@ enum class Precision { fp32, bf16, int8 };
 ///   all       every ungrouped conv (grouped convs stay fp32), for accuracy studies.
 enum class LowpLayers { measured, all };
 
+/// What a model's convolutions compute in (ModelOptions::precision and lowp_layers), as
+/// the weight loader and the random initialiser hand it to every conv.
+struct ConvArithmetic {
+  Precision precision = Precision::fp32;
+  LowpLayers layers = LowpLayers::measured;
+};
+
 inline const char* to_string(Precision p) noexcept {
   switch (p) {
     case Precision::fp32: return "fp32";

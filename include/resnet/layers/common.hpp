@@ -79,9 +79,8 @@ class RandomWeights {
  public:
   explicit RandomWeights(std::uint64_t seed) : engine_(seed) {}
 
-  /// The precision convolutions pack their weights for (ModelOptions::precision).
-  Precision precision = Precision::fp32;
-  LowpLayers lowp_layers = LowpLayers::measured;
+  /// What convolutions pack their weights for (ModelOptions::precision, lowp_layers).
+  ConvArithmetic arithmetic;
 
   std::vector<float> normal(std::size_t count, float stddev) {
     std::normal_distribution<float> dist(0.0f, stddev);

@@ -79,7 +79,7 @@ class ConvUnit {
     if constexpr (Conv::has_bias) bias = loader.bias(conv_site, out_channels);
     BatchNormParams bn;
     if constexpr (normalised) bn = loader.batch_norm(bn_site, out_channels);
-    build(std::move(weight), std::move(bias), bn, loader.precision, loader.lowp_layers);
+    build(std::move(weight), std::move(bias), bn, loader.arithmetic);
   }
 
   void init_random(RandomWeights& rng) {
@@ -89,7 +89,7 @@ class ConvUnit {
     if constexpr (Conv::has_bias) bias = rng.uniform(out_channels, -0.1f, 0.1f);
     BatchNormParams bn;
     if constexpr (normalised) bn = Norm::random_params(rng);
-    build(std::move(weight), std::move(bias), bn, rng.precision, rng.lowp_layers);
+    build(std::move(weight), std::move(bias), bn, rng.arithmetic);
   }
 
   /// The precision this unit's conv computes in.
@@ -115,8 +115,8 @@ class ConvUnit {
 
  private:
   // W' = W * a per output channel, b' = (b - mean) * a + beta (docs/spec.md 1.12).
-  void build(std::vector<float> weight, std::vector<float> bias, const BatchNormParams& bn, Precision precision,
-             LowpLayers layers) {
+  void build(std::vector<float> weight, std::vector<float> bias, const BatchNormParams& bn,
+             const ConvArithmetic& arithmetic) {
     if constexpr (normalised) {
       std::vector<float> scale, shift;
       Norm::affine(bn, scale, shift);
@@ -129,7 +129,7 @@ class ConvUnit {
       }
       bias = std::move(folded_bias);
     }
-    kernel_ = kernels::ConvKernel(Conv::shape, std::move(weight), std::move(bias), precision, layers);
+    kernel_ = kernels::ConvKernel(Conv::shape, std::move(weight), std::move(bias), arithmetic.precision, arithmetic.layers);
   }
 
   kernels::ConvKernel kernel_;

@@ -85,9 +85,8 @@ class WeightLoader {
 
   const std::string& file_name() const noexcept { return reader_.file_name(); }
 
-  /// The precision convolutions pack their weights for (ModelOptions::precision).
-  Precision precision = Precision::fp32;
-  LowpLayers lowp_layers = LowpLayers::measured;
+  /// What convolutions pack their weights for (ModelOptions::precision, lowp_layers).
+  ConvArithmetic arithmetic;
 
   // ---- sites ----
   std::string stem() const { return Names::stem(); }

@@ -176,6 +176,7 @@ class Network {
   }
 
   const ModelOptions& options() const noexcept { return options_; }
+  ConvArithmetic arithmetic() const noexcept { return {options_.precision, options_.lowp_layers}; }
   int classes() const noexcept { return options_.classes; }
 
   // ---- compile-time facts (docs/spec.md sections 2 and 3) ----
@@ -312,8 +313,7 @@ class Network {
   /// Seeded random weights, for benchmarks and demos without a weight file.
   void init_random(std::uint64_t seed = 0) {
     RandomWeights rng(seed);
-    rng.precision = options_.precision;
-    rng.lowp_layers = options_.lowp_layers;
+    rng.arithmetic = arithmetic();
     stem_.init_random(rng);
     std::apply([&](auto&... stage) { (stage.init_random(rng), ...); }, stages_);
     if constexpr (post_normalised) post_.init_random(rng);
@@ -432,8 +432,7 @@ class Network {
     fresh.head_ = head_;
     fresh.head_ready_ = head_ready_;
     WeightLoader<names> loader(file);
-    loader.precision = options_.precision;
-    loader.lowp_layers = options_.lowp_layers;
+    loader.arithmetic = arithmetic();
     fresh.load_from(loader, parts == WeightParts::all && options_.include_top);
     loader.finish();
     *this = std::move(fresh);
