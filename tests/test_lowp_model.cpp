@@ -1,8 +1,11 @@
-// bf16 models (issue 13): ConvKernel at Precision::bf16 against the plain reference
-// convolution on bf16-rounded weights and inputs (odd shapes, residual, ReLU, threads),
-// which layers LowpLayers gives to bf16, and the precision checks of ModelOptions.
+// Reduced-precision models (issue 13): ConvKernel at Precision::bf16 against the plain
+// reference convolution on bf16-rounded weights and inputs, and the int8 ConvKernel against
+// the reference GEMM on the quantized input's plainly gathered windows (odd shapes,
+// residual, ReLU, threads); PyTorch's activation qparams; which layers LowpLayers gives to
+// bf16, and the precision checks of ModelOptions.
 // Accuracy on real weights is tests/lowp.cmake's (CIFAR) and gen_torchvision_bf16's.
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -10,6 +13,7 @@
 
 #include "resnet/kernels/conv2d.hpp"
 #include "resnet/kernels/reference.hpp"
+#include "resnet/kernels/reference_lowp.hpp"
 #include "resnet/resnet.hpp"
 
 #include "error_kind.hpp"
@@ -82,6 +86,144 @@ TEST_CASE("bf16 ConvKernel equals the reference on bf16-rounded operands", "[low
       CHECK(name.rfind("bf16_", 0) == 0);
       CHECK(err < 2e-5);
     }
+}
+
+struct Int8ConvCase {
+  ConvShape s;
+  int n, h, w;
+  bool residual, relu;
+  float clip;  // the calibrated range as a fraction of the input's: below 1, the u8 clamp is reached
+};
+
+/// The int8 ConvKernel's output and, separately, the reference's: the input quantized
+/// value by value (quantize_u8), its windows gathered by plain loops with the zero point
+/// as padding, the weights by quantize_weights_per_channel, and gemm_int8_reference over
+/// those columns (the same epilogue, step by step: the two agree bit for bit).
+void int8_conv_outputs(const Int8ConvCase& c, int threads, bool in_place, std::vector<float>& got,
+                       std::vector<float>& expected, std::string* name) {
+  namespace k = resnet::kernels;
+  const ConvShape& s = c.s;
+  const int oh = s.out_side(c.h), ow = s.out_side(c.w);
+  const long long depth = 1LL * s.kernel * s.kernel * s.in_c, columns = 1LL * c.n * oh * ow;
+  const auto weight = resnet50::random_vector(static_cast<std::size_t>(s.weight_count()), 21);
+  const auto bias = resnet50::random_vector(static_cast<std::size_t>(s.out_c), 22);
+  auto in = resnet50::random_vector(static_cast<std::size_t>(c.n) * c.h * c.w * s.in_c, 23);
+  for (float& x : in) x = 0.3f + 2.0f * x;  // [-1.7, 2.3]: not symmetric, so the zero point is not 128
+  const std::size_t out_size = static_cast<std::size_t>(columns) * s.out_c;
+  const auto residual = resnet50::random_vector(out_size, 24);
+  const k::QuantParams q = k::affine_u8_qparams(-1.7f * c.clip, 2.3f * c.clip);
+
+  std::vector<std::uint8_t> qin(in.size()), cols(static_cast<std::size_t>(columns * depth));
+  k::quantize_u8(in.data(), static_cast<k::LowpIndex>(in.size()), q, qin.data());
+  std::size_t at = 0;
+  for (int b = 0; b < c.n; ++b)
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox)
+        for (int ky = 0; ky < s.kernel; ++ky)
+          for (int kx = 0; kx < s.kernel; ++kx)
+            for (int ci = 0; ci < s.in_c; ++ci) {
+              const int y = oy * s.stride - s.pad + ky, x = ox * s.stride - s.pad + kx;
+              const bool inside = y >= 0 && y < c.h && x >= 0 && x < c.w;
+              cols[at++] = inside ? qin[((static_cast<std::size_t>(b) * c.h + y) * c.w + x) * s.in_c + ci]
+                                  : static_cast<std::uint8_t>(q.zero_point);
+            }
+  const k::QuantizedWeights qw = k::quantize_weights_per_channel(weight.data(), s.out_c, depth, depth);
+  k::Int8Epilogue epi;
+  epi.input = q;
+  epi.bias = bias.data();
+  epi.residual = c.residual ? residual.data() : nullptr;
+  epi.ldr = s.out_c;
+  epi.relu = c.relu;
+  expected.assign(out_size, 0.0f);
+  k::gemm_int8_reference(qw, s.out_c, depth, cols.data(), depth, columns, epi, expected.data(), nullptr, s.out_c);
+
+  ConvKernel kernel(s, weight, bias, q);
+  *name = kernel.algorithm_name();
+  resnet::ThreadPool pool(threads);
+  std::vector<float> scratch(kernel.scratch_floats(c.n, c.h, c.w, threads), std::nanf(""));
+  got.assign(out_size, std::nanf(""));
+  if (in_place && c.residual) got = residual;  // out may be the residual itself
+  kernel.run(in.data(), c.n, c.h, c.w, got.data(), c.residual ? (in_place ? got.data() : residual.data()) : nullptr,
+             c.relu, scratch.data(), pool);
+}
+
+TEST_CASE("int8 ConvKernel equals the reference convolution on the quantized operands", "[lowp][int8][conv]") {
+  if (!resnet::precision_available(Precision::int8))
+    RESNET_SKIP(resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
+  const Int8ConvCase cases[] = {
+      {{13, 24, 1, 1, 0, 1}, 2, 7, 9, true, true, 1.0f},      // 1x1 in place, odd channels, K = 13
+      {{16, 70, 1, 2, 0, 1}, 1, 9, 11, true, false, 0.6f},    // strided 1x1, clamped inputs
+      {{13, 17, 3, 1, 1, 1}, 2, 7, 9, false, true, 1.0f},     // 3x3 gathered windows, odd K = 117
+      {{32, 48, 3, 2, 1, 1}, 1, 15, 13, true, true, 0.8f},    // 3x3 stride 2, window rows of 96 bytes in place
+      {{64, 40, 3, 1, 1, 1}, 2, 5, 6, true, false, 1.0f},     // 3x3 stride 1, rows in place, residual, no ReLU
+      {{3, 64, 7, 2, 3, 1}, 1, 23, 19, false, true, 1.0f},    // the stem's shape, K = 147
+      {{3, 16, 3, 1, 1, 1}, 3, 8, 8, false, true, 1.0f},      // CIFAR's stem, K = 27
+      {{64, 40, 1, 1, 0, 1}, 1, 2, 3, true, true, 0.5f},      // fewer columns than threads x 8
+  };
+  for (const Int8ConvCase& c : cases)
+    for (int threads : {1, 3})
+      for (bool in_place : {false, true}) {
+        if (in_place && !c.residual) continue;
+        std::vector<float> got, expected;
+        std::string name;
+        int8_conv_outputs(c, threads, in_place, got, expected, &name);
+        INFO(name << " in " << c.s.in_c << " out " << c.s.out_c << " k " << c.s.kernel << " stride " << c.s.stride
+                  << " " << c.n << "x" << c.h << "x" << c.w << " threads " << threads << (in_place ? " in place" : ""));
+        CHECK(name.rfind("int8_", 0) == 0);
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < got.size(); ++i) differ += !(got[i] == expected[i]);
+        CHECK(differ == 0);
+      }
+}
+
+TEST_CASE("int8 ConvKernel: bad quantization is an Error, grouped convs stay fp32", "[lowp][int8][conv]") {
+  if (!resnet::precision_available(Precision::int8)) {
+    std::string message;
+    CHECK(test_support::kind_of([] { ConvKernel({8, 8, 1, 1, 0, 1}, std::vector<float>(64, 0.1f), {}, resnet::kernels::QuantParams{}); },
+                                &message) == resnet::ErrorKind::unsupported_cpu);
+    return;
+  }
+  const std::vector<float> w(64, 0.1f);
+  std::string message;
+  CHECK(test_support::kind_of([&] { ConvKernel({8, 8, 1, 1, 0, 1}, w, {}, resnet::kernels::QuantParams{0.0f, 0}); },
+                              &message) == resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("positive finite scale") != std::string::npos);
+  CHECK(test_support::kind_of([&] { ConvKernel({8, 8, 1, 1, 0, 1}, w, {}, resnet::kernels::QuantParams{0.1f, 256}); },
+                              &message) == resnet::ErrorKind::invalid_argument);
+  CHECK(test_support::kind_of([&] { ConvKernel({8, 8, 1, 1, 0, 1}, w, {}, Precision::int8); }, &message) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("needs the input's quantization") != std::string::npos);
+  const auto grouped = resnet50::random_vector(128 * 9 * 4, 3);
+  CHECK(ConvKernel({128, 128, 3, 1, 1, 32}, grouped, {}, resnet::kernels::QuantParams{0.1f, 0}).precision() ==
+        Precision::fp32);
+  CHECK(ConvKernel({8, 8, 1, 1, 0, 1}, w, {}, resnet::kernels::QuantParams{0.1f, 3}).precision() == Precision::int8);
+}
+
+TEST_CASE("affine_u8_qparams follows PyTorch's MinMaxObserver (quint8, reduce_range=False)", "[lowp][int8]") {
+  // Expected values: torch 1.13 MinMaxObserver(dtype=torch.quint8) after observing a
+  // tensor holding min and max, calculate_qparams().
+  struct Row {
+    float min, max, scale;
+    int zero_point;
+  };
+  const Row rows[] = {
+      {0.0f, 6.0f, 0.0235294122f, 0},         // post-ReLU
+      {-2.1179039f, 2.64f, 0.018658448f, 114},  // a normalised image
+      {0.5f, 3.0f, 0.0117647061f, 0},         // widened to hold 0
+      {-1.0f, -0.25f, 0.00392156886f, 255},    // all negative
+      {0.0f, 0.0f, 1.1920929e-07f, 0},        // nothing observed but zeros: eps
+  };
+  for (const Row& r : rows) {
+    const resnet::kernels::QuantParams q = resnet::kernels::affine_u8_qparams(r.min, r.max);
+    INFO(r.min << " .. " << r.max);
+    CHECK(q.scale == r.scale);
+    CHECK(q.zero_point == r.zero_point);
+  }
+  std::string message;
+  CHECK(test_support::kind_of([] { resnet::kernels::affine_u8_qparams(1.0f, 0.0f); }, &message) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(test_support::kind_of([] { resnet::kernels::affine_u8_qparams(0.0f, INFINITY); }, &message) ==
+        resnet::ErrorKind::invalid_argument);
 }
 
 TEST_CASE("LowpLayers::measured keeps stride-1 3x3 convs on Winograd F(4x4) in fp32", "[lowp][bf16][conv]") {

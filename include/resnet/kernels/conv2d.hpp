@@ -17,8 +17,17 @@
 /// bf16 runs gemm_bf16 over the same fp32 column sources as the GEMM path (fp32 maps in and
 /// out, each block of columns converted while packing); its weights are rounded and packed
 /// once, and no fp32 copy is kept. Every other conv is the fp32 kernel above.
+/// int8 (the QuantParams constructor): an ungrouped conv runs gemm_int8. Its weights are
+/// quantized per output channel to s8 and packed once (no fp32 copy); run() quantizes the
+/// fp32 input map to u8 by the calibrated QuantParams into scratch, once, and the GEMM
+/// reads it through the u8 column sources, in place where it can. The epilogue
+/// dequantizes, adds bias and the fp32 residual, applies ReLU and writes fp32: maps
+/// between layers stay fp32, as bf16's.
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +38,7 @@
 #include "resnet/kernels/conv_params.hpp"
 #include "resnet/kernels/gemm.hpp"
 #include "resnet/kernels/gemm_bf16.hpp"
+#include "resnet/kernels/gemm_int8.hpp"
 #include "resnet/kernels/grouped.hpp"
 #include "resnet/kernels/im2col.hpp"
 #include "resnet/kernels/winograd.hpp"
@@ -82,24 +92,43 @@ class ConvKernel {
 
   /// The same at `precision`: bf16 packs the weights for gemm_bf16 where `layers` gives
   /// this conv to bf16 (see the header comment) and throws ErrorKind::unsupported_cpu
-  /// where this CPU or build cannot run it; fp32 is the constructor above. int8 is not
-  /// implemented at the layer level yet (an invalid_argument Error).
+  /// where this CPU or build cannot run it; fp32 is the constructor above. int8 needs the
+  /// input's quantization: the constructor below (here an invalid_argument Error).
   ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias, Precision precision,
              LowpLayers layers = LowpLayers::measured) {
     if (precision == Precision::int8)
-      throw Error(ErrorKind::invalid_argument, "ConvKernel: precision int8 is not implemented yet (bf16 and fp32 are)");
+      throw Error(ErrorKind::invalid_argument,
+                  "ConvKernel: precision int8 needs the input's quantization (the constructor taking QuantParams)");
     if (precision == Precision::bf16) require_precision(Precision::bf16);
     if (precision != Precision::bf16 || !runs_bf16(s, layers)) {
       *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
       return;
     }
-    validate(s, weight_ohwi.size(), bias.size());
-    shape_ = s;
-    bias_ = std::move(bias);
-    path_ = s.kernel == 1 && s.pad == 0 ? (s.stride == 1 ? Path::pointwise : Path::pointwise_strided) : Path::patch;
-    const detail::Index depth = detail::Index(s.kernel) * s.kernel * s.in_c;
+    const detail::Index depth = start_lowp(s, weight_ohwi.size(), std::move(bias));
     bf16_ = PackedBf16Weights(weight_ohwi.data(), s.out_c, depth, depth);
     precision_ = Precision::bf16;
+  }
+
+  /// int8: the weights quantized per output channel (quantize_weights_per_channel, PyTorch's
+  /// symmetric qint8 observer), the fp32 input quantized per tensor to u8 by `input` (a
+  /// calibrated range, affine_u8_qparams) on every run. A grouped conv stays fp32 (the
+  /// first constructor). Throws ErrorKind::unsupported_cpu without AVX512-VNNI, and
+  /// invalid_argument for a scale that is not positive and finite or a zero point outside
+  /// [0, 255].
+  ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias, QuantParams input) {
+    require_precision(Precision::int8);
+    if (!(input.scale > 0.0f) || !std::isfinite(input.scale) || input.zero_point < 0 || input.zero_point > 255)
+      throw Error(ErrorKind::invalid_argument, "ConvKernel: int8 input scale " + std::to_string(input.scale) +
+                                                   " and zero point " + std::to_string(input.zero_point) +
+                                                   " (expected a positive finite scale and a zero point in [0, 255])");
+    if (s.groups != 1) {
+      *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
+      return;
+    }
+    const detail::Index depth = start_lowp(s, weight_ohwi.size(), std::move(bias));
+    int8_ = PackedInt8Weights::quantize(weight_ohwi.data(), s.out_c, depth, depth);
+    int8_input_ = input;
+    precision_ = Precision::int8;
   }
 
   /// Whether `layers` gives a conv of shape `s` to bf16: never a grouped one; with
@@ -122,7 +151,9 @@ class ConvKernel {
   /// "winograd_2x2", "winograd_4x4"; grouped: "grouped_direct", "grouped_" + the per-group
   /// kernel's), for logs and benchmarks.
   std::string algorithm_name() const {
-    if (precision_ == Precision::bf16) return "bf16_" + std::string(path_ == Path::patch ? "im2col_gemm" : path_ == Path::pointwise ? "gemm_1x1" : "gemm_1x1_strided");
+    if (precision_ != Precision::fp32)
+      return to_string(precision_) + std::string("_") +
+             (path_ == Path::patch ? "im2col_gemm" : path_ == Path::pointwise ? "gemm_1x1" : "gemm_1x1_strided");
     switch (path_) {
       case Path::grouped_direct: return "grouped_direct";
       case Path::per_group: return "grouped_" + groups_.front().algorithm_name();
@@ -138,6 +169,10 @@ class ConvKernel {
   /// Scratch floats run() needs for an n x h x w input with a pool of up to `threads` threads.
   std::size_t scratch_floats(int n, int h, int w, int threads) const {
     threads = std::max(threads, 1);
+    if (precision_ == Precision::int8) {
+      const std::size_t bytes = int8_scratch_offset(threads) + std::size_t(n) * h * w * shape_.in_c;
+      return (bytes + sizeof(float) - 1) / sizeof(float);
+    }
     if (precision_ == Precision::bf16)
       return static_cast<std::size_t>(threads) *
              static_cast<std::size_t>(gemm_bf16_scratch_floats(detail::Index(shape_.kernel) * shape_.kernel * shape_.in_c));
@@ -178,6 +213,10 @@ class ConvKernel {
       return;
     }
     const detail::Index oh = s.out_side(h), ow = s.out_side(w);
+    if (precision_ == Precision::int8) {
+      run_int8(in, n, h, w, oh, ow, out, e, scratch, pool);
+      return;
+    }
     // The GEMM paths' column source, run by the fp32 GEMM or by the bf16 one.
     const auto gemm = [&](const auto& src) {
       if (precision_ == Precision::bf16) run_bf16(src, n * oh * ow, out, e, scratch, pool);
@@ -210,6 +249,16 @@ class ConvKernel {
   }
 
   enum class Path { pointwise, pointwise_strided, patch, winograd, grouped_direct, per_group };
+
+  // What the bf16 and int8 constructors share: the checks, shape, bias and GEMM path;
+  // returns the GEMM depth K their weights are packed with.
+  detail::Index start_lowp(const ConvShape& s, std::size_t weights, std::vector<float> bias) {
+    validate(s, weights, bias.size());
+    shape_ = s;
+    bias_ = std::move(bias);
+    path_ = s.kernel == 1 && s.pad == 0 ? (s.stride == 1 ? Path::pointwise : Path::pointwise_strided) : Path::patch;
+    return detail::Index(s.kernel) * s.kernel * s.in_c;
+  }
   static constexpr detail::Index kMc = detail::kBlockMc;
   static constexpr detail::Index kNc = detail::kBlockNc;
   static constexpr detail::Index kKc = detail::kBlockKc;
@@ -267,15 +316,66 @@ class ConvKernel {
     });
   }
 
-  // A column source seen from column `first` on: gemm_bf16 numbers a call's columns from 0.
+  // A column source seen from column `first` on: the reduced-precision GEMMs number a
+  // call's columns from 0. run_length is the int8 sources' (instantiated only for them).
   template <class Source>
   struct ColumnsFrom {
     const Source& src;
     detail::Index first;
-    const float* segment(detail::Index col, detail::Index k0, detail::Index len, float* tmp) const {
+    using Element =
+        std::remove_cv_t<std::remove_pointer_t<decltype(std::declval<const Source&>().segment(0, 0, 0, nullptr))>>;
+    const Element* segment(detail::Index col, detail::Index k0, detail::Index len, Element* tmp) const {
       return src.segment(first + col, k0, len, tmp);
     }
+    detail::Index run_length(detail::Index k) const { return src.run_length(k); }
   };
+
+  // Where the u8 input map starts in run_int8's scratch: after each thread's GEMM scratch
+  // (a window over the border is gathered there), 64-byte aligned.
+  std::size_t int8_scratch_offset(int threads) const {
+    if (path_ != Path::patch) return 0;
+    const auto per_thread = static_cast<std::size_t>(gemm_int8_scratch_bytes(int8_.depth()) + 63) / 64 * 64;
+    return static_cast<std::size_t>(threads) * per_thread;
+  }
+
+  // The input quantized once into scratch (a 3x3 conv reads each pixel nine times), then
+  // column slices as run_bf16's: as few as the threads allow, whole 8-column tiles.
+  void run_int8(const float* in, int n, int h, int w, detail::Index oh, detail::Index ow, float* out,
+                const detail::OutputEpilogue& e, float* scratch, ThreadPool& pool) const {
+    using detail::Index;
+    const ConvShape& s = shape_;
+    auto* bytes = reinterpret_cast<std::uint8_t*>(scratch);
+    std::uint8_t* q = bytes + int8_scratch_offset(pool.size());
+    const Index count = Index(n) * h * w * s.in_c;
+    pool.parallel_for(count, [&](std::ptrdiff_t b, std::ptrdiff_t end) { quantize_u8_map(in + b, end - b, int8_input_, q + b); });
+    const Index m = s.out_c, columns = Index(n) * oh * ow;
+    const Index per_thread = static_cast<Index>(int8_scratch_offset(1));
+    const Index slices = detail::round_up(detail::ceil_div(columns, Index(512)), Index(pool.size()));
+    const Index nc = detail::round_up(detail::ceil_div(columns, slices), 8);
+    const Index tasks = detail::ceil_div(columns, nc);
+    const auto gemm = [&](const auto& src) {
+      using Source = std::decay_t<decltype(src)>;
+      pool.parallel_tasks(tasks, [&](std::ptrdiff_t task, int thread) {
+        const Index col0 = task * nc, ncols = std::min(nc, columns - col0);
+        Int8Epilogue epi;
+        epi.input = int8_input_;
+        epi.bias = e.bias;
+        epi.residual = e.residual ? e.residual + col0 * m : nullptr;
+        epi.ldr = m;
+        epi.relu = e.relu;
+        gemm_int8(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, out + col0 * m, m,
+                  per_thread ? bytes + thread * per_thread : nullptr);
+      });
+    };
+    switch (path_) {
+      case Path::pointwise: gemm(DenseColumnsOf<std::uint8_t>{q, s.in_c}); break;
+      case Path::pointwise_strided: gemm(U8PixelColumns{q, h, w, s.in_c, oh, ow, s.stride}); break;
+      default:
+        gemm(U8PatchColumns{q, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow,
+                            static_cast<std::uint8_t>(int8_input_.zero_point)});
+        break;
+    }
+  }
 
   // Column slices of whole 8-column tiles, as few as the threads allow: each slice
   // streams every weight panel once more, which the 7x7 and 14x14 layers (2-4 MB of
@@ -362,6 +462,8 @@ class ConvKernel {
   std::vector<ConvKernel> groups_;  // per_group
   Precision precision_ = Precision::fp32;
   PackedBf16Weights bf16_;  // bf16: the weights, in place of lhs_
+  PackedInt8Weights int8_;  // int8: the weights, in place of lhs_
+  QuantParams int8_input_;  // int8: how the fp32 input is quantized
 };
 
 }  // namespace resnet::kernels

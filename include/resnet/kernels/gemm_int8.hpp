@@ -282,6 +282,38 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
 
 }  // namespace detail
 
+namespace detail {
+#if defined(RESNET_HAVE_INT8_KERNELS)
+/// quantize_u8 over count values, 16 at a time, with the epilogue's u8 steps (the same
+/// IEEE operations, so the same bytes).
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline void quantize_u8_avx512(const float* x, LowpIndex count,
+                                                                                   QuantParams q, std::uint8_t* out) {
+  const __m512 inv = _mm512_set1_ps(1.0f / q.scale);
+  const __m512 lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);
+  const __m512i zp = _mm512_set1_epi32(q.zero_point), u8_max = _mm512_set1_epi32(255), zero = _mm512_setzero_si512();
+  for (LowpIndex i = 0; i < count; i += 16) {
+    const LowpIndex left = count - i;
+    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    const __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mask, x + i), inv), lo), hi);
+    __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(s), zp);
+    v = _mm512_min_epi32(_mm512_max_epi32(v, zero), u8_max);
+    _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, v);
+  }
+}
+#endif
+}  // namespace detail
+
+/// An fp32 map to u8 by q, as quantize_u8 does value by value (an int8 conv's input).
+inline void quantize_u8_map(const float* x, LowpIndex count, QuantParams q, std::uint8_t* out) {
+#if defined(RESNET_HAVE_INT8_KERNELS)
+  if (precision_available(Precision::int8)) {
+    detail::quantize_u8_avx512(x, count, q, out);
+    return;
+  }
+#endif
+  quantize_u8(x, count, q, out);
+}
+
 /// Bytes of scratch gemm_int8 needs for depth K when its column source copies columns
 /// (a k x k window); a source that reads in place needs none.
 inline LowpIndex gemm_int8_scratch_bytes(LowpIndex k) { return detail::lowp_block_columns(k) * k; }

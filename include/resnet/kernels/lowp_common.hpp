@@ -82,6 +82,26 @@ inline QuantizedWeights quantize_weights_per_channel(const float* w, LowpIndex m
   return q;
 }
 
+/// The u8 quantization of a tensor observed in [min, max], as PyTorch's MinMaxObserver
+/// computes it for quint8, per_tensor_affine, reduce_range=False (VPDPBUSD does not
+/// saturate, so the whole 0..255 is used): the range is widened to hold 0, then
+///   scale = max((max - min) / 255, float eps), zero_point = clamp(-round(min / scale), 0, 255)
+/// in float32, round half to even (torch.round). A fake-quantized PyTorch model given the
+/// same range computes the same scale and zero point. Throws invalid_argument for a range
+/// that is not finite or has min > max.
+inline QuantParams affine_u8_qparams(float min, float max) {
+  if (!std::isfinite(min) || !std::isfinite(max) || min > max)
+    throw Error(ErrorKind::invalid_argument, "affine_u8_qparams: the range [" + std::to_string(min) + ", " +
+                                                 std::to_string(max) + "] is not finite or is empty");
+  const float lo = std::min(min, 0.0f), hi = std::max(max, 0.0f);
+  const float scale = std::max((hi - lo) / 255.0f, 1.1920928955078125e-07f);
+  const float z = -std::nearbyint(lo / scale);
+  QuantParams q;
+  q.scale = scale;
+  q.zero_point = static_cast<std::int32_t>(std::min(255.0f, std::max(0.0f, z)));
+  return q;
+}
+
 /// One value to u8 as the int8 GEMM's epilogue writes it (and PyTorch's FakeQuantize
 /// rounds): clamp(nearbyint(x * (1 / q.scale)) + q.zero_point, 0, 255); NaN gives 0.
 inline std::uint8_t quantize_u8(float x, float inv_scale, std::int32_t zero_point) noexcept {
