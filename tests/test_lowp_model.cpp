@@ -5,6 +5,8 @@
 // bf16, and the precision checks of ModelOptions.
 // Accuracy on real weights is tests/lowp.cmake's (CIFAR) and gen_torchvision_bf16's.
 #include <cmath>
+#include <fstream>
+#include <map>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -244,12 +246,32 @@ TEST_CASE("LowpLayers::measured keeps stride-1 3x3 convs on Winograd F(4x4) in f
         ConvKernel({64, 64, 3, 1, 1, 1}, w, {}, Precision::bf16).algorithm_name());
 }
 
-TEST_CASE("ModelOptions::precision: int8 is not implemented yet, bf16 needs the CPU", "[lowp][bf16]") {
+/// The largest |fp32 - lowp| over the largest |fp32| of a reduced-precision model's output
+/// and its fp32 twin's (same seed); checks that fp32 built once more is the same bit for
+/// bit (the reduced-precision model left fp32 untouched).
+double gap_to_fp32(const resnet::Tensor& fp32, const resnet::Tensor& lowp, const resnet::Tensor& fp32_again) {
+  double worst = 0, scale = 0;
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i < fp32.size(); ++i) {
+    changed += !(fp32.data()[i] == fp32_again.data()[i]);
+    worst = std::max(worst, double(std::abs(fp32.data()[i] - lowp.data()[i])));
+    scale = std::max(scale, double(std::abs(fp32.data()[i])));
+  }
+  CHECK(changed == 0);
+  return worst / scale;
+}
+
+TEST_CASE("ModelOptions::precision: int8 needs ranges, bf16 needs the CPU", "[lowp][bf16]") {
   resnet::ModelOptions o;
   o.precision = Precision::int8;
   std::string message;
-  CHECK(test_support::kind_of([&] { resnet::CifarResNet20 m(o); }, &message) == resnet::ErrorKind::invalid_argument);
-  CHECK(message.find("int8 is not implemented yet") != std::string::npos);
+  const resnet::ErrorKind no_ranges = test_support::kind_of([&] { resnet::CifarResNet20 m(o); }, &message);
+  if (resnet::precision_available(Precision::int8)) {
+    CHECK(no_ranges == resnet::ErrorKind::invalid_argument);
+    CHECK(message.find("int8 needs the calibrated input range of every conv") != std::string::npos);
+  } else {
+    CHECK(no_ranges == resnet::ErrorKind::unsupported_cpu);
+  }
   o.precision = Precision::bf16;
   if (!resnet::precision_available(Precision::bf16)) {
     CHECK(test_support::kind_of([&] { resnet::CifarResNet20 m(o); }, &message) == resnet::ErrorKind::unsupported_cpu);
@@ -264,15 +286,168 @@ TEST_CASE("ModelOptions::precision: int8 is not implemented yet, bf16 needs the 
   resnet::Tensor x(2, 32, 32, 3);
   const auto v = resnet50::random_vector(x.size(), 6);
   std::copy(v.begin(), v.end(), x.data());
-  const resnet::Tensor a = fp32.forward(x, ws), b = bf16.forward(x, ws), c = fp32_again.forward(x, ws);
-  double worst = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    CHECK(a.data()[i] == c.data()[i]);
-    worst = std::max(worst, double(std::abs(a.data()[i] - b.data()[i])));
-    scale = std::max(scale, double(std::abs(a.data()[i])));
+  const double gap = gap_to_fp32(fp32.forward(x, ws), bf16.forward(x, ws), fp32_again.forward(x, ws));
+  CHECK(gap > 0);      // bf16 did run
+  CHECK(gap < 0.05);   // and stayed near fp32
+}
+
+/// A seeded batch of CIFAR-sized images, values roughly as normalised pixels.
+resnet::Tensor cifar_batch(int n, unsigned seed) {
+  resnet::Tensor x(n, 32, 32, 3);
+  const auto v = resnet50::random_vector(x.size(), seed);
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 2.0f * v[i] + 0.2f;
+  return x;
+}
+
+TEST_CASE("calibrate records each conv's input range in build order", "[lowp][int8][calibration]") {
+  resnet::CifarResNet20 fp32;
+  fp32.init_random(5);
+  resnet::Workspace ws(2);
+  const std::vector<resnet::Tensor> batches{cifar_batch(2, 31), cifar_batch(3, 32)};
+  resnet::CalibrationOptions minmax;
+  minmax.method = resnet::CalibrationMethod::minmax;
+  const resnet::ActivationRanges r = resnet::calibrate(fp32, batches, ws, minmax);
+  REQUIRE(r.convs.size() == 19);  // ResNet-20: the stem and 18 convs, option-A shortcuts without convs
+  CHECK(r.model == "CifarResNet20");
+  CHECK(r.method == "minmax");
+  CHECK(r.images == 5);
+  // conv 0, the stem, sees the images themselves.
+  float lo = 1e9f, hi = -1e9f;
+  for (const resnet::Tensor& b : batches)
+    for (float x : b.values()) lo = std::min(lo, x), hi = std::max(hi, x);
+  CHECK(r.convs[0].min == lo);
+  CHECK(r.convs[0].max == hi);
+  CHECK(r.convs[0].channels == 3);
+  CHECK(r.convs[1].channels == 16);
+  CHECK(r.convs[18].channels == 64);
+  for (std::size_t c = 1; c < r.convs.size(); ++c) CHECK(r.convs[c].min == 0.0f);  // every later input is after a ReLU
+  // Observing changed nothing, and the workspace observes nothing afterwards.
+  CHECK(ws.conv_input_observer() == nullptr);
+  const resnet::Tensor a = fp32.forward(batches[0], ws);
+  resnet::RangeRecorder recorder;
+  resnet::Tensor b;
+  {
+    const resnet::ObservedWorkspace observed(ws, recorder);
+    b = fp32.forward(batches[0], ws);
   }
-  CHECK(worst > 0);                // bf16 did run
-  CHECK(worst < 0.05 * scale);     // and stayed near fp32
+  CHECK(recorder.convs() == 19);
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a.data()[i] == b.data()[i]);
+}
+
+TEST_CASE("RangeRecorder's percentile clips each tail within a bin of the exact percentile", "[lowp][int8][calibration]") {
+  // 100,000 values: 0.001 .. 100 and -0.0005 .. -50. At 99.9 the 100 largest positive and
+  // the 100 largest negative magnitudes fall outside.
+  std::vector<float> v;
+  for (int i = 1; i <= 100000; ++i) v.push_back(i % 2 ? 0.001f * i : -0.0005f * i);
+  resnet::RangeRecorder rec;
+  rec.conv_input(0, v.data(), v.size(), 1);
+  resnet::CalibrationOptions p;
+  p.percentile = 99.9;
+  const resnet::ConvInputRange r = rec.ranges(p).convs[0];
+  // Exact percentiles: the positive side's 101st largest is 0.001 * 99799, the negative one's -0.0005 * 99800.
+  CHECK(r.max >= 99.799f * 0.99f);
+  CHECK(r.max <= 99.799f * 1.016f);
+  CHECK(r.min <= -49.9f * 0.99f);
+  CHECK(r.min >= -49.9f * 1.016f);
+  CHECK(rec.ranges(p).method == "percentile 99.9");
+  resnet::CalibrationOptions all;
+  all.percentile = 100.0;
+  CHECK(rec.ranges(all).convs[0].max == 0.001f * 99999);  // at 100, the exact extremes
+  CHECK(rec.ranges(all).convs[0].min == -0.0005f * 100000);
+  p.percentile = 40;
+  std::string message;
+  CHECK(test_support::kind_of([&] { rec.ranges(p); }, &message) == resnet::ErrorKind::invalid_argument);
+}
+
+std::string ranges_path(const char* name) { return std::string(RESNET_TEST_DATA) + "/" + name; }
+
+TEST_CASE("int8 ranges survive a safetensors round trip; hostile files are Errors naming what is wrong",
+          "[lowp][int8][calibration]") {
+  resnet::ActivationRanges r;
+  r.convs = {{-2.5f, 3.0f, 3}, {0.0f, 7.25f, 16}};
+  r.model = "CifarResNet20";
+  r.method = "percentile 99.99";
+  r.images = 300;
+  const std::string path = ranges_path("lowp_ranges_roundtrip.safetensors");
+  resnet::save_ranges(path, r);
+  const resnet::ActivationRanges back = resnet::load_ranges(path);
+  REQUIRE(back.convs.size() == 2);
+  CHECK(back.convs[0].min == -2.5f);
+  CHECK(back.convs[1].max == 7.25f);
+  CHECK(back.convs[1].channels == 16);
+  CHECK(back.model == r.model);
+  CHECK(back.method == r.method);
+  CHECK(back.images == 300);
+  CHECK(back.source == path);
+
+  const std::string bad = ranges_path("lowp_ranges_bad.safetensors");
+  const auto error_of = [&](const std::vector<resnet::io::TensorToWrite>& tensors,
+                            const std::map<std::string, std::string>& meta, std::string* message) {
+    resnet::io::write_safetensors(bad, tensors, meta);
+    return test_support::kind_of([&] { resnet::load_ranges(bad); }, message);
+  };
+  const std::map<std::string, std::string> meta{{"format", "resnet int8 ranges 1"}};
+  std::string m;
+  CHECK(error_of({{"input_min", {1}, {0.0f}}}, {}, &m) == resnet::ErrorKind::format);
+  CHECK(m.find("not an int8 ranges file") != std::string::npos);
+  CHECK(m.rfind(bad, 0) == 0);
+  CHECK(error_of({{"input_min", {1}, {0.0f}}, {"input_max", {1}, {1.0f}}}, meta, &m) == resnet::ErrorKind::missing_tensor);
+  CHECK(m.find("input_channels: missing") != std::string::npos);
+  CHECK(error_of({{"input_min", {2}, {0.0f, 0.0f}}, {"input_max", {1}, {1.0f}}, {"input_channels", {1}, {3.0f}}}, meta,
+                 &m) == resnet::ErrorKind::shape_mismatch);
+  CHECK(error_of({{"input_min", {1, 1}, {0.0f}}, {"input_max", {1}, {1.0f}}, {"input_channels", {1}, {3.0f}}}, meta,
+                 &m) == resnet::ErrorKind::shape_mismatch);
+  CHECK(error_of({{"input_min", {1}, {2.0f}}, {"input_max", {1}, {1.0f}}, {"input_channels", {1}, {3.0f}}}, meta,
+                 &m) == resnet::ErrorKind::invalid_argument);
+  CHECK(m.find("conv 0: the range") != std::string::npos);
+  CHECK(error_of({{"input_min", {1}, {0.0f}}, {"input_max", {1}, {NAN}}, {"input_channels", {1}, {3.0f}}}, meta, &m) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(error_of({{"input_min", {1}, {0.0f}}, {"input_max", {1}, {1.0f}}, {"input_channels", {1}, {2.5f}}}, meta, &m) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(m.find("not a positive integer") != std::string::npos);
+  std::ofstream(bad, std::ios::binary | std::ios::trunc) << "not a safetensors file";
+  test_support::kind_of([&] { resnet::load_ranges(bad); }, &m);  // the reader's Error (a header too large)
+  CHECK(m.rfind(bad, 0) == 0);
+}
+
+TEST_CASE("int8 CIFAR ResNet-20 stays near its fp32 twin; ranges of another model are Errors", "[lowp][int8][calibration]") {
+  resnet::CifarResNet20 fp32;
+  fp32.init_random(5);
+  resnet::Workspace ws(2);
+  resnet::ModelOptions o;
+  o.precision = Precision::int8;
+  o.int8_ranges = resnet::calibrate(fp32, {cifar_batch(8, 41)}, ws);
+  if (!resnet::precision_available(Precision::int8)) {
+    std::string message;
+    CHECK(test_support::kind_of([&] { resnet::CifarResNet20 m(o); }, &message) == resnet::ErrorKind::unsupported_cpu);
+    return;
+  }
+  resnet::CifarResNet20 int8(o), fp32_again;
+  int8.init_random(5);
+  fp32_again.init_random(5);
+  const resnet::Tensor x = cifar_batch(4, 42);
+  const double gap = gap_to_fp32(fp32.forward(x, ws), int8.forward(x, ws), fp32_again.forward(x, ws));
+  INFO("int8 gap to fp32 " << gap);
+  CHECK(gap > 0);     // int8 did run
+  CHECK(gap < 0.1);   // and stayed near fp32
+
+  std::string message;
+  resnet::CifarResNet32 deeper(o);  // more convs than the ranges hold
+  CHECK(test_support::kind_of([&] { deeper.init_random(5); }, &message) == resnet::ErrorKind::shape_mismatch);
+  INFO(message);
+  CHECK(message.find("conv 8 takes 16 channels, the range was measured on 32 (were they calibrated for another "
+                     "model?)") != std::string::npos);
+  CHECK_FALSE(deeper.has_weights());  // left unchanged
+  resnet::ModelOptions longer = o;
+  longer.int8_ranges.convs.push_back(longer.int8_ranges.convs.back());
+  resnet::CifarResNet20 fewer(longer);
+  CHECK(test_support::kind_of([&] { fewer.init_random(5); }, &message) == resnet::ErrorKind::shape_mismatch);
+  CHECK(message.find("20 conv inputs, but this model has 19 convs") != std::string::npos);
+  resnet::ModelOptions narrow = o;
+  narrow.int8_ranges.convs[3].channels = 32;
+  resnet::CifarResNet20 other(narrow);
+  CHECK(test_support::kind_of([&] { other.init_random(5); }, &message) == resnet::ErrorKind::shape_mismatch);
+  CHECK(message.find("conv 3 takes 16 channels, the range was measured on 32") != std::string::npos);
 }
 
 }  // namespace lowp_model_tests

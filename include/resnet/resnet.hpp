@@ -18,6 +18,7 @@
 #include "resnet/core/workspace.hpp"
 #include "resnet/io/safetensors.hpp"
 #include "resnet/io/tensor_reader.hpp"
+#include "resnet/models/calibration.hpp"
 #include "resnet/models/naming.hpp"
 #include "resnet/models/cifar.hpp"
 #include "resnet/models/resnet.hpp"

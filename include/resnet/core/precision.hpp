@@ -8,6 +8,7 @@
 /// a machine without the instructions gets a resnet::Error, not a SIGILL.
 
 #include <string>
+#include <vector>
 
 #include "resnet/core/cpu_features.hpp"
 #include "resnet/core/error.hpp"
@@ -23,11 +24,35 @@ enum class Precision { fp32, bf16, int8 };
 ///   all       every ungrouped conv (grouped convs stay fp32), for accuracy studies.
 enum class LowpLayers { measured, all };
 
-/// What a model's convolutions compute in (ModelOptions::precision and lowp_layers), as
-/// the weight loader and the random initialiser hand it to every conv.
+/// The range calibration measured at one conv's input (models/calibration.hpp).
+struct ConvInputRange {
+  float min = 0.0f, max = 0.0f;  ///< what the int8 conv quantizes to u8 (affine_u8_qparams)
+  int channels = 0;              ///< the conv's input channels: a check that the ranges fit the model
+};
+
+/// The input ranges of every conv of a model, which an int8 model quantizes its conv inputs
+/// by (ModelOptions::int8_ranges), in the order the model builds its convs: the stem, then
+/// each block's main path and its projection shortcut, as load_weights() and init_random()
+/// visit them. Made by calibrate() (models/calibration.hpp), saved and loaded with
+/// save_ranges() / load_ranges().
+struct ActivationRanges {
+  std::vector<ConvInputRange> convs;
+  std::string model;   ///< the model's name where the calibrating code knew it; "" otherwise
+  std::string method;  ///< how the ranges were chosen, e.g. "minmax" or "percentile 99.99"
+  long long images = 0;
+  std::string source;  ///< the file they were loaded from, named in errors; "" otherwise
+
+  /// How errors about these ranges begin.
+  std::string label() const { return source.empty() ? "int8 ranges" : source; }
+};
+
+/// What a model's convolutions compute in (ModelOptions::precision, lowp_layers and
+/// int8_ranges), as the weight loader and the random initialiser hand it to every conv.
 struct ConvArithmetic {
   Precision precision = Precision::fp32;
   LowpLayers layers = LowpLayers::measured;
+  const ActivationRanges* ranges = nullptr;  ///< int8: the network's; it outlives the loading
+  int convs = 0;  ///< convs built so far: the next conv's index into ranges (and the observer's)
 };
 
 inline const char* to_string(Precision p) noexcept {

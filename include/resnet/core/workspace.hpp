@@ -67,6 +67,17 @@ class FeatureMap {
   Shape shape_{};
 };
 
+/// Sees the input map of every conv of a forward pass, in its computing pass, before the
+/// conv runs; `conv` is the conv's index in the model's build order (ActivationRanges).
+/// Calibration records ranges through it (models/calibration.hpp).
+class ConvInputObserver {
+ public:
+  virtual void conv_input(int conv, const float* data, std::size_t count, int channels) = 0;
+
+ protected:
+  ~ConvInputObserver() = default;
+};
+
 class Workspace {
  public:
   /// threads <= 0: one per hardware core.
@@ -76,6 +87,10 @@ class Workspace {
 
   int threads() const noexcept { return pool_.size(); }
   ThreadPool& pool() noexcept { return pool_; }
+
+  /// Passes later forward passes' conv inputs to `observer` (null: to nobody, the default).
+  void observe_conv_inputs(ConvInputObserver* observer) noexcept { observer_ = observer; }
+  ConvInputObserver* conv_input_observer() const noexcept { return observer_; }
 
   /// True during run()'s planning pass: allocate as usual, compute nothing.
   bool planning() const noexcept { return planning_; }
@@ -203,6 +218,7 @@ class Workspace {
   std::vector<Slot> slots_;
   std::size_t scratch_offset_ = 0, scratch_capacity_ = 0, planned_scratch_ = 0;
   bool planning_ = false, running_ = false;
+  ConvInputObserver* observer_ = nullptr;
 };
 
 namespace detail {

@@ -49,6 +49,30 @@ struct Conv2d {
   }
 };
 
+namespace detail {
+/// The u8 quantization of conv `index`'s input from the model's calibrated ranges, or an
+/// Error saying why the ranges do not fit this conv.
+inline kernels::QuantParams int8_input(const ConvArithmetic& a, int index, int channels, const std::string& site) {
+  const std::string conv = "conv " + std::to_string(index) + (site.empty() ? "" : " (" + site + ")");
+  if (!a.ranges) throw Error(ErrorKind::invalid_argument, "int8: " + conv + " has no calibrated input range");
+  const std::size_t held = a.ranges->convs.size();
+  if (static_cast<std::size_t>(index) >= held)
+    throw Error(ErrorKind::shape_mismatch, a.ranges->label() + ": " + std::to_string(held) +
+                                               " conv inputs, but this model has more convs (were they calibrated "
+                                               "for another model?)");
+  const ConvInputRange& r = a.ranges->convs[static_cast<std::size_t>(index)];
+  if (r.channels != channels)
+    throw Error(ErrorKind::shape_mismatch, a.ranges->label() + ": " + conv + " takes " + std::to_string(channels) +
+                                               " channels, the range was measured on " + std::to_string(r.channels) +
+                                               " (were they calibrated for another model?)");
+  try {
+    return kernels::affine_u8_qparams(r.min, r.max);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::invalid_argument, a.ranges->label() + ": " + conv + ": " + e.what());
+  }
+}
+}  // namespace detail
+
 template <class Conv, class Norm = NoNorm, Act A = Act::linear>
 class ConvUnit {
   static constexpr bool normalised = !std::is_same_v<Norm, NoNorm>;
@@ -79,7 +103,7 @@ class ConvUnit {
     if constexpr (Conv::has_bias) bias = loader.bias(conv_site, out_channels);
     BatchNormParams bn;
     if constexpr (normalised) bn = loader.batch_norm(bn_site, out_channels);
-    build(std::move(weight), std::move(bias), bn, loader.arithmetic);
+    build(std::move(weight), std::move(bias), bn, loader.arithmetic, conv_site);
   }
 
   void init_random(RandomWeights& rng) {
@@ -89,7 +113,7 @@ class ConvUnit {
     if constexpr (Conv::has_bias) bias = rng.uniform(out_channels, -0.1f, 0.1f);
     BatchNormParams bn;
     if constexpr (normalised) bn = Norm::random_params(rng);
-    build(std::move(weight), std::move(bias), bn, rng.arithmetic);
+    build(std::move(weight), std::move(bias), bn, rng.arithmetic, "");
   }
 
   /// The precision this unit's conv computes in.
@@ -108,6 +132,7 @@ class ConvUnit {
     FeatureMap out = ws.allocate(out_shape);
     float* scratch = ws.scratch(kernel_.scratch_floats(s.n, s.h, s.w, ws.threads()));
     if (ws.planning()) return out;
+    if (ConvInputObserver* observer = ws.conv_input_observer()) observer->conv_input(index_, in.data(), in.size(), in_channels);
     kernel_.run(in.data(), s.n, s.h, s.w, out.data(), fusion.residual ? fusion.residual->data() : nullptr,
                 A == Act::relu || fusion.relu(), scratch, ws.pool());
     return out;
@@ -115,8 +140,9 @@ class ConvUnit {
 
  private:
   // W' = W * a per output channel, b' = (b - mean) * a + beta (docs/spec.md 1.12).
-  void build(std::vector<float> weight, std::vector<float> bias, const BatchNormParams& bn,
-             const ConvArithmetic& arithmetic) {
+  void build(std::vector<float> weight, std::vector<float> bias, const BatchNormParams& bn, ConvArithmetic& arithmetic,
+             const std::string& site) {
+    index_ = arithmetic.convs++;
     if constexpr (normalised) {
       std::vector<float> scale, shift;
       Norm::affine(bn, scale, shift);
@@ -129,10 +155,16 @@ class ConvUnit {
       }
       bias = std::move(folded_bias);
     }
-    kernel_ = kernels::ConvKernel(Conv::shape, std::move(weight), std::move(bias), arithmetic.precision, arithmetic.layers);
+    if (arithmetic.precision == Precision::int8)
+      kernel_ = kernels::ConvKernel(Conv::shape, std::move(weight), std::move(bias),
+                                    detail::int8_input(arithmetic, index_, in_channels, site));
+    else
+      kernel_ = kernels::ConvKernel(Conv::shape, std::move(weight), std::move(bias), arithmetic.precision,
+                                    arithmetic.layers);
   }
 
   kernels::ConvKernel kernel_;
+  int index_ = 0;  // in the model's build order: its entry in ActivationRanges
 };
 
 }  // namespace resnet

@@ -50,11 +50,17 @@ struct ModelOptions {
   /// What the convolutions compute in. fp32 (the default) is always available; bf16
   /// rounds weights (packed once, at load) and each conv's input to bfloat16 and
   /// accumulates in fp32, for the convs `lowp_layers` picks (the rest, the classifier and
-  /// the maps between layers stay fp32; docs/lowp.md). Constructing a model with bf16
-  /// where the CPU or build lacks AVX512-BF16 throws ErrorKind::unsupported_cpu; int8 is
-  /// not implemented yet (ErrorKind::invalid_argument).
+  /// the maps between layers stay fp32; docs/lowp.md). int8 quantizes the weights per
+  /// output channel (s8) and each conv's input per tensor (u8, by int8_ranges), sums in
+  /// int32 and dequantizes in the epilogue; grouped convs, the classifier and the maps
+  /// stay fp32. Constructing a model with a precision the CPU or build lacks (AVX512-BF16,
+  /// AVX512-VNNI) throws ErrorKind::unsupported_cpu; int8 without int8_ranges throws
+  /// ErrorKind::invalid_argument.
   Precision precision = Precision::fp32;
   LowpLayers lowp_layers = LowpLayers::measured;  ///< which convs a bf16 model runs in bf16
+  /// int8: each conv input's calibrated range (calibrate() or load_ranges(),
+  /// models/calibration.hpp); loading weights checks that they fit the model.
+  ActivationRanges int8_ranges;
 };
 
 /// One row of a model summary (Keras' model.summary()): a stem, block or head layer.
@@ -169,14 +175,16 @@ class Network {
     if (!options_.classifier) options_.classifier = Family::classifier;
     if (options_.max_batch_pixels < 1)
       throw Error(ErrorKind::invalid_argument, "ModelOptions: max_batch_pixels must be positive");
-    if (options_.precision == Precision::int8)
-      throw Error(ErrorKind::invalid_argument,
-                  "ModelOptions: precision int8 is not implemented yet (fp32 and bf16 are; issue 13)");
     require_precision(options_.precision);
+    if (options_.precision == Precision::int8 && options_.int8_ranges.convs.empty())
+      throw Error(ErrorKind::invalid_argument,
+                  "ModelOptions: precision int8 needs the calibrated input range of every conv (int8_ranges: "
+                  "calibrate() or load_ranges())");
   }
 
   const ModelOptions& options() const noexcept { return options_; }
-  ConvArithmetic arithmetic() const noexcept { return {options_.precision, options_.lowp_layers}; }
+  /// What the convs are built with; it points to this network's int8_ranges.
+  ConvArithmetic arithmetic() const noexcept { return {options_.precision, options_.lowp_layers, &options_.int8_ranges, 0}; }
   int classes() const noexcept { return options_.classes; }
 
   // ---- compile-time facts (docs/spec.md sections 2 and 3) ----
@@ -311,14 +319,19 @@ class Network {
   }
 
   /// Seeded random weights, for benchmarks and demos without a weight file.
+  /// On error (int8 ranges that do not fit) the model is left unchanged.
   void init_random(std::uint64_t seed = 0) {
+    Network fresh(options_);
+    fresh.class_names_ = class_names_;
     RandomWeights rng(seed);
     rng.arithmetic = arithmetic();
-    stem_.init_random(rng);
-    std::apply([&](auto&... stage) { (stage.init_random(rng), ...); }, stages_);
-    if constexpr (post_normalised) post_.init_random(rng);
-    head_.init_random(rng);
-    backbone_ready_ = head_ready_ = true;
+    fresh.stem_.init_random(rng);
+    std::apply([&](auto&... stage) { (stage.init_random(rng), ...); }, fresh.stages_);
+    if constexpr (post_normalised) fresh.post_.init_random(rng);
+    fresh.head_.init_random(rng);
+    check_conv_count(rng.arithmetic);
+    fresh.backbone_ready_ = fresh.head_ready_ = true;
+    *this = std::move(fresh);
   }
 
   /// True once forward() can run: backbone loaded, and the head too if there is one.
@@ -435,7 +448,19 @@ class Network {
     loader.arithmetic = arithmetic();
     fresh.load_from(loader, parts == WeightParts::all && options_.include_top);
     loader.finish();
+    check_conv_count(loader.arithmetic);
     *this = std::move(fresh);
+  }
+
+  // Each int8 conv took its range by index; a model with fewer convs than the ranges
+  // would otherwise take another model's ranges without a word.
+  void check_conv_count(const ConvArithmetic& built) const {
+    if (options_.precision != Precision::int8) return;
+    const std::size_t held = options_.int8_ranges.convs.size();
+    if (held != static_cast<std::size_t>(built.convs))
+      throw Error(ErrorKind::shape_mismatch, options_.int8_ranges.label() + ": " + std::to_string(held) +
+                                                 " conv inputs, but this model has " + std::to_string(built.convs) +
+                                                 " convs (were they calibrated for another model?)");
   }
 
   template <class File>
