@@ -84,6 +84,40 @@ resnet::ModelOptions model_options(const Command& cmd, int classes) {
   return o;
 }
 
+/// The model of cmd.model with `options`, and for int8 the ranges of --ranges; a ranges
+/// file calibrated for another model type is an Error before any weight is read.
+std::unique_ptr<AnyNetwork> make_model(const Command& cmd, NetworkFactory make, resnet::ModelOptions options) {
+  const bool ranged = options.precision == resnet::Precision::int8 && !cmd.ranges.empty();
+  if (ranged) options.int8_ranges = resnet::load_ranges(cmd.ranges);
+  auto net = make(options);
+  const std::string calibrated = options.int8_ranges.model;
+  if (ranged && !calibrated.empty() && calibrated != net->type_name())
+    throw Error(ErrorKind::invalid_argument, cmd.ranges + ": calibrated for " + calibrated + ", not " +
+                                                 net->type_name() + " (" + cmd.model + ")");
+  return net;
+}
+
+/// Runs `net` over `batches`, recording its conv inputs, and returns their ranges.
+resnet::ActivationRanges observe_ranges(const AnyNetwork& net, const std::vector<Tensor>& batches, resnet::Workspace& ws,
+                                        const resnet::CalibrationOptions& options) {
+  resnet::RangeRecorder recorder;
+  Tensor features;
+  resnet::Outputs wanted;  // the backbone alone: the convs are all a calibration needs
+  wanted.features = &features;
+  long long images = 0;
+  {
+    const resnet::ObservedWorkspace observed(ws, recorder);
+    for (const Tensor& batch : batches) {
+      net.forward(batch, wanted, ws);
+      images += batch.shape().n;
+    }
+  }
+  resnet::ActivationRanges r = recorder.ranges(options);
+  r.model = net.type_name();
+  r.images = images;
+  return r;
+}
+
 InputSize network_input(const Command& cmd, const ModelInfo& info, const AnyNetwork& net) {
   const InputSize in = cmd.input.value_or(InputSize{info.crop, info.crop});
   if (in.height < net.min_side() || in.width < net.min_side())
@@ -228,7 +262,7 @@ int classify(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   if (cmd.no_top) throw UsageError("classify needs the classifier; --no-top is for summary and bench");
   std::vector<std::string> file_labels;
   const int classes_wanted = resolve_classes(cmd, file_labels);
-  auto net = make(model_options(cmd, classes_wanted));
+  auto net = make_model(cmd, make, model_options(cmd, classes_wanted));
   const int classes = net->options().classes;
   const ImagePipeline pipeline = image_pipeline(cmd, info, *net);
   load_model_weights(cmd, *net);
@@ -313,7 +347,7 @@ int eval(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   const resnet::ImageFolder folder = resnet::read_image_folder(cmd.folder);
   const std::vector<std::string>& class_names = folder.classes;
 
-  auto net = make(model_options(cmd, cmd.classes.value_or(head_file_classes(cmd.head))));
+  auto net = make_model(cmd, make, model_options(cmd, cmd.classes.value_or(head_file_classes(cmd.head))));
   const int classes = net->options().classes;
   const ImagePipeline pipeline = image_pipeline(cmd, info, *net);
   const int batch = cmd.batch.value_or(32);
@@ -499,7 +533,10 @@ int train_head(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
 // ---- bench ----
 
 int bench(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
-  auto net = make(model_options(cmd, cmd.classes.value_or(0)));
+  const bool self_calibrated = cmd.precision == resnet::Precision::int8 && cmd.ranges.empty();
+  resnet::ModelOptions options = model_options(cmd, cmd.classes.value_or(0));
+  if (self_calibrated) options.precision = resnet::Precision::fp32;  // first the fp32 twin, to calibrate
+  auto net = make_model(cmd, make, options);
   const InputSize in = network_input(cmd, info, *net);
   const int batch = cmd.batch.value_or(1);
   check_batch_pixels(*net, batch, in.height, in.width);
@@ -512,6 +549,16 @@ int bench(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
   std::mt19937 rng(static_cast<std::mt19937::result_type>(cmd.seed));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (float& v : input.values()) v = normal(rng);
+
+  if (self_calibrated) {
+    // Random weights have no calibration file: the ranges of the random input itself
+    // (the timing does not depend on them).
+    resnet::Workspace calibration(cmd.threads);
+    options.precision = resnet::Precision::int8;
+    options.int8_ranges = observe_ranges(*net, {input}, calibration, cmd.calibration);
+    net = make(options);
+    net->init_random(cmd.seed);
+  }
 
   long long macs = 0;
   for (const auto& r : net->summary(in.height, in.width)) macs += r.macs;
@@ -535,12 +582,80 @@ int bench(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
             << " thread" << (ws.threads() == 1 ? "" : "s") << ", "
             << (cmd.precision == resnet::Precision::fp32 ? "" : std::string(resnet::to_string(cmd.precision)) +
                                                                   (cmd.lowp_layers == resnet::LowpLayers::all ? " (all convs), " : ", "))
-            << (cmd.weights.empty() ? "random weights (seed " + std::to_string(cmd.seed) + ")" : cmd.weights) << "\n"
+            << (cmd.weights.empty() ? "random weights (seed " + std::to_string(cmd.seed) + ")" : cmd.weights)
+            << (self_calibrated ? ", int8 ranges of the input" : "") << "\n"
             << "output: " << output.shape().str() << "\n"
             << "latency: median " << fixed(median, 2) << " ms, p90 " << fixed(p90, 2) << " ms, min " << fixed(ms[0], 2)
             << " ms  (" << cmd.iters << " runs after " << cmd.warmup << " warm-up)\n"
             << "throughput: " << fixed(1000.0 * batch * ms.size() / total, 2) << " images/s, "
             << fixed(1000.0 * static_cast<double>(macs) * batch * ms.size() / total / 1e9, 2) << " GMAC/s\n";
+  return 0;
+}
+
+// ---- calibrate ----
+
+/// `count` of `images` spread evenly over the list, which holds each class's files in turn,
+/// so that every class is sampled; all of them when there are no more.
+std::vector<resnet::LabeledImage> spread(const std::vector<resnet::LabeledImage>& images, std::size_t count) {
+  if (count >= images.size()) return images;
+  std::vector<resnet::LabeledImage> picked;
+  for (std::size_t i = 0; i < count; ++i) picked.push_back(images[i * images.size() / count]);
+  return picked;
+}
+
+/// The images of a calibration folder: an ImageFolder (DIR/<class>/<image>), or, where DIR
+/// holds no folder, its files (../shared/data/imagenet-samples), sorted; labels play no part.
+std::vector<resnet::LabeledImage> calibration_files(const std::string& dir) {
+  std::error_code ec;
+  bool classes = false, files = false;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().rfind('.', 0) == 0) continue;
+    classes = classes || e.is_directory();
+    files = files || e.is_regular_file();
+  }
+  if (ec || classes || !files) return resnet::read_image_folder(dir, /*require_files=*/true).images;  // or its Error
+  std::vector<resnet::LabeledImage> images;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename().string().rfind('.', 0) != 0) images.push_back({e.path().string(), 0});
+  std::sort(images.begin(), images.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  return images;
+}
+
+int calibrate(const Command& cmd, const ModelInfo& info, NetworkFactory make) {
+  const std::vector<resnet::LabeledImage> all = calibration_files(cmd.folder);
+  auto net = make(model_options(cmd, cmd.classes.value_or(0)));
+  const ImagePipeline pipeline = image_pipeline(cmd, info, *net);
+  const int batch = cmd.batch.value_or(32);
+  check_batch_pixels(*net, batch, pipeline.crop, pipeline.crop);
+  net->load_weights(cmd.weights, resnet::WeightParts::backbone);  // the classifier is not quantized
+
+  const std::vector<resnet::LabeledImage> images = spread(all, static_cast<std::size_t>(cmd.calibration_images));
+  resnet::Workspace ws(cmd.threads);
+  std::vector<float> staging;
+  std::vector<std::string> failures;
+  std::vector<Tensor> batches;
+  std::size_t skipped = 0;
+  Progress progress("calibrate", images.size());
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t first = 0; first < images.size(); first += static_cast<std::size_t>(batch)) {
+    const std::size_t count = std::min(images.size() - first, static_cast<std::size_t>(batch));
+    failures.clear();
+    const std::vector<std::size_t> loaded = resnet::decode_batch(images, first, count, pipeline, staging, failures, ws.pool());
+    skipped += failures.size();
+    for (const std::string& f : failures) progress.message("resnet calibrate: skipped " + f);
+    if (!loaded.empty()) {
+      batches.emplace_back(resnet::Shape{static_cast<int>(loaded.size()), pipeline.crop, pipeline.crop, 3});
+      std::copy_n(staging.data(), batches.back().size(), batches.back().data());
+    }
+    progress.update(first + count, "", seconds_since(start));
+  }
+  progress.finish();
+  if (batches.empty()) throw Error(ErrorKind::image, cmd.folder + ": no image could be decoded");
+  const resnet::ActivationRanges r = observe_ranges(*net, batches, ws, cmd.calibration);
+  resnet::save_ranges(cmd.out, r);
+  std::cout << "wrote " << cmd.out << ": the input ranges of " << r.convs.size() << " convs of " << info.name << " ("
+            << r.method << ", " << r.images << " images of " << cmd.folder << ", skipped " << skipped
+            << " unreadable) in " << fixed(seconds_since(start), 1) << " s\n";
   return 0;
 }
 
@@ -553,6 +668,7 @@ int run_command(const Command& cmd, const ModelInfo& info, NetworkFactory make) 
     case Subcommand::eval: return eval(cmd, info, make);
     case Subcommand::train_head: return train_head(cmd, info, make);
     case Subcommand::bench: return bench(cmd, info, make);
+    case Subcommand::calibrate: return calibrate(cmd, info, make);
   }
   return 2;
 }

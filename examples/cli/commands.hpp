@@ -32,6 +32,8 @@ class AnyNetwork {
   virtual void save_head(const std::string& path) const = 0;
   virtual const std::vector<std::string>& class_names() const = 0;
   virtual void init_random(std::uint64_t seed) = 0;
+  /// The model type's name (RESNET_NAMED_MODEL's), which calibrate records in a ranges file.
+  virtual std::string type_name() const = 0;
   virtual void forward(const resnet::Tensor& input, resnet::Tensor& output, resnet::Workspace& ws) const = 0;
   virtual void forward(const resnet::Tensor& input, const resnet::Outputs& outputs, resnet::Workspace& ws) const = 0;
 };
@@ -54,6 +56,7 @@ class NetworkOf final : public AnyNetwork {
   void save_head(const std::string& path) const override { model_.save_head(path); }
   const std::vector<std::string>& class_names() const override { return model_.class_names(); }
   void init_random(std::uint64_t seed) override { model_.init_random(seed); }
+  std::string type_name() const override { return resnet::model_name<Model>(); }
   void forward(const resnet::Tensor& input, resnet::Tensor& output, resnet::Workspace& ws) const override {
     model_.forward(input, output, ws);
   }

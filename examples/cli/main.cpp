@@ -1,4 +1,4 @@
-// `resnet`: summary, classify, eval, train-head and bench for every model of the library.
+// `resnet`: summary, classify, eval, train-head, bench and calibrate for every model of the library.
 // Exit status: 0 success, 1 a failure at run time (a file, an image, weights), 2 a
 // mistake on the command line: every CLI11 parse error (unknown option, missing or bad
 // value, missing argument), an unknown command or model.
@@ -92,6 +92,8 @@ examples:
   resnet train-head cifar-resnet56 --weights resnet56-4bfd9763.th my_images --out head.safetensors
   resnet classify cifar-resnet56 --weights resnet56-4bfd9763.th --head head.safetensors photo.jpg
   resnet bench resnet50 --batch 8 --threads 2
+  resnet calibrate cifar-resnet56 --weights resnet56-4bfd9763.th ../shared/data/cifar10/train --out r56.safetensors
+  resnet eval cifar-resnet56 --weights resnet56-4bfd9763.th --precision int8 --ranges r56.safetensors ../shared/data/cifar10/test
 
 weights: PyTorch checkpoints (.pth/.pt/.th as torch.save writes them, zip or legacy
 format) or safetensors files (Keras: made by tools/convert_keras_h5.py).
@@ -198,15 +200,21 @@ void input_option(CLI::App& sub, Command& cmd) {
       ->option_text("HxW");
 }
 
-/// --precision and --lowp-layers: what the convolutions compute in. A name that is not a
-/// precision is a usage error (exit 2); a precision this CPU, build or release cannot run
-/// (bf16 without AVX512-BF16, int8 for now) is the library's Error when the model is
-/// built (exit 1), as for any other run-time refusal.
+/// --precision, --lowp-layers and --ranges: what the convolutions compute in. A name that
+/// is not a precision is a usage error (exit 2), and so are int8 without --ranges and
+/// --ranges without int8 (checked after parsing); a precision this CPU or build cannot run
+/// (bf16 without AVX512-BF16, int8 without AVX512-VNNI) is the library's Error when the
+/// model is built (exit 1), as for any other run-time refusal.
 void precision_options(CLI::App& sub, Command& cmd) {
   library_parsed_option(sub, "--precision", cmd.precision, &resnet::parse_precision,
-                        "fp32 (default) or bf16: bf16 weights and conv inputs with fp32\n"
-                        "sums, on CPUs with AVX512-BF16 (int8 is not implemented yet)")
+                        "fp32 (default), bf16 or int8. bf16: bf16 weights and conv inputs\n"
+                        "with fp32 sums (AVX512-BF16). int8: s8 weights per channel, u8\n"
+                        "conv inputs by the ranges of --ranges, int32 sums (AVX512-VNNI)")
       ->option_text("P");
+  sub.add_option("--ranges", cmd.ranges,
+                 "with --precision int8: the conv input ranges `resnet calibrate`\n"
+                 "wrote for this model (required, but for bench on random weights)")
+      ->option_text("FILE");
   sub.add_option_function<std::string>(
          "--lowp-layers",
          [&cmd](const std::string& mode) {
@@ -364,6 +372,35 @@ void bench_options(CLI::App& sub, Command& cmd) {
   precision_options(sub, cmd);
 }
 
+void calibrate_options(CLI::App& sub, Command& cmd) {
+  model_argument(sub, cmd);
+  sub.add_option("DIR", cmd.folder, "calibration images: DIR/<class>/<image> or DIR/<image>")->required();
+  weights_option(sub, cmd, "the fp32 weights the int8 model will load: a PyTorch checkpoint\nor safetensors file (required)")
+      ->required();
+  sub.add_option("--out", cmd.out, "the ranges file to write (safetensors)")->option_text("FILE")->required();
+  integer_option(sub, "--images", cmd.calibration_images, "N", 1, 1 << 24,
+                 "how many images of DIR, spread evenly over its classes (default 500)");
+  sub.add_option_function<std::string>(
+         "--method",
+         [&cmd](const std::string& m) {
+           if (m == "minmax") cmd.calibration.method = resnet::CalibrationMethod::minmax;
+           else if (m == "percentile") cmd.calibration.method = resnet::CalibrationMethod::percentile;
+           else throw CLI::ValidationError("--method", "expected minmax or percentile, got '" + m + "'");
+         },
+         "percentile (default): clip each tail at --percentile; minmax: the\nextremes seen")
+      ->option_text("M");
+  real_option(sub, "--percentile", "P", "with --method percentile: the share of values kept in range,\nin (50, 100] (default 99.99)",
+              [&cmd](double p) {
+                if (!(p > 50.0 && p <= 100.0))
+                  throw CLI::ValidationError("--percentile", "expected a number in (50, 100], got " + std::to_string(p));
+                cmd.calibration.percentile = p;
+              });
+  preprocess_option(sub, cmd);
+  crop_options(sub, cmd);
+  batch_option(sub, cmd, "images per forward pass (default 32)");
+  threads_option(sub, cmd, "threads for decoding and inference (default: one per core)");
+}
+
 struct CommandSpec {
   Subcommand kind;
   const char* name;
@@ -410,6 +447,16 @@ are reported, skipped and counted. A progress bar is drawn when stderr is a term
      R"(Times forward passes on random input: warm-up runs, then the median and 90th
 percentile latency of a batch and the throughput in images/s.)",
      bench_options},
+    {Subcommand::calibrate, "calibrate",
+     {"resnet calibrate MODEL --weights FILE DIR --out FILE [options]",
+      "measure the conv input ranges an int8 model needs (--precision int8)"},
+     R"(Runs the fp32 model of --weights over --images images of DIR (spread evenly over its
+class folders, preprocessed as classify and eval do) and records the range of every
+conv's input: the extremes (--method minmax) or each tail clipped at --percentile. Writes
+them to --out, a small safetensors file that classify, eval and bench read with
+--precision int8 --ranges FILE. Calibrate on images like those the model will see; a
+few hundred are enough.)",
+     calibrate_options},
 };
 
 /// The tool's command line; parsing it fills `cmd`.
@@ -469,7 +516,7 @@ int main_impl(int argc, char** argv) {
         std::cerr << app.help();
         return 2;
       }
-      return usage_error("", "unknown command '" + extra[0] + "' (expected summary, classify, eval, train-head or bench)");
+      return usage_error("", "unknown command '" + extra[0] + "' (expected summary, classify, eval, train-head, bench or calibrate)");
     }
     command = app.get_subcommands()[0]->get_name();
     if (!extra.empty()) {
@@ -478,6 +525,13 @@ int main_impl(int argc, char** argv) {
       throw UsageError("unexpected argument '" + word + "'");
     }
     if (cmd.pooling != resnet::Pooling::avg && !cmd.no_top) throw UsageError("--pooling applies only with --no-top");
+    const bool int8 = cmd.precision == resnet::Precision::int8;
+    if (!cmd.ranges.empty() && !int8) throw UsageError("--ranges applies only with --precision int8");
+    // bench on random weights calibrates on its own random input (commands.cpp).
+    const bool self_calibrating = cmd.subcommand == Subcommand::bench && cmd.weights.empty();
+    if (int8 && cmd.ranges.empty() && !self_calibrating)
+      throw UsageError("--precision int8 needs --ranges FILE: the conv input ranges `resnet calibrate " + cmd.model +
+                       " --weights W DIR --out FILE` writes");
     const ModelInfo* info = find_model(cmd.model);
     if (info == nullptr) {
       std::string names;

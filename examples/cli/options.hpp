@@ -12,7 +12,7 @@
 
 namespace resnet_cli {
 
-enum class Subcommand { summary, classify, eval, train_head, bench };
+enum class Subcommand { summary, classify, eval, train_head, bench, calibrate };
 
 /// A mistake on the command line found after parsing (an unknown model, a crop larger
 /// than the resize): exit status 2, as for CLI11's parse errors.
@@ -30,7 +30,7 @@ struct Command {
   Subcommand subcommand = Subcommand::summary;
   std::string model;
   std::vector<std::string> images;  ///< classify
-  std::string folder;               ///< eval, train-head: the ImageFolder root
+  std::string folder;               ///< eval, train-head, calibrate: the ImageFolder root
 
   std::optional<int> classes;
   std::optional<InputSize> input;  ///< summary/bench: the network's input size
@@ -41,7 +41,7 @@ struct Command {
   std::string head;  ///< classify/eval: a head file (train-head's --out) on the backbone of --weights
 
   // train-head
-  std::string out;             ///< the head file to write
+  std::string out;             ///< the head file to write (calibrate: the ranges file)
   std::string val_folder;      ///< --val DIR
   std::optional<double> val_split;
   double l2 = 1.0;             ///< scikit-learn's 1 / C
@@ -56,6 +56,11 @@ struct Command {
 
   resnet::Precision precision = resnet::Precision::fp32;  ///< classify/eval/bench: --precision
   resnet::LowpLayers lowp_layers = resnet::LowpLayers::measured;  ///< --lowp-layers
+  std::string ranges;  ///< --ranges: an int8 model's calibrated conv input ranges
+
+  // calibrate (and --out, DIR above)
+  int calibration_images = 500;  ///< --images: how many of DIR, spread over its classes
+  resnet::CalibrationOptions calibration;  ///< --method, --percentile
 
   std::optional<int> batch;
   int threads = 0;  ///< 0: one per core
