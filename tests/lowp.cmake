@@ -81,4 +81,13 @@ if(_lp_python3)
             ${RESNET_TEST_DATA}/pil ${RESNET_SHARED_DATA} all)
   set_tests_properties(cli_classify_bf16_vs_pytorch PROPERTIES
     FIXTURES_REQUIRED pil_data SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "cli;python")
+  # int8: `resnet calibrate` on 64 of the photos, then classify against PyTorch 1.13's
+  # fake-quantized twin built from the same ranges file (66 s of CPU the first time, on a
+  # loaded machine; PyTorch's result is cached beside the fixture's data, keyed by the
+  # ranges' contents, and later runs take 15 s).
+  add_test(NAME cli_classify_int8_vs_pytorch
+    COMMAND ${_lp_python3} ${CMAKE_CURRENT_SOURCE_DIR}/cli_classify_int8.py ${_lp_cli}
+            ${RESNET_TEST_DATA}/pil ${RESNET_SHARED_DATA})
+  set_tests_properties(cli_classify_int8_vs_pytorch PROPERTIES
+    FIXTURES_REQUIRED pil_data SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS "cli;python")
 endif()
