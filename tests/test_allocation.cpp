@@ -1,6 +1,7 @@
 // Memory is planned once per input shape: after the first forward pass with a shape,
 // a pass with the same shape, workspace and output tensor makes no heap allocation
-// (a counting global allocator proves it), on every block kind and head option.
+// (a counting global allocator proves it), on every block kind and head option, and in
+// bf16 and int8.
 #include <catch2/catch.hpp>
 
 #include "allocation_probe.hpp"
@@ -26,6 +27,21 @@ long allocations_of_second_pass(ModelOptions options, Shape shape, Layout layout
   return allocation_probe::disarm().count;
 }
 
+/// Options for `Model` in precision p; int8's ranges are calibrated on its fp32 twin.
+template <class Model>
+ModelOptions reduced(Precision p, Shape shape) {
+  ModelOptions options;
+  options.precision = p;
+  if (p != Precision::int8) return options;
+  Model fp32;
+  fp32.init_random(5);
+  Workspace ws(1);
+  Tensor x(shape);
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(i % 13) * 0.2f - 1.1f;
+  options.int8_ranges = calibrate(fp32, {x}, ws);
+  return options;
+}
+
 }  // namespace
 
 TEST_CASE("forward allocates nothing after the first call with a shape", "[allocation]") {
@@ -42,6 +58,17 @@ TEST_CASE("forward allocates nothing after the first call with a shape", "[alloc
   CHECK(allocations_of_second_pass<ResNet50V2>(top, {1, 64, 64, 3}, Layout::nchw, 3) == 0);
   CHECK(allocations_of_second_pass<keras::ResNet50>(max, {1, 65, 33, 3}, Layout::nhwc, 1) == 0);
   CHECK(allocations_of_second_pass<CifarResNet20>(top, {4, 32, 32, 3}, Layout::nchw, 2) == 0);
+}
+
+TEST_CASE("bf16 and int8 forward passes allocate nothing after the first call", "[allocation][lowp]") {
+  for (Precision p : {Precision::bf16, Precision::int8}) {
+    if (!precision_available(p)) continue;  // the model would refuse to be built
+    INFO(to_string(p));
+    CHECK(allocations_of_second_pass<CifarResNet20>(reduced<CifarResNet20>(p, {2, 32, 32, 3}), {4, 32, 32, 3},
+                                                    Layout::nchw, 2) == 0);
+    CHECK(allocations_of_second_pass<ResNet18>(reduced<ResNet18>(p, {1, 64, 64, 3}), {1, 96, 80, 3}, Layout::nhwc, 3) ==
+          0);
+  }
 }
 
 TEST_CASE("a smaller input after a larger one reuses the arena", "[allocation]") {
