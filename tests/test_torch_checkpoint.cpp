@@ -188,7 +188,10 @@ TEST_CASE("the real CIFAR checkpoints load directly, equal to their converted sa
   if (!test_support::file_exists(folder)) RESNET_SKIP(folder << " is absent");
   const std::pair<const char*, int> files[] = {
       {"resnet20-12fca82f.th", 20}, {"resnet32-d509ac18.th", 32}, {"resnet44-014dd654.th", 44}, {"resnet56-4bfd9763.th", 56}};
-  for (const auto& [file, depth] : files) {
+  for (const auto& entry : files) {
+    // Named copies, not structured bindings: C++17 lambdas cannot capture those (clang refuses).
+    const char* file = entry.first;
+    const int depth = entry.second;
     INFO(file);
     const std::string converted = test_support::data_path("cifar_resnet" + std::to_string(depth) + "_io.safetensors");
     if (!test_support::file_exists(converted)) RESNET_SKIP(converted << " is absent (gen_cifar needs PyTorch)");
@@ -333,7 +336,8 @@ TEST_CASE("formats that are not read are refused by name", "[torch_checkpoint][h
       {"invalid_global_os_system.pth", "os.system"}, {"invalid_global_eval.pth", "builtins.eval"},
       {"invalid_opcode_inst.pth", "0x69 'i'"},    {"invalid_zip64_offset.pth", "central directory"},
   };
-  for (const auto& [file, words] : cases) {
+  for (const auto& [file_name, words] : cases) {
+    const std::string file = file_name;  // captured below: a structured binding cannot be
     INFO(file);
     CifarResNet20 model;
     std::string message;

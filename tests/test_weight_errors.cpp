@@ -189,7 +189,10 @@ std::vector<std::uint8_t> bytes_as(const std::vector<float>& values, const std::
       {"I32", {4, [](std::vector<std::uint8_t>& o, float v) {
                  put_le(o, static_cast<std::uint32_t>(static_cast<std::int32_t>(v * 100)), 4);
                }}},
-      {"U8", {1, [](std::vector<std::uint8_t>& o, float v) { put_le(o, static_cast<std::uint8_t>(v * 100), 1); }}},
+      // Through int32: a negative float converted straight to uint8 is undefined behaviour.
+      {"U8", {1, [](std::vector<std::uint8_t>& o, float v) {
+                put_le(o, static_cast<std::uint8_t>(static_cast<std::int32_t>(v * 100)), 1);
+              }}},
   };
   const auto it = encoders.find(dtype);
   if (it == encoders.end()) FAIL("bytes_as: " << dtype);
