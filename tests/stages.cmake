@@ -9,7 +9,8 @@
 # sanitizers; the library code they run is the unit tests'. `exhaustive`: repeats of what
 # a representative test runs through the same code; the sanitizer stage keeps one of each
 # kind: one conformance model per family (conformance.cmake) and one evaluation of the
-# 1,000 CIFAR-10 test images (ResNet-20; cli.cmake registers them).
+# 1,000 CIFAR-10 test images per precision (ResNet-20: fp32 in cli.cmake, bf16 and int8
+# in lowp.cmake).
 foreach(depth 32 44 56)
   if(TEST cli_eval_cifar_resnet${depth})
     set_property(TEST cli_eval_cifar_resnet${depth} APPEND PROPERTY LABELS exhaustive)
@@ -19,6 +20,7 @@ endforeach()
 # ctest -j starts the tests of highest COST first; a fresh build has no timings of its own,
 # so the long ones are named here, lest one of them start last and run alone.
 foreach(test gen_pil_ref gen_keras_reference gen_torchvision gen_resnext compile_all_models test_weight_errors test_kernels test_concurrency
+             cli_classify_bf16_vs_pytorch cli_classify_int8_vs_pytorch
              conformance_keras_resnet50 conformance_keras_resnet50v2 conformance_torchvision_resnet50
              cli_eval_cifar_resnet20)
   if(TEST ${test})

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/separate.hpp"
 #include "resnet/io/json.hpp"
 
 namespace resnet::io {
@@ -353,38 +354,11 @@ class SafeTensors {
 
   /// Values as float: F32 as is, F16 / BF16 / F64 converted (F64 rounds to nearest,
   /// out-of-range values become +-inf). Any other dtype -> ErrorKind::unsupported_dtype.
-  std::vector<float> read_f32(const TensorInfo& info) const {
-    if (!detail::is_float_dtype(info.dtype))
-      throw Error(ErrorKind::unsupported_dtype,
-                  name_ + ": tensor " + detail::JsonReader::quoted(info.name) + ": dtype " +
-                      to_string(info.dtype) + " cannot be read as float (F32, F16, BF16 and F64 can)");
-    check_range(info);
-    const std::size_t size = dtype_bits(info.dtype) / 8;
-    const auto count = static_cast<std::size_t>(info.nbytes() / size);
-    std::vector<float> out(count);
-    const bool direct = info.dtype == DType::F32 && detail::host_is_little_endian();
-    std::vector<std::uint8_t> staged;  // a streamed tensor's bytes, unless read straight into `out`
-    const std::uint8_t* p = nullptr;
-    if (!reader_) {
-      p = bytes_.data() + data_start_ + info.begin;
-    } else if (direct) {
-      if (count) reader_->read(data_start_ + info.begin, count * 4, out.data(), name_);
-    } else {
-      staged.resize(static_cast<std::size_t>(info.nbytes()));
-      if (!staged.empty()) reader_->read(data_start_ + info.begin, staged.size(), staged.data(), name_);
-      p = staged.data();
-    }
-    if (!direct) detail::decode_f32(info.dtype, p, count, out.data());
-    else if (count && p) std::memcpy(out.data(), p, count * 4);
-    return out;
-  }
+  std::vector<float> read_f32(const TensorInfo& info) const;
 
  private:
   SafeTensors(std::vector<std::uint8_t> bytes, std::string name, std::uint64_t file_size,
-              std::shared_ptr<detail::RangeReader> reader)
-      : name_(std::move(name)), bytes_(std::move(bytes)), file_size_(file_size), reader_(std::move(reader)) {
-    parse();
-  }
+              std::shared_ptr<detail::RangeReader> reader);
 
   static void check_header_length(std::uint64_t n, std::uint64_t file_size,
                                    const std::string& name) {
@@ -622,6 +596,42 @@ class SafeTensors {
   std::map<std::string, std::string> metadata_;
 };
 
+// The entry points into the parser: with RESNET_SEPARATE_COMPILATION only declared above,
+// and compiled once in src/separate.cpp (core/separate.hpp).
+#if RESNET_SEPARATE_DEFINITIONS
+RESNET_SEPARATE_INLINE SafeTensors::SafeTensors(std::vector<std::uint8_t> bytes, std::string name,
+                                              std::uint64_t file_size, std::shared_ptr<detail::RangeReader> reader)
+  : name_(std::move(name)), bytes_(std::move(bytes)), file_size_(file_size), reader_(std::move(reader)) {
+  parse();
+}
+
+RESNET_SEPARATE_INLINE std::vector<float> SafeTensors::read_f32(const TensorInfo& info) const {
+  if (!detail::is_float_dtype(info.dtype))
+    throw Error(ErrorKind::unsupported_dtype,
+                name_ + ": tensor " + detail::JsonReader::quoted(info.name) + ": dtype " +
+                    to_string(info.dtype) + " cannot be read as float (F32, F16, BF16 and F64 can)");
+  check_range(info);
+  const std::size_t size = dtype_bits(info.dtype) / 8;
+  const auto count = static_cast<std::size_t>(info.nbytes() / size);
+  std::vector<float> out(count);
+  const bool direct = info.dtype == DType::F32 && detail::host_is_little_endian();
+  std::vector<std::uint8_t> staged;  // a streamed tensor's bytes, unless read straight into `out`
+  const std::uint8_t* p = nullptr;
+  if (!reader_) {
+    p = bytes_.data() + data_start_ + info.begin;
+  } else if (direct) {
+    if (count) reader_->read(data_start_ + info.begin, count * 4, out.data(), name_);
+  } else {
+    staged.resize(static_cast<std::size_t>(info.nbytes()));
+    if (!staged.empty()) reader_->read(data_start_ + info.begin, staged.size(), staged.data(), name_);
+    p = staged.data();
+  }
+  if (!direct) detail::decode_f32(info.dtype, p, count, out.data());
+  else if (count && p) std::memcpy(out.data(), p, count * 4);
+  return out;
+}
+#endif
+
 /// One F32 tensor to write: `values` in row-major order, values.size() == product(shape).
 struct TensorToWrite {
   std::string name;
@@ -635,9 +645,19 @@ struct TensorToWrite {
 /// multiple of 8. Throws ErrorKind::invalid_argument for an empty shape/values mismatch,
 /// a negative dimension, a duplicate name, the name "__metadata__" or a string that is
 /// not UTF-8, and ErrorKind::too_large when a size overflows.
-inline std::vector<std::uint8_t> serialize_safetensors(
-    const std::vector<TensorToWrite>& tensors,
-    const std::map<std::string, std::string>& metadata = {}) {
+std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>& tensors,
+                                                const std::map<std::string, std::string>& metadata = {});
+
+/// Writes serialize_safetensors(tensors, metadata) to `path` (ErrorKind::io on failure).
+/// `path` is either untouched or complete: the bytes go to a temporary file beside it,
+/// renamed over `path` once fully written, so a failed or interrupted write never leaves
+/// half a file where a reader (load_head, a feature cache) would find it.
+void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+#if RESNET_SEPARATE_DEFINITIONS
+RESNET_SEPARATE_INLINE std::vector<std::uint8_t> serialize_safetensors(
+    const std::vector<TensorToWrite>& tensors, const std::map<std::string, std::string>& metadata) {
   const std::string who = "serialize_safetensors";
   std::vector<const TensorToWrite*> order;
   order.reserve(tensors.size());
@@ -729,12 +749,8 @@ inline std::vector<std::uint8_t> serialize_safetensors(
   return out;
 }
 
-/// Writes serialize_safetensors(tensors, metadata) to `path` (ErrorKind::io on failure).
-/// `path` is either untouched or complete: the bytes go to a temporary file beside it,
-/// renamed over `path` once fully written, so a failed or interrupted write never leaves
-/// half a file where a reader (load_head, a feature cache) would find it.
-inline void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
-                              const std::map<std::string, std::string>& metadata = {}) {
+RESNET_SEPARATE_INLINE void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                                              const std::map<std::string, std::string>& metadata) {
   const std::vector<std::uint8_t> bytes = serialize_safetensors(tensors, metadata);
   const std::string temporary = path + ".tmp" + std::to_string(::getpid());
   {
@@ -754,5 +770,6 @@ inline void write_safetensors(const std::string& path, const std::vector<TensorT
     throw Error(ErrorKind::io, path + ": cannot write (" + ec.message() + ")");
   }
 }
+#endif
 
 }  // namespace resnet::io

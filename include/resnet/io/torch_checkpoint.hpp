@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/separate.hpp"
 #include "resnet/io/byte_source.hpp"
 #include "resnet/io/pickle.hpp"
 #include "resnet/io/safetensors.hpp"
@@ -121,49 +122,7 @@ class TorchCheckpoint {
 
   /// Values as float, row-major: F32 as is, F16 / BF16 / F64 converted as SafeTensors
   /// converts them. Integer and bool tensors -> ErrorKind::unsupported_dtype.
-  std::vector<float> read_f32(const TorchTensor& t) const {
-    if (!detail::is_float_dtype(t.dtype))
-      throw Error(ErrorKind::unsupported_dtype, name() + ": tensor " + quoted(t.name) + ": dtype " + to_string(t.dtype) +
-                                                    " cannot be read as float (F32, F16, BF16 and F64 can)");
-    if (t.storage >= storages_.size() || &t != find(t.name))
-      throw Error(ErrorKind::invalid_argument, name() + ": tensor " + quoted(t.name) + " is not of this checkpoint");
-    const auto numel = static_cast<std::size_t>(t.numel());
-    std::vector<float> out(numel);
-    if (numel == 0) return out;
-    const Storage& s = storages_[t.storage];
-    const std::uint64_t size = dtype_bits(t.dtype) / 8;
-    const std::uint64_t span = static_cast<std::uint64_t>(last_element(t) - t.offset) + 1;
-    const std::uint64_t begin = s.begin + static_cast<std::uint64_t>(t.offset) * size;
-    const std::string what = "tensor " + quoted(t.name);
-    const bool row_major = is_row_major(t);
-    if (row_major && t.dtype == DType::F32 && detail::host_is_little_endian()) {
-      source_.read(begin, numel * 4, out.data(), what);
-      return out;
-    }
-    const std::vector<std::uint8_t> bytes = source_.read(begin, span * size, what);
-    if (row_major) {
-      detail::decode_f32(t.dtype, bytes.data(), numel, out.data());
-      return out;
-    }
-    std::vector<float> values(static_cast<std::size_t>(span));
-    detail::decode_f32(t.dtype, bytes.data(), values.size(), values.data());
-    // Walk the view's indices like an odometer, the source index following the strides.
-    const std::size_t rank = t.shape.size();
-    std::vector<std::int64_t> index(rank, 0);
-    std::int64_t from = 0;
-    for (std::size_t i = 0; i < numel; ++i) {
-      out[i] = values[static_cast<std::size_t>(from)];
-      for (std::size_t d = rank; d-- > 0;) {
-        if (++index[d] < t.shape[d]) {
-          from += t.strides[d];
-          break;
-        }
-        from -= t.strides[d] * (t.shape[d] - 1);
-        index[d] = 0;
-      }
-    }
-    return out;
-  }
+  std::vector<float> read_f32(const TorchTensor& t) const;
 
  private:
   struct Storage {
@@ -173,26 +132,7 @@ class TorchCheckpoint {
     std::uint64_t begin = 0;  ///< file offset of element 0
   };
 
-  explicit TorchCheckpoint(detail::ByteSource source) : source_(std::move(source)) {
-    std::uint8_t head[512];
-    const std::uint64_t n = std::min<std::uint64_t>(source_.size(), sizeof head);
-    source_.read(0, n, head, "file header");
-    switch (detect_format(head, static_cast<std::size_t>(n))) {
-      case WeightFormat::torch_zip: load_zip(); return;
-      case WeightFormat::torch_legacy: load_legacy(); return;
-      case WeightFormat::torch_tar:
-        fail(ErrorKind::format, "a checkpoint in the tar format of PyTorch 0.3 and older, which is not read; "
-                                "load it with torch.load and save it again with torch.save");
-      case WeightFormat::hdf5:
-        fail(ErrorKind::format, "an HDF5 file (Keras .h5?), not a PyTorch checkpoint; convert it with "
-                                "tools/convert_keras_h5.py");
-      case WeightFormat::safetensors: fail(ErrorKind::format, "a safetensors file, not a PyTorch checkpoint");
-      case WeightFormat::pickle:
-        fail(ErrorKind::format, "a bare pickle without torch.save's magic number, not a PyTorch checkpoint");
-      case WeightFormat::unknown: break;
-    }
-    fail(ErrorKind::format, "not a PyTorch checkpoint (neither torch.save's zip archive nor its legacy stream)");
-  }
+  explicit TorchCheckpoint(detail::ByteSource source);
 
   [[noreturn]] void fail(ErrorKind kind, const std::string& what) const { throw Error(kind, name() + ": " + what); }
   static std::string quoted(const std::string& s) { return detail::JsonReader::quoted(s); }
@@ -404,5 +344,74 @@ class TorchCheckpoint {
   std::vector<TorchTensor> tensors_;
   std::unordered_map<std::string, std::size_t> index_;
 };
+
+// The entry points into the parser: with RESNET_SEPARATE_COMPILATION only declared above,
+// and compiled once in src/separate.cpp (core/separate.hpp).
+#if RESNET_SEPARATE_DEFINITIONS
+RESNET_SEPARATE_INLINE TorchCheckpoint::TorchCheckpoint(detail::ByteSource source) : source_(std::move(source)) {
+  std::uint8_t head[512];
+  const std::uint64_t n = std::min<std::uint64_t>(source_.size(), sizeof head);
+  source_.read(0, n, head, "file header");
+  switch (detect_format(head, static_cast<std::size_t>(n))) {
+    case WeightFormat::torch_zip: load_zip(); return;
+    case WeightFormat::torch_legacy: load_legacy(); return;
+    case WeightFormat::torch_tar:
+      fail(ErrorKind::format, "a checkpoint in the tar format of PyTorch 0.3 and older, which is not read; "
+                              "load it with torch.load and save it again with torch.save");
+    case WeightFormat::hdf5:
+      fail(ErrorKind::format, "an HDF5 file (Keras .h5?), not a PyTorch checkpoint; convert it with "
+                              "tools/convert_keras_h5.py");
+    case WeightFormat::safetensors: fail(ErrorKind::format, "a safetensors file, not a PyTorch checkpoint");
+    case WeightFormat::pickle:
+      fail(ErrorKind::format, "a bare pickle without torch.save's magic number, not a PyTorch checkpoint");
+    case WeightFormat::unknown: break;
+  }
+  fail(ErrorKind::format, "not a PyTorch checkpoint (neither torch.save's zip archive nor its legacy stream)");
+}
+
+RESNET_SEPARATE_INLINE std::vector<float> TorchCheckpoint::read_f32(const TorchTensor& t) const {
+  if (!detail::is_float_dtype(t.dtype))
+    throw Error(ErrorKind::unsupported_dtype, name() + ": tensor " + quoted(t.name) + ": dtype " + to_string(t.dtype) +
+                                                  " cannot be read as float (F32, F16, BF16 and F64 can)");
+  if (t.storage >= storages_.size() || &t != find(t.name))
+    throw Error(ErrorKind::invalid_argument, name() + ": tensor " + quoted(t.name) + " is not of this checkpoint");
+  const auto numel = static_cast<std::size_t>(t.numel());
+  std::vector<float> out(numel);
+  if (numel == 0) return out;
+  const Storage& s = storages_[t.storage];
+  const std::uint64_t size = dtype_bits(t.dtype) / 8;
+  const std::uint64_t span = static_cast<std::uint64_t>(last_element(t) - t.offset) + 1;
+  const std::uint64_t begin = s.begin + static_cast<std::uint64_t>(t.offset) * size;
+  const std::string what = "tensor " + quoted(t.name);
+  const bool row_major = is_row_major(t);
+  if (row_major && t.dtype == DType::F32 && detail::host_is_little_endian()) {
+    source_.read(begin, numel * 4, out.data(), what);
+    return out;
+  }
+  const std::vector<std::uint8_t> bytes = source_.read(begin, span * size, what);
+  if (row_major) {
+    detail::decode_f32(t.dtype, bytes.data(), numel, out.data());
+    return out;
+  }
+  std::vector<float> values(static_cast<std::size_t>(span));
+  detail::decode_f32(t.dtype, bytes.data(), values.size(), values.data());
+  // Walk the view's indices like an odometer, the source index following the strides.
+  const std::size_t rank = t.shape.size();
+  std::vector<std::int64_t> index(rank, 0);
+  std::int64_t from = 0;
+  for (std::size_t i = 0; i < numel; ++i) {
+    out[i] = values[static_cast<std::size_t>(from)];
+    for (std::size_t d = rank; d-- > 0;) {
+      if (++index[d] < t.shape[d]) {
+        from += t.strides[d];
+        break;
+      }
+      from -= t.strides[d] * (t.shape[d] - 1);
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+#endif
 
 }  // namespace resnet::io

@@ -34,6 +34,7 @@
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/precision.hpp"
+#include "resnet/core/separate.hpp"
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/kernels/conv_params.hpp"
 #include "resnet/kernels/gemm.hpp"
@@ -56,58 +57,14 @@ class ConvKernel {
 
   /// weight_ohwi: out_c * k * k * in_c floats (BN folded); bias: empty or out_c floats.
   ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias,
-             ConvAlgorithm algorithm = ConvAlgorithm::automatic)
-      : shape_(s), bias_(std::move(bias)) {
-    validate(s, weight_ohwi.size(), bias_.size());
-    if (s.groups > 1) {
-      build_grouped(weight_ohwi, algorithm);
-      return;
-    }
-    if (algorithm == ConvAlgorithm::direct)
-      throw Error(ErrorKind::invalid_argument, "ConvKernel: the direct kernel is for grouped convolutions");
-    const bool winograd_shape = s.kernel == 3 && s.stride == 1 && s.pad <= 2;
-    const bool winograd_s2_shape = s.kernel == 3 && s.stride == 2 && s.pad <= 2;
-    if (algorithm == ConvAlgorithm::automatic) {
-      if (winograd_shape)
-        algorithm = detail::winograd_prefers_2x2(s) ? ConvAlgorithm::winograd_2x2 : ConvAlgorithm::winograd_4x4;
-      else
-        algorithm = winograd_s2_shape && detail::winograd_s2_pays(s) ? ConvAlgorithm::winograd_2x2 : ConvAlgorithm::gemm;
-    }
-    if (algorithm == ConvAlgorithm::winograd_4x4 && !winograd_shape)
-      throw Error(ErrorKind::invalid_argument, "ConvKernel: Winograd F(4x4) needs a 3x3 stride-1 convolution");
-    if (algorithm == ConvAlgorithm::winograd_2x2 && !winograd_shape && !winograd_s2_shape)
-      throw Error(ErrorKind::invalid_argument, "ConvKernel: Winograd F(2x2) needs a 3x3 stride-1 or stride-2 convolution");
-    if (algorithm == ConvAlgorithm::gemm) {
-      path_ = s.kernel == 1 && s.pad == 0 ? (s.stride == 1 ? Path::pointwise : Path::pointwise_strided)
-                                          : Path::patch;
-      const detail::Index depth = detail::Index(s.kernel) * s.kernel * s.in_c;
-      kc_ = choose_kc(s, depth);
-      lhs_ = detail::PackedLhs(weight_ohwi.data(), s.out_c, depth, depth, kc_, kMc);
-    } else {
-      path_ = Path::winograd;
-      winograd_ = detail::WinogradConv(s, weight_ohwi.data(),
-                                       algorithm == ConvAlgorithm::winograd_4x4 ? 4 : 2);
-    }
-  }
+             ConvAlgorithm algorithm = ConvAlgorithm::automatic);
 
   /// The same at `precision`: bf16 packs the weights for gemm_bf16 where `layers` gives
   /// this conv to bf16 (see the header comment) and throws ErrorKind::unsupported_cpu
   /// where this CPU or build cannot run it; fp32 is the constructor above. int8 needs the
   /// input's quantization: the constructor below (here an invalid_argument Error).
   ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias, Precision precision,
-             LowpLayers layers = LowpLayers::measured) {
-    if (precision == Precision::int8)
-      throw Error(ErrorKind::invalid_argument,
-                  "ConvKernel: precision int8 needs the input's quantization (the constructor taking QuantParams)");
-    if (precision == Precision::bf16) require_precision(Precision::bf16);
-    if (precision != Precision::bf16 || !runs_bf16(s, layers)) {
-      *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
-      return;
-    }
-    const detail::Index depth = start_lowp(s, weight_ohwi.size(), std::move(bias));
-    bf16_ = PackedBf16Weights(weight_ohwi.data(), s.out_c, depth, depth);
-    precision_ = Precision::bf16;
-  }
+             LowpLayers layers = LowpLayers::measured);
 
   /// int8: the weights quantized per output channel (quantize_weights_per_channel, PyTorch's
   /// symmetric qint8 observer), the fp32 input quantized per tensor to u8 by `input` (a
@@ -115,21 +72,7 @@ class ConvKernel {
   /// first constructor). Throws ErrorKind::unsupported_cpu without AVX512-VNNI, and
   /// invalid_argument for a scale that is not positive and finite or a zero point outside
   /// [0, 255].
-  ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias, QuantParams input) {
-    require_precision(Precision::int8);
-    if (!(input.scale > 0.0f) || !std::isfinite(input.scale) || input.zero_point < 0 || input.zero_point > 255)
-      throw Error(ErrorKind::invalid_argument, "ConvKernel: int8 input scale " + std::to_string(input.scale) +
-                                                   " and zero point " + std::to_string(input.zero_point) +
-                                                   " (expected a positive finite scale and a zero point in [0, 255])");
-    if (s.groups != 1) {
-      *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
-      return;
-    }
-    const detail::Index depth = start_lowp(s, weight_ohwi.size(), std::move(bias));
-    int8_ = PackedInt8Weights::quantize(weight_ohwi.data(), s.out_c, depth, depth);
-    int8_input_ = input;
-    precision_ = Precision::int8;
-  }
+  ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi, std::vector<float> bias, QuantParams input);
 
   /// Whether `layers` gives a conv of shape `s` to bf16: never a grouped one; with
   /// `measured`, not a stride-1 3x3 that fp32 runs as Winograd F(4x4), which beat bf16
@@ -191,43 +134,7 @@ class ConvKernel {
   /// itself: each element is read before written); residual: null or out's shape.
   /// scratch: scratch_floats(n, h, w, t) floats with t >= pool.size(). No heap allocation.
   void run(const float* in, int n, int h, int w, float* out, const float* residual, bool relu, float* scratch,
-           ThreadPool& pool) const {
-    const ConvShape& s = shape_;
-    if (s.out_c == 0) throw Error(ErrorKind::invalid_argument, "ConvKernel::run: kernel was default-constructed");
-    if (n <= 0 || h <= 0 || w <= 0 || h + 2 * s.pad < s.kernel || w + 2 * s.pad < s.kernel)
-      throw Error(ErrorKind::shape_mismatch,
-                  "ConvKernel::run: input " + std::to_string(n) + "x" + std::to_string(h) + "x" +
-                      std::to_string(w) + " too small for a " + std::to_string(s.kernel) + "x" +
-                      std::to_string(s.kernel) + " window with padding " + std::to_string(s.pad));
-    const detail::OutputEpilogue e{bias(), residual, relu};
-    if (path_ == Path::winograd) {
-      winograd_.run(in, n, h, w, out, e, scratch, pool);
-      return;
-    }
-    if (path_ == Path::grouped_direct) {
-      grouped_.run(in, n, h, w, out, e, pool);
-      return;
-    }
-    if (path_ == Path::per_group) {
-      run_per_group(in, n, h, w, out, e, scratch, pool);
-      return;
-    }
-    const detail::Index oh = s.out_side(h), ow = s.out_side(w);
-    if (precision_ == Precision::int8) {
-      run_int8(in, n, h, w, oh, ow, out, e, scratch, pool);
-      return;
-    }
-    // The GEMM paths' column source, run by the fp32 GEMM or by the bf16 one.
-    const auto gemm = [&](const auto& src) {
-      if (precision_ == Precision::bf16) run_bf16(src, n * oh * ow, out, e, scratch, pool);
-      else run_gemm(src, n * oh * ow, out, e, scratch, pool);
-    };
-    switch (path_) {
-      case Path::pointwise: gemm(detail::DenseColumns{in, s.in_c}); break;
-      case Path::pointwise_strided: gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}); break;
-      default: gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}); break;
-    }
-  }
+           ThreadPool& pool) const;
 
  private:
   // The constructors' checks of the shape and of the weight and bias counts.
@@ -465,5 +372,117 @@ class ConvKernel {
   PackedInt8Weights int8_;  // int8: the weights, in place of lhs_
   QuantParams int8_input_;  // int8: how the fp32 input is quantized
 };
+
+
+// The entry points into the kernels: with RESNET_SEPARATE_COMPILATION only declared here,
+// and compiled once in src/separate.cpp (core/separate.hpp).
+#if RESNET_SEPARATE_DEFINITIONS
+RESNET_SEPARATE_INLINE ConvKernel::ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi,
+                                                std::vector<float> bias, ConvAlgorithm algorithm)
+    : shape_(s), bias_(std::move(bias)) {
+  validate(s, weight_ohwi.size(), bias_.size());
+  if (s.groups > 1) {
+    build_grouped(weight_ohwi, algorithm);
+    return;
+  }
+  if (algorithm == ConvAlgorithm::direct)
+    throw Error(ErrorKind::invalid_argument, "ConvKernel: the direct kernel is for grouped convolutions");
+  const bool winograd_shape = s.kernel == 3 && s.stride == 1 && s.pad <= 2;
+  const bool winograd_s2_shape = s.kernel == 3 && s.stride == 2 && s.pad <= 2;
+  if (algorithm == ConvAlgorithm::automatic) {
+    if (winograd_shape)
+      algorithm = detail::winograd_prefers_2x2(s) ? ConvAlgorithm::winograd_2x2 : ConvAlgorithm::winograd_4x4;
+    else
+      algorithm = winograd_s2_shape && detail::winograd_s2_pays(s) ? ConvAlgorithm::winograd_2x2 : ConvAlgorithm::gemm;
+  }
+  if (algorithm == ConvAlgorithm::winograd_4x4 && !winograd_shape)
+    throw Error(ErrorKind::invalid_argument, "ConvKernel: Winograd F(4x4) needs a 3x3 stride-1 convolution");
+  if (algorithm == ConvAlgorithm::winograd_2x2 && !winograd_shape && !winograd_s2_shape)
+    throw Error(ErrorKind::invalid_argument, "ConvKernel: Winograd F(2x2) needs a 3x3 stride-1 or stride-2 convolution");
+  if (algorithm == ConvAlgorithm::gemm) {
+    path_ = s.kernel == 1 && s.pad == 0 ? (s.stride == 1 ? Path::pointwise : Path::pointwise_strided)
+                                        : Path::patch;
+    const detail::Index depth = detail::Index(s.kernel) * s.kernel * s.in_c;
+    kc_ = choose_kc(s, depth);
+    lhs_ = detail::PackedLhs(weight_ohwi.data(), s.out_c, depth, depth, kc_, kMc);
+  } else {
+    path_ = Path::winograd;
+    winograd_ = detail::WinogradConv(s, weight_ohwi.data(),
+                                     algorithm == ConvAlgorithm::winograd_4x4 ? 4 : 2);
+  }
+}
+
+RESNET_SEPARATE_INLINE ConvKernel::ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi,
+                                                std::vector<float> bias, Precision precision, LowpLayers layers) {
+  if (precision == Precision::int8)
+    throw Error(ErrorKind::invalid_argument,
+                "ConvKernel: precision int8 needs the input's quantization (the constructor taking QuantParams)");
+  if (precision == Precision::bf16) require_precision(Precision::bf16);
+  if (precision != Precision::bf16 || !runs_bf16(s, layers)) {
+    *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
+    return;
+  }
+  const detail::Index depth = start_lowp(s, weight_ohwi.size(), std::move(bias));
+  bf16_ = PackedBf16Weights(weight_ohwi.data(), s.out_c, depth, depth);
+  precision_ = Precision::bf16;
+}
+
+RESNET_SEPARATE_INLINE ConvKernel::ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi,
+                                                std::vector<float> bias, QuantParams input) {
+  require_precision(Precision::int8);
+  if (!(input.scale > 0.0f) || !std::isfinite(input.scale) || input.zero_point < 0 || input.zero_point > 255)
+    throw Error(ErrorKind::invalid_argument, "ConvKernel: int8 input scale " + std::to_string(input.scale) +
+                                                 " and zero point " + std::to_string(input.zero_point) +
+                                                 " (expected a positive finite scale and a zero point in [0, 255])");
+  if (s.groups != 1) {
+    *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
+    return;
+  }
+  const detail::Index depth = start_lowp(s, weight_ohwi.size(), std::move(bias));
+  int8_ = PackedInt8Weights::quantize(weight_ohwi.data(), s.out_c, depth, depth);
+  int8_input_ = input;
+  precision_ = Precision::int8;
+}
+
+RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w, float* out, const float* residual,
+                                              bool relu, float* scratch, ThreadPool& pool) const {
+  const ConvShape& s = shape_;
+  if (s.out_c == 0) throw Error(ErrorKind::invalid_argument, "ConvKernel::run: kernel was default-constructed");
+  if (n <= 0 || h <= 0 || w <= 0 || h + 2 * s.pad < s.kernel || w + 2 * s.pad < s.kernel)
+    throw Error(ErrorKind::shape_mismatch,
+                "ConvKernel::run: input " + std::to_string(n) + "x" + std::to_string(h) + "x" +
+                    std::to_string(w) + " too small for a " + std::to_string(s.kernel) + "x" +
+                    std::to_string(s.kernel) + " window with padding " + std::to_string(s.pad));
+  const detail::OutputEpilogue e{bias(), residual, relu};
+  if (path_ == Path::winograd) {
+    winograd_.run(in, n, h, w, out, e, scratch, pool);
+    return;
+  }
+  if (path_ == Path::grouped_direct) {
+    grouped_.run(in, n, h, w, out, e, pool);
+    return;
+  }
+  if (path_ == Path::per_group) {
+    run_per_group(in, n, h, w, out, e, scratch, pool);
+    return;
+  }
+  const detail::Index oh = s.out_side(h), ow = s.out_side(w);
+  if (precision_ == Precision::int8) {
+    run_int8(in, n, h, w, oh, ow, out, e, scratch, pool);
+    return;
+  }
+  // The GEMM paths' column source, run by the fp32 GEMM or by the bf16 one.
+  const auto gemm = [&](const auto& src) {
+    if (precision_ == Precision::bf16) run_bf16(src, n * oh * ow, out, e, scratch, pool);
+    else run_gemm(src, n * oh * ow, out, e, scratch, pool);
+  };
+  switch (path_) {
+    case Path::pointwise: gemm(detail::DenseColumns{in, s.in_c}); break;
+    case Path::pointwise_strided: gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}); break;
+    default: gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}); break;
+  }
+}
+
+#endif
 
 }  // namespace resnet::kernels
