@@ -2,7 +2,7 @@
 # spec (parameter and MAC counts, sections 2 and 3) and from PyTorch (CIFAR accuracies in
 # ../shared/data/README.md, probabilities computed by cli_classify.py). The CIFAR weights
 # are converted by the cifar_data fixture (tests/python.cmake).
-if(NOT TARGET resnet_cli)  # examples/CMakeLists.txt builds no tool without CLI11 or the codecs
+if(NOT TARGET resnet_cli)  # examples/cli/CMakeLists.txt builds no tool without CLI11 or the codecs
   return()
 endif()
 

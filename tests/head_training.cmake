@@ -14,7 +14,7 @@ set(_cifar ${RESNET_SHARED_DATA}/cifar10)
 set(_transfer_work ${CMAKE_CURRENT_BINARY_DIR}/transfer_work)
 file(MAKE_DIRECTORY ${_transfer_work})
 
-# The examples and the tool are defined after the tests (examples/CMakeLists.txt), so the
+# The examples are defined after the tests (the top-level CMakeLists.txt), so the
 # conditions they are built under are checked here, as examples.cmake and cli.cmake do.
 if(NOT RESNET_BUILD_EXAMPLES OR NOT TARGET resnet_vision)
   return()

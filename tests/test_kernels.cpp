@@ -38,13 +38,13 @@ double max_relative_error(const std::vector<float>& a, const std::vector<float>&
   return scale > 0 ? diff / scale : diff;
 }
 
-struct Case {
+struct ConvCase {
   ConvShape shape;
   int n, h, w;
   bool bias, residual, relu;
 };
 
-std::string describe(const Case& c, int threads) {
+std::string describe(const ConvCase& c, int threads) {
   return "in_c=" + std::to_string(c.shape.in_c) + " out_c=" + std::to_string(c.shape.out_c) +
          " k=" + std::to_string(c.shape.kernel) + " s=" + std::to_string(c.shape.stride) +
          " pad=" + std::to_string(c.shape.pad) + " n=" + std::to_string(c.n) + " h=" + std::to_string(c.h) +
@@ -53,7 +53,7 @@ std::string describe(const Case& c, int threads) {
 }
 
 /// Runs ConvKernel(algorithm) and the reference on one random case; returns the error.
-double compare(const Case& c, ConvAlgorithm algorithm, int threads, std::string* name = nullptr) {
+double compare(const ConvCase& c, ConvAlgorithm algorithm, int threads, std::string* name = nullptr) {
   const ConvShape& s = c.shape;
   const int oh = s.out_side(c.h), ow = s.out_side(c.w);
   const auto weight = random_vector(static_cast<std::size_t>(s.weight_count()), 1);
@@ -78,9 +78,9 @@ double compare(const Case& c, ConvAlgorithm algorithm, int threads, std::string*
   return max_relative_error(out, expected);
 }
 
-std::vector<Case> odd_cases(int kernel, int stride) {
+std::vector<ConvCase> odd_cases(int kernel, int stride) {
   const int pad = kernel / 2;
-  std::vector<Case> cases;
+  std::vector<ConvCase> cases;
   const bool flags[4][3] = {{false, false, false}, {true, false, true}, {true, true, true}, {false, true, false}};
   for (const auto& f : flags) cases.push_back({{13, 24, kernel, stride, pad}, 2, 7, 9, f[0], f[1], f[2]});
   cases.push_back({{5, 3, kernel, stride, pad}, 1, 1, 9, true, true, true});    // h = 1
@@ -120,7 +120,7 @@ TEST_CASE("reference convolution matches hand-computed values", "[conv][referenc
 TEST_CASE("GEMM paths match the reference on odd shapes", "[conv][gemm]") {
   const int configs[][2] = {{1, 1}, {1, 2}, {3, 1}, {3, 2}, {7, 2}, {7, 1}, {5, 3}};
   for (const auto& kc : configs)
-    for (const Case& c : odd_cases(kc[0], kc[1]))
+    for (const ConvCase& c : odd_cases(kc[0], kc[1]))
       for (int threads : {1, 3}) {
         std::string name;
         const double err = compare(c, ConvAlgorithm::gemm, threads, &name);
@@ -135,7 +135,7 @@ TEST_CASE("GEMM paths match the reference on odd shapes", "[conv][gemm]") {
 // (measured 2e-6 .. 1.1e-5), where direct convolution and F(2x2) (points 0, +-1, inf)
 // stay at ~5e-7. Bounds: 1e-4 for F(4x4), 1e-5 for the rest, both ~10x above measured.
 TEST_CASE("Winograd F(2x2,3x3) matches the reference on odd shapes", "[conv][winograd]") {
-  for (const Case& c : odd_cases(3, 1))
+  for (const ConvCase& c : odd_cases(3, 1))
     for (int threads : {1, 3}) {
       INFO(describe(c, threads));
       CHECK(compare(c, ConvAlgorithm::winograd_2x2, threads) < 1e-5);
@@ -143,7 +143,7 @@ TEST_CASE("Winograd F(2x2,3x3) matches the reference on odd shapes", "[conv][win
 }
 
 TEST_CASE("Winograd stride-2 F(2x2,3x3) matches the reference on odd shapes", "[conv][winograd]") {
-  for (const Case& c : odd_cases(3, 2))
+  for (const ConvCase& c : odd_cases(3, 2))
     for (int threads : {1, 3}) {
       INFO(describe(c, threads));
       CHECK(compare(c, ConvAlgorithm::winograd_2x2, threads) < 1e-5);
@@ -151,7 +151,7 @@ TEST_CASE("Winograd stride-2 F(2x2,3x3) matches the reference on odd shapes", "[
 }
 
 TEST_CASE("Winograd F(4x4,3x3) matches the reference on odd shapes", "[conv][winograd]") {
-  for (const Case& c : odd_cases(3, 1))
+  for (const ConvCase& c : odd_cases(3, 1))
     for (int threads : {1, 3}) {
       INFO(describe(c, threads));
       CHECK(compare(c, ConvAlgorithm::winograd_4x4, threads) < 1e-4);
@@ -163,7 +163,7 @@ TEST_CASE("Winograd with padding 0 and 2", "[conv][winograd]") {
     for (auto algo : {ConvAlgorithm::winograd_2x2, ConvAlgorithm::winograd_4x4})
       for (int stride : {1, 2}) {
         if (stride == 2 && algo == ConvAlgorithm::winograd_4x4) continue;
-        const Case c{{13, 24, 3, stride, pad}, 2, 7, 9, true, true, true};
+        const ConvCase c{{13, 24, 3, stride, pad}, 2, 7, 9, true, true, true};
         INFO(describe(c, 2));
         CHECK(compare(c, algo, 2) < 1e-4);
       }
@@ -174,7 +174,7 @@ TEST_CASE("GEMM packs B when a window row is too short to read in place", "[conv
   // runs than the panel kernels' pointer table takes, so B is packed (with 16 output
   // channels, through the panel kernels' packed-B path).
   for (int threads : {1, 3}) {
-    const Case c{{3, 16, 9, 1, 4}, 2, 11, 10, true, true, true};
+    const ConvCase c{{3, 16, 9, 1, 4}, 2, 11, 10, true, true, true};
     INFO(describe(c, threads));
     CHECK(compare(c, ConvAlgorithm::gemm, threads) < 1e-5);
   }
@@ -182,7 +182,7 @@ TEST_CASE("GEMM packs B when a window row is too short to read in place", "[conv
 
 TEST_CASE("ConvKernel on the shapes of ResNet-50 at batch 1", "[conv][resnet50]") {
   for (const auto& l : resnet50::kConvLayers) {
-    const Case c{l.s, 1, l.side, l.side, true, l.s.out_c == 256, true};
+    const ConvCase c{l.s, 1, l.side, l.side, true, l.s.out_c == 256, true};
     std::string name;
     const double err = compare(c, ConvAlgorithm::automatic, 2, &name);
     INFO(name << " " << describe(c, 2));
@@ -274,7 +274,7 @@ TEST_CASE("grouped convolution matches the reference on odd shapes", "[conv][gro
     for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::gemm, ConvAlgorithm::winograd_2x2})
       for (int threads : {1, 3}) {
         if (algo == ConvAlgorithm::winograd_2x2 && s.kernel != 3) continue;
-        const Case c{s, 2, 11, 13, true, threads == 3, true};
+        const ConvCase c{s, 2, 11, 13, true, threads == 3, true};
         std::string name;
         const double err = compare(c, algo, threads, &name);
         INFO(name << " " << describe(c, threads) << " groups=" << s.groups);
@@ -288,7 +288,7 @@ TEST_CASE("grouped convolution matches the reference on odd shapes", "[conv][gro
     CHECK(name == "grouped_im2col_gemm");  // 4 -> 6 or 10 channels per group: not the direct kernel's
     CHECK(err < 1e-5);
   }
-  const Case tiny{{32, 32, 3, 2, 1, 4}, 1, 1, 2, true, true, true};  // 1x2 map: every tap a border tap
+  const ConvCase tiny{{32, 32, 3, 2, 1, 4}, 1, 1, 2, true, true, true};  // 1x2 map: every tap a border tap
   CHECK(compare(tiny, ConvAlgorithm::direct, 2) < 1e-5);
   using test_support::kind_of;
   CHECK(kind_of([&] { ConvKernel k({12, 18, 3, 1, 1, 3}, std::vector<float>(12 * 18 * 3), {}, ConvAlgorithm::direct); }) ==
