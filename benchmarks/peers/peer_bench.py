@@ -21,7 +21,12 @@ benchmarks/README.md. Needs Debian's python3-torch/torchvision (export and the t
 worker), node + `npm install --ignore-scripts` in benchmarks/peers (done on first use),
 python3-opencv (the OpenCV engine is skipped with a warning when cv2 is missing) and g++;
 python3-onnx for the ort_int8 engine (`--engines ours,ort,ort_int8`: ONNX Runtime on the
-int8 QDQ model export_qdq.py writes).
+int8 QDQ model export_qdq.py writes). ours_int8 is this library in int8, calibrated by its
+own calibration (models/calibration.hpp, its default method) on the same preprocessed photos
+export_qdq.py calibrates ORT's model on; ours_bf16 is this library in bf16:
+
+  /usr/bin/python3 benchmarks/peers/peer_bench.py --models resnet50 --batches 1 --threads 1,2 \
+      --engines ours,ours_int8,ort,ort_int8 --out-dir docs/bench/int8
 """
 import argparse
 import datetime
@@ -45,11 +50,15 @@ import export_qdq  # noqa: E402
 
 # ort_int8: ONNX Runtime on the statically quantized (QDQ) twin of the model (export_qdq.py),
 # only when asked for (--engines): its export calibrates on photos, minutes per model.
-ENGINES = ("ours", "ort", "ort_int8", "torch", "opencv")
+# ours_int8 / ours_bf16: this library with Precision::int8 / bf16 (ours_worker's `load ...
+# int8 RANGES`); the int8 ranges come from the library's calibration on the photos ORT's
+# export calibrates on (calibrate_ours below).
+ENGINES = ("ours", "ours_int8", "ours_bf16", "ort", "ort_int8", "torch", "opencv")
+OURS = ("ours", "ours_int8", "ours_bf16")
 DEFAULT_ENGINES = ("ours", "ort", "torch", "opencv")
-LABELS = {"ours": "resnet (ours)", "ort": "ONNX Runtime", "ort_int8": "ONNX Runtime int8", "torch": "PyTorch",
+LABELS = {"ours": "resnet (ours)", "ours_int8": "ours int8", "ours_bf16": "ours bf16", "ort": "ONNX Runtime", "ort_int8": "ONNX Runtime int8", "torch": "PyTorch",
           "opencv": "OpenCV DNN"}
-QUANTIZED = ("ort_int8",)  # their logits are compared by top-1, not by the fp32 tolerance
+QUANTIZED = ("ort_int8", "ours_int8", "ours_bf16")  # their logits are compared by top-1, not by the fp32 tolerance
 PYTHON = "/usr/bin/python3"  # Debian's, with torch and cv2
 DOCS = os.path.join(ROOT, "docs", "bench")
 README = os.path.join(ROOT, "benchmarks", "README.md")
@@ -170,6 +179,8 @@ class Worker:
 def worker_command(engine, ours_exe):
     return {
         "ours": [ours_exe],
+        "ours_int8": [ours_exe],
+        "ours_bf16": [ours_exe],
         "ort": ["node", os.path.join(HERE, "ort_worker.js")],
         "ort_int8": ["node", os.path.join(HERE, "ort_worker.js")],
         "torch": [PYTHON, os.path.join(HERE, "torch_worker.py")],
@@ -178,8 +189,52 @@ def worker_command(engine, ours_exe):
 
 
 def weights_for(engine, files):
-    return {"ours": files["safetensors"], "ort": files["onnx"], "ort_int8": files.get("int8"), "torch": files["pt"],
+    return {"ours": files["safetensors"], "ours_int8": files["safetensors"], "ours_bf16": files["safetensors"],
+            "ort": files["onnx"], "ort_int8": files.get("int8"), "torch": files["pt"],
             "opencv": files["onnx"]}[engine]
+
+
+def load_suffix(engine, files):
+    """What ours_worker's `load` takes after THREADS for our reduced-precision engines."""
+    if engine == "ours_int8":
+        return " int8 " + files["ranges"]
+    if engine == "ours_bf16":
+        return " bf16"
+    return ""
+
+
+# ---- calibrating our int8 model ----
+
+def calibration_input(directory, count, images_dir=export_qdq.DEFAULT_IMAGES):
+    """The photos export_qdq.py calibrates ORT's model on, preprocessed by the same code
+    (torchvision's Resize(256), CenterCrop(224), Normalize), as one NCHW float32 file."""
+    path = os.path.join(directory, f"calibration-{count}-224.f32")
+    if not os.path.exists(path):
+        import torch
+        batches = export_qdq.calibration_batches(images_dir, count)
+        data = torch.cat(batches).numpy().astype(np.float32)
+        os.makedirs(directory, exist_ok=True)
+        data.tofile(path + ".tmp")
+        os.replace(path + ".tmp", path)
+    return path, os.path.getsize(path) // (3 * 224 * 224 * 4)
+
+
+def calibrate_ours(directory, model, seed, weights, ours_exe, log_dir, count=64):
+    """The library's own calibration (ours_worker `calibrate`: models/calibration.hpp's
+    calibrate() with its default method) of the fp32 model on the calibration photos, in a
+    process of its own so that the int8 worker's memory holds no fp32 model. Cached."""
+    out = os.path.join(directory, f"{model}-s{seed}-ranges.safetensors")
+    if os.path.exists(out):
+        return out
+    images, n = calibration_input(directory, count)
+    w = Worker("ours_calibrate", [ours_exe], 2, log_dir)
+    try:
+        reply = w.request(f"calibrate {model} {weights} {images} {n} 224 2 {out}.tmp")
+    finally:
+        w.close()
+    os.replace(out + ".tmp", out)
+    log(f"  {model}: our int8 ranges calibrated on {n} photos ({reply[3:]})")
+    return out
 
 
 # ---- one case ----
@@ -193,6 +248,8 @@ def bench_case(model, batch, threads, engines, args, ours_exe):
     export_onnx.write_input(args.models_dir, batch, side, args.seed)
     log_dir = os.path.join(args.work_dir, "logs", f"{model}-b{batch}-t{threads}")
     os.makedirs(log_dir, exist_ok=True)
+    if "ours_int8" in engines:
+        files["ranges"] = calibrate_ours(args.models_dir, model, args.seed, files["safetensors"], ours_exe, log_dir)
 
     workers, result = {}, {"model": model, "batch": batch, "threads": threads, "engines": {}}
     try:
@@ -200,7 +257,8 @@ def bench_case(model, batch, threads, engines, args, ours_exe):
             w = Worker(e, worker_command(e, ours_exe), threads, log_dir, args.no_spin)
             workers[e] = w
             baseline = w.memory()["VmHWM"]
-            w.request(f"load {model} {weights_for(e, files)} {input_path} {batch} {side} {threads}")
+            w.request(f"load {model} {weights_for(e, files)} {input_path} {batch} {side} {threads}"
+                      + load_suffix(e, files))
             result["engines"][e] = {"version": w.version, "baseline_kb": baseline,
                                     "after_load_kb": w.memory()["VmHWM"]}
 
@@ -267,8 +325,24 @@ def ratio_cell(ours, peer):
     return f"{ours / peer:.2f}x"
 
 
+def ratio_pairs(engines):
+    """(ours-engine, peer) pairs the tables divide: ours (fp32) by every other runtime,
+    ours int8 by ONNX Runtime int8 and by ours fp32, ours bf16 by ours fp32."""
+    pairs = [("ours", p) for p in engines if p not in OURS] if "ours" in engines else []
+    if "ours_int8" in engines:
+        pairs += [("ours_int8", p) for p in ("ort_int8", "ours") if p in engines]
+    if "ours_bf16" in engines and "ours" in engines:
+        pairs.append(("ours_bf16", "ours"))
+    return pairs
+
+
+def ratio_label(a, b):
+    names = {"ours": "ours", "ours_int8": "ours int8", "ours_bf16": "ours bf16"}
+    return f"{names[a]}/" + ("ours fp32" if b == "ours" else LABELS[b])
+
+
 def results_markdown(meta, results, engines):
-    peers = [e for e in engines if e != "ours"]
+    pairs = ratio_pairs(engines)
     lines = []
     lines.append(f"Measured {meta['date']} on {meta['cpu']} ({meta['cores']} cores visible), "
                  f"load average {meta['load_before']} before and {meta['load_after']} after the run. "
@@ -284,7 +358,7 @@ def results_markdown(meta, results, engines):
     lines.append("Median latency per forward pass in ms (lower is better); `ours/X` is our median divided by "
                  "X's (below 1.00x: we are faster); img/s is our throughput.")
     lines.append("")
-    head = ["model", "batch", "threads"] + [LABELS[e] for e in engines] + [f"ours/{LABELS[p]}" for p in peers]
+    head = ["model", "batch", "threads"] + [LABELS[e] for e in engines] + [ratio_label(a, b) for a, b in pairs]
     if "ours" in engines:
         head.append("ours img/s")
     lines.append("| " + " | ".join(head) + " |")
@@ -293,8 +367,8 @@ def results_markdown(meta, results, engines):
         ms = {e: r["engines"][e]["median_ms"] for e in engines if e in r["engines"]}
         row = [r["model"], str(r["batch"]), str(r["threads"])]
         row += [fmt_ms(ms[e]) if e in ms else "-" for e in engines]
-        for p in peers:
-            row.append(ratio_cell(ms["ours"], ms[p]) if "ours" in ms and p in ms else "-")
+        for a, b in pairs:
+            row.append(ratio_cell(ms[a], ms[b]) if a in ms and b in ms else "-")
         if "ours" in engines:
             row.append(f"{1000.0 * r['batch'] / ms['ours']:.1f}" if "ours" in ms else "-")
         lines.append("| " + " | ".join(row) + " |")
@@ -312,8 +386,9 @@ def results_markdown(meta, results, engines):
         for e in engines:
             i = r["engines"].get(e)
             row.append(f"{i['peak_above_baseline_kb'] / 1024:.0f} ({i['baseline_kb'] / 1024:.0f})" if i else "-")
-        diffs = [f"{e} {r['engines'][e]['max_rel_diff']:.1e}" for e in engines
-                 if e in r["engines"] and e != r.get("reference")]
+        diffs = [f"{e} {r['engines'][e]['max_rel_diff']:.1e}"
+                 + (f" (top-1 {r['engines'][e]['top1_agreement']:.0%})" if "top1_agreement" in r["engines"][e] else "")
+                 for e in engines if e in r["engines"] and e != r.get("reference")]
         row.append(", ".join(diffs))
         lines.append("| " + " | ".join(row) + " |")
     if "BLAS blas/" in meta["versions"].get("torch", ""):
@@ -340,7 +415,7 @@ def write_plot(path, results, engines):
     import matplotlib.pyplot as plt
     groups = sorted({(r["batch"], r["threads"]) for r in results})
     fig, axes = plt.subplots(1, len(groups), figsize=(max(7.5, 4.2 * len(groups) + 1), 4.4), squeeze=False)
-    colors = {"ours": "#d62728", "ort": "#1f77b4", "ort_int8": "#9467bd", "torch": "#ff7f0e", "opencv": "#2ca02c"}
+    colors = {"ours": "#d62728", "ours_int8": "#8c1a1a", "ours_bf16": "#e377c2", "ort": "#1f77b4", "ort_int8": "#9467bd", "torch": "#ff7f0e", "opencv": "#2ca02c"}
     width = 0.8 / len(engines)
     for ax, (batch, threads) in zip(axes[0], groups):
         rows = [r for r in results if r["batch"] == batch and r["threads"] == threads]
@@ -475,6 +550,7 @@ def parse_args(argv):
     for e in args.engines:
         if e not in ENGINES:
             p.error(f"unknown engine {e!r}; choose from {', '.join(ENGINES)}")
+    args.work_dir = os.path.abspath(args.work_dir)  # the workers run in benchmarks/peers
     args.models_dir = os.path.join(args.work_dir, "models")
     return args
 
@@ -490,7 +566,7 @@ def main(argv=None):
     if "opencv" in engines and not has_cv2():
         log(f"WARNING: {PYTHON} cannot import cv2 (apt-get install python3-opencv); skipping OpenCV DNN")
         engines.remove("opencv")
-    ours_exe = build_ours(args.work_dir, args.rebuild) if "ours" in engines else None
+    ours_exe = build_ours(args.work_dir, args.rebuild) if set(OURS) & set(engines) else None
 
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -513,8 +589,9 @@ def main(argv=None):
                     meta["versions"][e] = info["version"]
                 cells = "  ".join(f"{e} {info['median_ms']:.2f} ms" for e, info in r["engines"].items())
                 log(f"{model} b{batch} t{threads}: {cells}  ({time.time() - t0:.0f} s)")
-    if "ours" in meta["versions"]:
-        meta["versions"]["ours"] = git_version()
+    for e in OURS:
+        if e in meta["versions"]:
+            meta["versions"][e] = git_version()
     meta["load_after"] = " ".join(f"{x:.1f}" for x in os.getloadavg())
 
     os.makedirs(args.out_dir, exist_ok=True)
