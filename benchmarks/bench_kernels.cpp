@@ -5,6 +5,10 @@
 //   conv/grouped/<width>g<groups>s<stride>@<side>/<algorithm>/threads:<t>
 //       the grouped 3x3 convs of ResNeXt-50 32x4d and ResNeXt-101 32x8d / 64x4d: the
 //       direct kernel (auto) against one GEMM or Winograd per group
+//   conv/<kind>/<in>x<out>@<side>/...  as above, also the layers of ResNeXt-50 32x4d and
+//       Wide ResNet-50-2 that ResNet-50 lacks (their 1x1s, Wide ResNet's 3x3s)
+//   <model>_all_convs/threads:<t>      resnext50_32x4d, wide_resnet50_2: their convs in
+//       network order, as resnet50_all_convs
 //
 //   gemm/<M>x<K>x<N>/<precision>                              conv-as-GEMM at one precision, 1 thread:
 //       fp32 is the 1x1 ConvKernel over N pixels of K channels (the fp32 GEMM, B read in
@@ -84,13 +88,13 @@ void bench_layer(benchmark::State& state, Layer layer, ConvAlgorithm algo, int t
 // All 53 convs in network order, each layer with its own weights (as in a real forward
 // pass, where ~150 MB of packed weights cannot stay in cache) but sharing one input, one
 // output and one scratch buffer, as a model's workspace does.
-void bench_all(benchmark::State& state, int threads) {
+void bench_all(benchmark::State& state, std::vector<Layer> layers, int threads) {
   ThreadPool pool(threads);
   std::vector<ConvKernel> kernels;
   std::vector<int> sides;
   double macs = 0;
   std::size_t scratch_size = 0, act_size = 0, weight_bytes = 0;
-  for (const Layer& l : resnet50::kConvLayers)
+  for (const Layer& l : layers)
     for (int i = 0; i < l.count; ++i) {
       kernels.emplace_back(l.s, random_vector(static_cast<std::size_t>(l.s.weight_count()), 1),
                            random_vector(static_cast<std::size_t>(l.s.out_c), 2));
@@ -255,6 +259,41 @@ constexpr Layer kGroupedLayers[] = {
     {"grouped", {512, 512, 3, 1, 1, 64}, 28, 3},    {"grouped", {2048, 2048, 3, 1, 1, 64}, 7, 2},
 };  // ResNeXt-101 64x4d: 4 wide at 56, 8 at 28, ... 32 at 7
 
+// The layers of ResNeXt-50 32x4d and Wide ResNet-50-2 (stride on the 3x3) that ResNet-50
+// lacks: both have the same 1x1s (bottleneck widths 128 to 1024, twice ResNet-50's), and
+// Wide ResNet's 3x3s are ungrouped at those widths. Counts are per model.
+constexpr Layer kWideLayers[] = {
+    {"1x1_s1", {64, 128, 1, 1, 0}, 56, 1},      {"1x1_s1", {128, 256, 1, 1, 0}, 56, 3},
+    {"1x1_s1", {256, 256, 1, 1, 0}, 56, 1},     {"1x1_s1", {256, 512, 1, 1, 0}, 28, 4},
+    {"1x1_s1", {512, 512, 1, 1, 0}, 28, 1},     {"1x1_s1", {512, 1024, 1, 1, 0}, 14, 6},
+    {"1x1_s1", {1024, 1024, 1, 1, 0}, 14, 1},   {"1x1_s1", {1024, 2048, 1, 1, 0}, 7, 3},
+    {"1x1_s1", {2048, 1024, 1, 1, 0}, 7, 2},    {"3x3_s1", {128, 128, 3, 1, 1}, 56, 3},
+    {"3x3_s2", {256, 256, 3, 2, 1}, 56, 1},     {"3x3_s1", {256, 256, 3, 1, 1}, 28, 3},
+    {"3x3_s2", {512, 512, 3, 2, 1}, 28, 1},     {"3x3_s1", {512, 512, 3, 1, 1}, 14, 5},
+    {"3x3_s2", {1024, 1024, 3, 2, 1}, 14, 1},   {"3x3_s1", {1024, 1024, 3, 1, 1}, 7, 2},
+};
+
+// The convs of a torchvision bottleneck network with stride on the 3x3 (v1.5), blocks
+// {3, 4, 6, 3}, 3x3 width `width0` doubling per stage and `groups` groups, in network order.
+std::vector<Layer> bottleneck_net(int width0, int groups) {
+  std::vector<Layer> v{{"7x7_stem", {3, 64, 7, 2, 3}, 224, 1}};
+  const int blocks[4] = {3, 4, 6, 3};
+  int in = 64, side = 56;
+  for (int stage = 0; stage < 4; ++stage) {
+    const int width = width0 << stage, out = 256 << stage;
+    for (int b = 0; b < blocks[stage]; ++b) {
+      const int stride = b == 0 && stage > 0 ? 2 : 1;
+      v.push_back({"1x1_s1", {in, width, 1, 1, 0}, side, 1});
+      v.push_back({stride == 1 ? "3x3_s1" : "3x3_s2", {width, width, 3, stride, 1, groups}, side, 1});
+      if (b == 0) v.push_back({stride == 1 ? "1x1_s1" : "1x1_s2", {in, out, 1, stride, 0}, side, 1});
+      side /= stride;
+      v.push_back({"1x1_s1", {width, out, 1, 1, 0}, side, 1});
+      in = out;
+    }
+  }
+  return v;
+}
+
 // ResNet-50 layers as GEMMs: {M = out_c, K = in_c * k * k, N = output pixels, side}.
 struct GemmShape {
   int m, k, side;
@@ -331,7 +370,9 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark(name.c_str(), bench_gemm, g, p)->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
   for (int threads : {1, 2}) {
-    for (const Layer& l : resnet50::kConvLayers) {
+    std::vector<Layer> plain(std::begin(resnet50::kConvLayers), std::end(resnet50::kConvLayers));
+    plain.insert(plain.end(), std::begin(kWideLayers), std::end(kWideLayers));
+    for (const Layer& l : plain) {
       std::vector<std::pair<const char*, ConvAlgorithm>> algos = {{"auto", ConvAlgorithm::automatic}};
       if (l.s.kernel == 3) {  // the alternatives to the automatic choice, side by side
         algos.push_back({"im2col", ConvAlgorithm::gemm});
@@ -370,9 +411,14 @@ int main(int argc, char** argv) {
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
     }
-    benchmark::RegisterBenchmark(("resnet50_all_convs/threads:" + std::to_string(threads)).c_str(), bench_all, threads)
-        ->UseRealTime()
-        ->Unit(benchmark::kMillisecond);
+    const std::vector<Layer> resnet50(std::begin(resnet50::kConvLayers), std::end(resnet50::kConvLayers));
+    for (const auto& [model, layers] : {std::pair<std::string, std::vector<Layer>>{"resnet50", resnet50},
+                                        {"resnext50_32x4d", bottleneck_net(128, 32)},
+                                        {"wide_resnet50_2", bottleneck_net(128, 1)}})
+      benchmark::RegisterBenchmark((model + "_all_convs/threads:" + std::to_string(threads)).c_str(), bench_all, layers,
+                                   threads)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
