@@ -32,8 +32,13 @@ resnet_compile_test(compile_ok_control ${_cf}/compiles_ok.cpp FALSE "")
 if(RESNET_ALL_MODELS AND TARGET resnet_cli AND CMAKE_BUILD_TYPE STREQUAL "Release"
    AND NOT CMAKE_CXX_FLAGS MATCHES "sanitize")
   # Before any launcher of the user's own, such as ccache. With the library's heavy
-  # parts compiled once (RESNET_SEPARATE_COMPILATION), that object counts too: the
-  # command's own objects then hold little more than the networks.
+  # parts compiled once (RESNET_SEPARATE_COMPILATION), those objects count too: the
+  # kernels and parsers (src/separate.cpp) and the networks, one file per family
+  # (src/models_*.cpp), which then hold most of the command's compile. The family files
+  # each instantiate the blocks and layers their models share, so this sum is higher than
+  # the one unity object of all models was (209 s against 150 s, measured side by side on
+  # a loaded machine), while every other program that uses a model stops compiling it
+  # (the Release build's compiler CPU: 509 s against 583 s in the same run).
   set(_measured resnet_cli)
   if(TARGET resnet_separate)
     list(APPEND _measured resnet_separate)
@@ -44,7 +49,9 @@ if(RESNET_ALL_MODELS AND TARGET resnet_cli AND CMAKE_BUILD_TYPE STREQUAL "Releas
   foreach(target ${_measured})
     list(APPEND _measured_objects "$<TARGET_OBJECTS:${target}>")
   endforeach()
-  if(CMAKE_UNITY_BUILD)
+  if(CMAKE_UNITY_BUILD AND TARGET resnet_separate)
+    set(_budget 280)
+  elseif(CMAKE_UNITY_BUILD)
     set(_budget 190)
   else()
     set(_budget 330)

@@ -8,6 +8,10 @@
 /// RESNET_SEPARATE_COMPILATION builds this project's own programs so); those entry
 /// points are then only declared in the headers, and compiled once, in that file, which
 /// also defines RESNET_SEPARATE_SOURCE. The pattern of Asio's ASIO_SEPARATE_COMPILATION.
+/// The named models' forward, loading and random initialisation (all the blocks and
+/// layers beneath them) go the same way, by explicit instantiation: the headers declare
+/// them `extern template` (RESNET_SEPARATE_MODEL, models/network.hpp) and
+/// src/models_*.cpp compile them once, so such a program compiles those files too.
 ///
 ///   #if RESNET_SEPARATE_DEFINITIONS
 ///   RESNET_SEPARATE_INLINE void Thing::entry() { ... }

@@ -25,4 +25,11 @@ RESNET_NAMED_MODEL(CifarResNet44, detail::CifarNet<7>);
 RESNET_NAMED_MODEL(CifarResNet56, detail::CifarNet<9>);
 RESNET_NAMED_MODEL(CifarResNet110, detail::CifarNet<18>);
 
+// Separate compilation (core/separate.hpp, network.hpp): compiled once, in src/models_cifar.cpp.
+RESNET_SEPARATE_MODEL(CifarResNet20);
+RESNET_SEPARATE_MODEL(CifarResNet32);
+RESNET_SEPARATE_MODEL(CifarResNet44);
+RESNET_SEPARATE_MODEL(CifarResNet56);
+RESNET_SEPARATE_MODEL(CifarResNet110);
+
 }  // namespace resnet

@@ -256,8 +256,8 @@ class Network {
     if (io::read_as_torch(io::detect_format(path))) load_weights(io::TorchCheckpoint::open(path), parts);
     else load_weights(io::SafeTensors::stream(path), parts);
   }
-  void load_weights(const io::SafeTensors& file, WeightParts parts = WeightParts::all) { load_file(file, parts); }
-  void load_weights(const io::TorchCheckpoint& file, WeightParts parts = WeightParts::all) { load_file(file, parts); }
+  void load_weights(const io::SafeTensors& file, WeightParts parts = WeightParts::all);
+  void load_weights(const io::TorchCheckpoint& file, WeightParts parts = WeightParts::all);
 
   /// Loads only the classifier (`fc`, `linear` or `predictions`, as the family names
   /// it) with this model's class count, from a file holding nothing else (either format).
@@ -320,19 +320,7 @@ class Network {
 
   /// Seeded random weights, for benchmarks and demos without a weight file.
   /// On error (int8 ranges that do not fit) the model is left unchanged.
-  void init_random(std::uint64_t seed = 0) {
-    Network fresh(options_);
-    fresh.class_names_ = class_names_;
-    RandomWeights rng(seed);
-    rng.arithmetic = arithmetic();
-    fresh.stem_.init_random(rng);
-    std::apply([&](auto&... stage) { (stage.init_random(rng), ...); }, fresh.stages_);
-    if constexpr (post_normalised) fresh.post_.init_random(rng);
-    fresh.head_.init_random(rng);
-    check_conv_count(rng.arithmetic);
-    fresh.backbone_ready_ = fresh.head_ready_ = true;
-    *this = std::move(fresh);
-  }
+  void init_random(std::uint64_t seed = 0);
 
   /// True once forward() can run: backbone loaded, and the head too if there is one.
   bool has_weights() const noexcept { return backbone_ready_ && (head_ready_ || !options_.include_top); }
@@ -385,41 +373,7 @@ class Network {
     forward(input.data(), input.size(), input.shape(), input.layout(), outputs, ws);
   }
   void forward(const float* data, std::size_t size, const Shape& shape, Layout layout, const Outputs& outputs,
-               Workspace& ws) const {
-    check_input(data, size, shape);
-    const bool classify = outputs.logits || outputs.probabilities;
-    if (classify && !options_.include_top)
-      throw Error(ErrorKind::invalid_argument, "forward: logits or probabilities asked for, but the model was built "
-                                               "without its top (include_top = false)");
-    // Features alone need no head: a backbone's features are what a new head is fitted on.
-    if (classify && !head_ready_)
-      throw Error(ErrorKind::invalid_argument,
-                  "forward: the classifier has no weights; call load_head() after loading a backbone");
-    if (outputs.stages) outputs.stages->resize(stage_count_);
-    const bool max_by_options = !options_.include_top && options_.pooling == Pooling::max;
-    const GlobalPooling pool{outputs.pooling.value_or(max_by_options ? GlobalPool::max : GlobalPool::avg)};
-    ws.run([&] {
-      FeatureMap x = stem_.forward(ws.import(data, shape, layout), ws);
-      int index = 0;
-      std::apply([&](const auto&... stage) {
-        ((x = stage.forward(x, ws), outputs.stages ? copy_out(x, (*outputs.stages)[index], outputs.layout, ws) : void(),
-          ++index), ...);
-      }, stages_);
-      if (!outputs.features && !outputs.pooled && !classify) return;
-      if constexpr (post_normalised) x = post_.forward(x, ws, Fusion{nullptr, Act::relu});
-      if (outputs.features) copy_out(x, *outputs.features, outputs.layout, ws);
-      if (!outputs.pooled && !classify) return;
-      const FeatureMap pooled = pool.forward(x, ws);
-      if (outputs.pooled) copy_out(pooled, *outputs.pooled, Layout::nhwc, ws);
-      if (!classify) return;
-      const FeatureMap head_in = pool.kind == GlobalPool::avg ? pooled : GlobalPooling{GlobalPool::avg}.forward(x, ws);
-      const FeatureMap logits = head_.forward(head_in, ws);
-      if (outputs.logits) copy_out(logits, *outputs.logits, Layout::nhwc, ws);
-      if (!outputs.probabilities) return;
-      copy_out(logits, *outputs.probabilities, Layout::nhwc, ws);
-      if (!ws.planning()) softmax_rows(outputs.probabilities->data(), shape.n, options_.classes);
-    });
-  }
+               Workspace& ws) const;
 
   /// The stage outputs (C2..C5 for ImageNet models), for detection or segmentation
   /// heads; each in `layout`. The head is not run.
@@ -552,6 +506,73 @@ class Network {
   bool head_ready_ = false;
 };
 
+// ---- the heavy members, outside the class ----
+// Defined out of the class body, so they are not inline: a program built with
+// RESNET_SEPARATE_COMPILATION compiles them once per named model (RESNET_SEPARATE_MODEL,
+// src/models_*.cpp) instead of in every translation unit that uses the model.
+
+template <class Family, class StemT, class PostNorm, class... Stages>
+void Network<Family, StemT, PostNorm, Stages...>::load_weights(const io::SafeTensors& file, WeightParts parts) {
+  load_file(file, parts);
+}
+template <class Family, class StemT, class PostNorm, class... Stages>
+void Network<Family, StemT, PostNorm, Stages...>::load_weights(const io::TorchCheckpoint& file, WeightParts parts) {
+  load_file(file, parts);
+}
+
+template <class Family, class StemT, class PostNorm, class... Stages>
+void Network<Family, StemT, PostNorm, Stages...>::init_random(std::uint64_t seed) {
+  Network fresh(options_);
+  fresh.class_names_ = class_names_;
+  RandomWeights rng(seed);
+  rng.arithmetic = arithmetic();
+  fresh.stem_.init_random(rng);
+  std::apply([&](auto&... stage) { (stage.init_random(rng), ...); }, fresh.stages_);
+  if constexpr (post_normalised) fresh.post_.init_random(rng);
+  fresh.head_.init_random(rng);
+  check_conv_count(rng.arithmetic);
+  fresh.backbone_ready_ = fresh.head_ready_ = true;
+  *this = std::move(fresh);
+}
+
+template <class Family, class StemT, class PostNorm, class... Stages>
+void Network<Family, StemT, PostNorm, Stages...>::forward(const float* data, std::size_t size, const Shape& shape, Layout layout,
+                                                  const Outputs& outputs, Workspace& ws) const {
+  check_input(data, size, shape);
+  const bool classify = outputs.logits || outputs.probabilities;
+  if (classify && !options_.include_top)
+    throw Error(ErrorKind::invalid_argument, "forward: logits or probabilities asked for, but the model was built "
+                                             "without its top (include_top = false)");
+  // Features alone need no head: a backbone's features are what a new head is fitted on.
+  if (classify && !head_ready_)
+    throw Error(ErrorKind::invalid_argument,
+                "forward: the classifier has no weights; call load_head() after loading a backbone");
+  if (outputs.stages) outputs.stages->resize(stage_count_);
+  const bool max_by_options = !options_.include_top && options_.pooling == Pooling::max;
+  const GlobalPooling pool{outputs.pooling.value_or(max_by_options ? GlobalPool::max : GlobalPool::avg)};
+  ws.run([&] {
+    FeatureMap x = stem_.forward(ws.import(data, shape, layout), ws);
+    int index = 0;
+    std::apply([&](const auto&... stage) {
+      ((x = stage.forward(x, ws), outputs.stages ? copy_out(x, (*outputs.stages)[index], outputs.layout, ws) : void(),
+        ++index), ...);
+    }, stages_);
+    if (!outputs.features && !outputs.pooled && !classify) return;
+    if constexpr (post_normalised) x = post_.forward(x, ws, Fusion{nullptr, Act::relu});
+    if (outputs.features) copy_out(x, *outputs.features, outputs.layout, ws);
+    if (!outputs.pooled && !classify) return;
+    const FeatureMap pooled = pool.forward(x, ws);
+    if (outputs.pooled) copy_out(pooled, *outputs.pooled, Layout::nhwc, ws);
+    if (!classify) return;
+    const FeatureMap head_in = pool.kind == GlobalPool::avg ? pooled : GlobalPooling{GlobalPool::avg}.forward(x, ws);
+    const FeatureMap logits = head_.forward(head_in, ws);
+    if (outputs.logits) copy_out(logits, *outputs.logits, Layout::nhwc, ws);
+    if (!outputs.probabilities) return;
+    copy_out(logits, *outputs.probabilities, Layout::nhwc, ws);
+    if (!ws.planning()) softmax_rows(outputs.probabilities->data(), shape.n, options_.classes);
+  });
+}
+
 /// A named model: the network type under a short name of its own, which keeps symbols
 /// and compiler messages short, with the constructors of its base.
 #define RESNET_NAMED_MODEL(Name, ...)               \
@@ -560,5 +581,25 @@ class Network {
     using Base::Base;                               \
     static constexpr const char* name = #Name;      \
   }
+
+/// Separate compilation of named models (core/separate.hpp). RESNET_MODEL_MEMBERS names
+/// the members above, the ones that instantiate every block and kernel beneath them, for
+/// an explicit instantiation of one named model: RESNET_SEPARATE_MODEL declares them
+/// (`extern template`) when the program defines RESNET_SEPARATE_COMPILATION, so that
+/// translation units using the model only call them, and RESNET_INSTANTIATE_MODEL defines
+/// them, once per program (the library's models: src/models_*.cpp). Both go at namespace
+/// scope outside the model's own namespace if that is not `resnet`, with its qualified name.
+#define RESNET_MODEL_MEMBERS(extern_, Model)                                                                       \
+  extern_ template void Model::Base::forward(const float*, std::size_t, const ::resnet::Shape&, ::resnet::Layout, \
+                                             const ::resnet::Outputs&, ::resnet::Workspace&) const;              \
+  extern_ template void Model::Base::init_random(std::uint64_t);                                                 \
+  extern_ template void Model::Base::load_weights(const ::resnet::io::SafeTensors&, ::resnet::WeightParts);      \
+  extern_ template void Model::Base::load_weights(const ::resnet::io::TorchCheckpoint&, ::resnet::WeightParts)
+#if defined(RESNET_SEPARATE_COMPILATION)
+#define RESNET_SEPARATE_MODEL(Model) RESNET_MODEL_MEMBERS(extern, Model)
+#else
+#define RESNET_SEPARATE_MODEL(Model) static_assert(true, "")
+#endif
+#define RESNET_INSTANTIATE_MODEL(Model) RESNET_MODEL_MEMBERS(, Model)
 
 }  // namespace resnet

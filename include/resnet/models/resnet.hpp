@@ -111,4 +111,29 @@ using resnet::ResNet101V2;
 using resnet::ResNet152V2;
 }  // namespace keras
 
+// Separate compilation (core/separate.hpp, network.hpp): compiled once, in
+// src/models_torchvision.cpp, src/models_resnext.cpp and src/models_keras.cpp. A build of
+// one model per family (RESNET_REPRESENTATIVE_MODELS_ONLY: this project's sanitizer
+// build) compiles the others where they are used.
+RESNET_SEPARATE_MODEL(ResNet18);
+RESNET_SEPARATE_MODEL(ResNet50);
+RESNET_SEPARATE_MODEL(ResNeXt50_32x4d);
+RESNET_SEPARATE_MODEL(keras::ResNet50);
+RESNET_SEPARATE_MODEL(ResNet50V2);
+RESNET_SEPARATE_MODEL(ResNet18V2);
+#ifndef RESNET_REPRESENTATIVE_MODELS_ONLY
+RESNET_SEPARATE_MODEL(ResNet34);
+RESNET_SEPARATE_MODEL(ResNet101);
+RESNET_SEPARATE_MODEL(ResNet152);
+RESNET_SEPARATE_MODEL(ResNeXt101_32x8d);
+RESNET_SEPARATE_MODEL(ResNeXt101_64x4d);
+RESNET_SEPARATE_MODEL(WideResNet50_2);
+RESNET_SEPARATE_MODEL(WideResNet101_2);
+RESNET_SEPARATE_MODEL(keras::ResNet101);
+RESNET_SEPARATE_MODEL(keras::ResNet152);
+RESNET_SEPARATE_MODEL(ResNet101V2);
+RESNET_SEPARATE_MODEL(ResNet152V2);
+RESNET_SEPARATE_MODEL(ResNet34V2);
+#endif
+
 }  // namespace resnet
