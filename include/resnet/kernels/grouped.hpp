@@ -10,7 +10,11 @@
 ///                             at the chunk's own channel offset; lane l takes input
 ///                             (l/G)*G + i of them by an in-register permute.
 /// Window rows in the zero padding are skipped; columns there read a buffer of zeros, so
-/// border pixels run in the same tiles as the rest. Other group shapes (in and
+/// border pixels run in the same tiles as the rest. A row is cut into tiles of 8 pixels,
+/// then 4, 2, 1, except where groups of a multiple of 32 channels meet a map whose width
+/// is not a multiple of 8 (ResNeXt-50's 7x7 stage): there tiles of 8 pixels run along the
+/// flattened map, across rows (flat_pixels), instead of ending each row in tiles that keep
+/// too few accumulator chains in flight. Other group shapes (in and
 /// out per group unequal, or not dividing / divided by 16) go per group through
 /// ConvKernel's GEMM (see conv2d.hpp). The measurements behind the choice are in
 /// benchmarks/README.md.
@@ -57,6 +61,12 @@ class GroupedDirectConv {
     // Groups of a multiple of 32 channels: two chunks of one group per tile share each
     // broadcast input (48 wide: a pair would straddle two groups).
     const int pair = g_ % (2 * kLanes) == 0 ? 2 : 1, units = s_.out_c / kLanes / pair;
+#if defined(__AVX512F__)
+    if (pair == 2 && s_.out_side(w) % 8 != 0 && s_.kernel <= 16) {  // flat_pixels' masks: 16 bits
+      run_flat(in, n, h, w, out, e, pool, units);
+      return;
+    }
+#endif
     const Index rows = Index(n) * s_.out_side(h);
     // Rows x chunk ranges: enough tasks that two threads end together on 7x7 maps.
     const Index parts = std::min<Index>(units, ceil_div(8 * Index(pool.size()), rows));
@@ -77,6 +87,7 @@ class GroupedDirectConv {
     const float* in;  // the image's first row, at the chunk's first input channel
     Index pixel;      // floats from one input pixel to the next along the row
     int w, iy0, ky0, ky1;   // image width, window top row (may be above the image), valid rows
+                            // (flat_pixels: image height in ky1, the others unused)
     const float* w_chunk;   // the chunk's packed weights
     float* out;             // output row, at the chunk's first channel
     const float* residual;  // the same place in the residual, or null
@@ -104,6 +115,114 @@ class GroupedDirectConv {
     if (ox < ow) pixels<1, Q>(t, ox);
   }
 
+#if defined(__AVX512F__)
+  // The flattened output map of each image in strips of whole 8-pixel tiles (about a row
+  // each), times ranges of chunk pairs as in run(); groups of a multiple of 32 channels.
+  // Measured against row tiles (1 thread, CPU time, median of 7 alternated runs): 1024
+  // channels in groups of 32 at 7x7 -41%, 14 -> 7 stride 2 -42%; in groups of 16 (pairs
+  // of chunks from two groups, no shared inputs) it gained nothing at 14x14 and lost 8%
+  // at 28 -> 14, so those keep row tiles.
+  void run_flat(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, ThreadPool& pool,
+                int units) const {
+    const int k = s_.kernel, ow = s_.out_side(w);
+    const Index pixels = Index(s_.out_side(h)) * ow, strip = round_up(ow, 8), strips = ceil_div(pixels, strip);
+    const Index rows = Index(n) * strips;
+    const Index parts = std::min<Index>(units, ceil_div(8 * Index(pool.size()), rows));
+    pool.parallel_tasks(rows * parts, [&](std::ptrdiff_t task, int) {
+      const Index row = task / parts, part = task % parts;
+      const Index b = row / strips, p0 = row % strips * strip, p1 = std::min(pixels, p0 + strip);
+      const int u0 = static_cast<int>(units * part / parts), u1 = static_cast<int>(units * (part + 1) / parts);
+      for (int u = u0; u < u1; ++u) {
+        const int chunk = 2 * u;
+        const std::size_t out_at = static_cast<std::size_t>(b * pixels) * s_.out_c + std::size_t(chunk) * kLanes;
+        const Tile t{in + static_cast<std::ptrdiff_t>(b) * h * Index(w) * s_.in_c + channel_base(chunk),
+                     s_.in_c, w, 0, 0, h,
+                     w_.data() + static_cast<std::size_t>(chunk) * k * k * g_ * kLanes, out + out_at,
+                     e.residual ? e.residual + out_at : nullptr, e.bias ? e.bias + chunk * kLanes : nullptr, e.relu};
+        flat_strip<2>(t, ow, p0, p1);
+      }
+    });
+  }
+
+  template <int Q>
+  void flat_strip(const Tile& t, int ow, Index p, Index p1) const {
+    for (; p + 8 <= p1; p += 8) flat_pixels<8, Q>(t, ow, p);
+    if (p + 4 <= p1) flat_pixels<4, Q>(t, ow, p), p += 4;
+    if (p + 2 <= p1) flat_pixels<2, Q>(t, ow, p), p += 2;
+    if (p < p1) flat_pixels<1, Q>(t, ow, p);
+  }
+
+  // Output pixels [first, first + P) of the flattened map (output width ow), which may
+  // cross rows: each pixel finds its own inputs at every tap, zeros_ outside the image;
+  // window rows outside the image for all P pixels are skipped. Q chunks of one group of
+  // >= 16 channels (each input broadcast).
+  template <int P, int Q>
+  void flat_pixels(const Tile& t, int ow, Index first) const {
+    const int k = s_.kernel, st = s_.stride, pad = s_.pad, g = g_, h = t.ky1;
+    const Index image_row = Index(t.w) * t.pixel;
+    const std::size_t chunk_weights = static_cast<std::size_t>(k) * k * g * kLanes;
+    // Per pixel: its window's top-left corner as an offset from t.in, and which window
+    // rows and columns lie in the image (bit j: row / column j).
+    Index corner[P];
+    unsigned rows[P], cols[P];
+    int ky0 = k, ky1 = 0;
+    int oy = static_cast<int>(first / ow), ox = static_cast<int>(first % ow);
+    for (int p = 0; p < P; ++p) {
+      const int iy = oy * st - pad, ix = ox * st - pad;
+      corner[p] = (Index(iy) * t.w + ix) * t.pixel;
+      rows[p] = cols[p] = 0;
+      for (int j = 0; j < k; ++j) {
+        rows[p] |= unsigned(iy + j >= 0 && iy + j < h) << j;
+        cols[p] |= unsigned(ix + j >= 0 && ix + j < t.w) << j;
+      }
+      ky0 = std::min(ky0, std::max(0, -iy));
+      ky1 = std::max(ky1, std::min(k, h - iy));
+      if (++ox == ow) ox = 0, ++oy;
+    }
+    __m512 acc[P][Q];
+    for (int p = 0; p < P; ++p)
+      for (int q = 0; q < Q; ++q) acc[p][q] = t.bias ? _mm512_loadu_ps(t.bias + q * kLanes) : _mm512_setzero_ps();
+    for (int ky = ky0; ky < ky1; ++ky)
+      for (int kx = 0; kx < k; ++kx) {
+        const float* wk = t.w_chunk + static_cast<std::size_t>(ky * k + kx) * g * kLanes;
+        const Index tap = ky * image_row + kx * t.pixel;
+        const float* x[P];
+        for (int p = 0; p < P; ++p) x[p] = (rows[p] >> ky) & (cols[p] >> kx) & 1u ? t.in + corner[p] + tap : zeros_.data();
+        broadcast_inputs<P, Q>(acc, x, wk, g, chunk_weights);
+      }
+    store<P, Q>(t, acc, first);
+  }
+
+  // One tap of a wide group: each of the g inputs of pixel p (at x[p]) broadcast against
+  // the Q chunks' weight vectors (wk, chunk_weights apart).
+  template <int P, int Q>
+  __attribute__((always_inline)) static void broadcast_inputs(__m512 (&acc)[P][Q], const float* const (&x)[P],
+                                                              const float* wk, int g, std::size_t chunk_weights) {
+    for (int i = 0; i < g; ++i) {
+      __m512 wv[Q];
+      for (int q = 0; q < Q; ++q) wv[q] = _mm512_load_ps(wk + q * chunk_weights + i * kLanes);
+      for (int p = 0; p < P; ++p) {
+        const __m512 xi = _mm512_set1_ps(x[p][i]);
+        for (int q = 0; q < Q; ++q) acc[p][q] = _mm512_fmadd_ps(xi, wv[q], acc[p][q]);
+      }
+    }
+  }
+
+  // The tile's epilogue: bias is in acc already; residual, ReLU (NaN passes through, as
+  // in PyTorch), stored at pixels [first, first + P) from t.out.
+  template <int P, int Q>
+  __attribute__((always_inline)) void store(const Tile& t, __m512 (&acc)[P][Q], Index first) const {
+    for (int p = 0; p < P; ++p)
+      for (int q = 0; q < Q; ++q) {
+        const Index at = (first + p) * s_.out_c + q * kLanes;
+        __m512 v = acc[p][q];
+        if (t.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(t.residual + at));
+        if (t.relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // max(0, NaN) is NaN
+        _mm512_storeu_ps(t.out + at, v);
+      }
+  }
+#endif
+
   // The chunk's first input channel: its group's first (wide groups), or its own offset
   // (narrow groups: 16 outputs of 16/G groups read the same 16 input channels).
   int channel_base(int chunk) const { return g_ >= kLanes ? chunk * kLanes / g_ * g_ : chunk * kLanes; }
@@ -128,14 +247,7 @@ class GroupedDirectConv {
         const float* x[P];
         for (int p = 0; p < P; ++p) x[p] = input(row, t, (ox + p) * st + kx - pad);
         if (Q > 1 || g >= kLanes) {
-          for (int i = 0; i < g; ++i) {
-            __m512 wv[Q];
-            for (int q = 0; q < Q; ++q) wv[q] = _mm512_load_ps(wk + q * chunk_weights + i * kLanes);
-            for (int p = 0; p < P; ++p) {
-              const __m512 xi = _mm512_set1_ps(x[p][i]);
-              for (int q = 0; q < Q; ++q) acc[p][q] = _mm512_fmadd_ps(xi, wv[q], acc[p][q]);
-            }
-          }
+          broadcast_inputs<P, Q>(acc, x, wk, g, chunk_weights);
         } else if (g == 4 || g == 8) {
           // In-lane permutes with an immediate (vpermilps) instead of vpermps, which took
           // half the time: 4 wide as is; 8 wide after copying each group's first (second)
@@ -163,14 +275,7 @@ class GroupedDirectConv {
         }
       }
     }
-    for (int p = 0; p < P; ++p)
-      for (int q = 0; q < Q; ++q) {
-        const Index at = Index(ox + p) * s_.out_c + q * kLanes;
-        __m512 v = acc[p][q];
-        if (t.residual) v = _mm512_add_ps(v, _mm512_loadu_ps(t.residual + at));
-        if (t.relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // max(0, NaN) is NaN
-        _mm512_storeu_ps(t.out + at, v);
-      }
+    store<P, Q>(t, acc, ox);
 #else
     float acc[P][Q][kLanes];
     for (int p = 0; p < P; ++p)
