@@ -388,6 +388,27 @@ TEST_CASE("u8 quantization rounds as the int8 epilogue and PyTorch's FakeQuantiz
   CHECK(u8 == requantized);
 }
 
+TEST_CASE("an fp32 map quantizes to u8 as quantize_u8 does, value by value", "[lowp][int8]") {
+  // quantize_u8_map: 64 values per packed store, then 16 at a time, masked; every count
+  // up to 200 crosses both, and each value lands at its own byte.
+  if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
+  auto x = lowp_floats(300, 91);
+  for (float& v : x) v *= 9.0f;
+  x[3] = 1e30f, x[70] = -1e30f, x[131] = std::nanf(""), x[140] = std::numeric_limits<float>::infinity();
+  x[150] = -std::numeric_limits<float>::infinity(), x[199] = 0.25f;
+  for (const QuantParams q : {QuantParams{0.5f, 10}, QuantParams{0.031f, 131}, QuantParams{0.07f, 0}}) {
+    for (LowpIndex count = 0; count <= 200; ++count) {
+      for (const LowpIndex offset : {LowpIndex(0), LowpIndex(5)}) {
+        std::vector<std::uint8_t> expected(static_cast<std::size_t>(count) + 2, 0xA5), got = expected;
+        resnet::kernels::quantize_u8(x.data() + offset, count, q, expected.data() + 1);
+        resnet::kernels::quantize_u8_map(x.data() + offset, count, q, got.data() + 1);
+        INFO("count " << count << ", offset " << offset << ", zero point " << q.zero_point);
+        REQUIRE(got == expected);  // the guard bytes around the output untouched too
+      }
+    }
+  }
+}
+
 /// An NHWC map's im2col, built directly: column (n, oy, ox) holds the window's values in
 /// OHWI depth order, `zp` where the window leaves the map.
 template <class T>
