@@ -265,11 +265,14 @@ TEST_CASE("reference grouped convolution matches hand-computed values", "[conv][
 }
 
 // ResNeXt's group widths (4, 8, 16, 32 channels; 1 = depthwise), stride 1 and 2, odd
-// maps with borders on every side; and shapes only the per-group path takes.
+// maps with borders on every side; and shapes only the per-group path takes. 16 wide:
+// 48 channels run one group per tile, 64 two (a pair of groups); 32 and 64 wide at these
+// widths take the flattened tiles that cross rows.
 TEST_CASE("grouped convolution matches the reference on odd shapes", "[conv][grouped]") {
   const ConvShape direct_shapes[] = {{64, 64, 3, 1, 1, 16}, {64, 64, 3, 2, 1, 8},  {48, 48, 3, 1, 1, 3},
                                      {64, 64, 3, 2, 1, 2},  {16, 16, 3, 1, 1, 16}, {32, 32, 3, 1, 1, 16},
-                                     {32, 32, 1, 1, 0, 4},  {128, 128, 3, 1, 1, 2}, {96, 96, 3, 2, 1, 2}};
+                                     {32, 32, 1, 1, 0, 4},  {128, 128, 3, 1, 1, 2}, {96, 96, 3, 2, 1, 2},
+                                     {64, 64, 3, 1, 1, 4},  {64, 64, 3, 2, 1, 4}};
   for (const ConvShape& s : direct_shapes)
     for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::gemm, ConvAlgorithm::winograd_2x2})
       for (int threads : {1, 3}) {

@@ -54,15 +54,19 @@ class GroupedDirectConv {
           }
     for (int i = 0; i < g_; ++i)
       for (int l = 0; l < kLanes; ++l) lane_input_.push_back(lane_input(i, l));
-    zeros_.assign(static_cast<std::size_t>(std::max(g_, int(kLanes))), 0.0f);
+    zeros_.assign(static_cast<std::size_t>(2 * std::max(g_, int(kLanes))), 0.0f);  // a pair of groups of 16
   }
 
   void run(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, ThreadPool& pool) const {
     // Groups of a multiple of 32 channels: two chunks of one group per tile share each
-    // broadcast input (48 wide: a pair would straddle two groups).
-    const int pair = g_ % (2 * kLanes) == 0 ? 2 : 1, units = s_.out_c / kLanes / pair;
+    // broadcast input (48 wide: a pair would straddle two groups). Groups of 16: a tile
+    // takes two neighbouring groups, one chunk each, which share the finding of their
+    // inputs and double the accumulator chains of the 4- and 2-pixel tiles.
+    const bool shared = g_ % (2 * kLanes) == 0;
+    const int pair = shared || (g_ == kLanes && s_.out_c % (2 * kLanes) == 0) ? 2 : 1;
+    const int units = s_.out_c / kLanes / pair;
 #if defined(__AVX512F__)
-    if (pair == 2 && s_.out_side(w) % 8 != 0 && s_.kernel <= 16) {  // flat_pixels' masks: 16 bits
+    if (shared && s_.out_side(w) % 8 != 0 && s_.kernel <= 16) {  // flat_pixels' masks: 16 bits
       run_flat(in, n, h, w, out, e, pool, units);
       return;
     }
@@ -194,8 +198,10 @@ class GroupedDirectConv {
   }
 
   // One tap of a wide group: each of the g inputs of pixel p (at x[p]) broadcast against
-  // the Q chunks' weight vectors (wk, chunk_weights apart).
-  template <int P, int Q>
+  // the Q chunks' weight vectors (wk, chunk_weights apart). kShared: the chunks are of
+  // one group and share the broadcast; else chunk q is of the group whose inputs start
+  // q * kLanes floats further (groups of 16).
+  template <int P, int Q, bool kShared = true>
   __attribute__((always_inline)) static void broadcast_inputs(__m512 (&acc)[P][Q], const float* const (&x)[P],
                                                               const float* wk, int g, std::size_t chunk_weights) {
     for (int i = 0; i < g; ++i) {
@@ -203,7 +209,8 @@ class GroupedDirectConv {
       for (int q = 0; q < Q; ++q) wv[q] = _mm512_load_ps(wk + q * chunk_weights + i * kLanes);
       for (int p = 0; p < P; ++p) {
         const __m512 xi = _mm512_set1_ps(x[p][i]);
-        for (int q = 0; q < Q; ++q) acc[p][q] = _mm512_fmadd_ps(xi, wv[q], acc[p][q]);
+        for (int q = 0; q < Q; ++q)
+          acc[p][q] = _mm512_fmadd_ps(kShared || q == 0 ? xi : _mm512_set1_ps(x[p][i + q * kLanes]), wv[q], acc[p][q]);
       }
     }
   }
@@ -246,7 +253,9 @@ class GroupedDirectConv {
         const float* wk = t.w_chunk + static_cast<std::size_t>(ky * k + kx) * g * kLanes;
         const float* x[P];
         for (int p = 0; p < P; ++p) x[p] = input(row, t, (ox + p) * st + kx - pad);
-        if (Q > 1 || g >= kLanes) {
+        if (Q > 1 && g == kLanes) {
+          broadcast_inputs<P, Q, false>(acc, x, wk, g, chunk_weights);
+        } else if (Q > 1 || g >= kLanes) {
           broadcast_inputs<P, Q>(acc, x, wk, g, chunk_weights);
         } else if (g == 4 || g == 8) {
           // In-lane permutes with an immediate (vpermilps) instead of vpermps, which took
@@ -334,7 +343,7 @@ class GroupedDirectConv {
   int g_ = 1;
   AlignedFloats w_;
   std::vector<std::int32_t> lane_input_;  // [i][l] = lane_input(i, l), for the permutes
-  std::vector<float> zeros_;              // what a tap in the padding reads: max(G, 16) zeros
+  std::vector<float> zeros_;              // what a tap in the padding reads: 2 max(G, 16) zeros
 };
 
 }  // namespace resnet::kernels::detail
