@@ -5,3 +5,4 @@
 #include "resnet/kernels/conv2d.hpp"
 #include "resnet/io/safetensors.hpp"
 #include "resnet/io/torch_checkpoint.hpp"
+#include "resnet/transfer/logistic_regression.hpp"

@@ -1,11 +1,12 @@
 #pragma once
 /// Separate compilation, for programs of many translation units. Header-only (the
 /// default), a few entry points into heavy code (the conv kernels, the weight-file
-/// parsers) are inline functions, and every translation unit that calls one compiles all
-/// the code beneath it again: half of the machine code of a program that uses one model
-/// (docs/design.md). A program may instead define RESNET_SEPARATE_COMPILATION in every one of its
-/// translation units and compile src/separate.cpp once with it (CMake: the option
-/// RESNET_SEPARATE_COMPILATION builds this project's own programs so); those entry
+/// parsers, the head fit) are inline functions, and every translation unit that calls
+/// one compiles all the code beneath it again: half of the machine code of a program
+/// that uses one model (docs/design.md). A program may instead define
+/// RESNET_SEPARATE_COMPILATION in every one of its translation units and compile
+/// src/separate.cpp once with it (CMake: the option RESNET_SEPARATE_COMPILATION builds
+/// this project's own programs so); those entry
 /// points are then only declared in the headers, and compiled once, in that file, which
 /// also defines RESNET_SEPARATE_SOURCE. The pattern of Asio's ASIO_SEPARATE_COMPILATION.
 /// The named models' forward, loading and random initialisation (all the blocks and

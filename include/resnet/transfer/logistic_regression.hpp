@@ -25,6 +25,7 @@
 #include <Eigen/Core>
 
 #include "resnet/core/error.hpp"
+#include "resnet/core/separate.hpp"
 #include "resnet/core/workspace.hpp"
 #include "resnet/layers/dense.hpp"
 #include "resnet/transfer/feature_set.hpp"
@@ -185,8 +186,15 @@ class SoftmaxObjective {
 /// `validation` set (same width and classes) each step also reports the accuracy on it.
 /// Threads come from `ws`. Throws ErrorKind::invalid_argument for bad options, fewer than
 /// two classes, a class without training images, or non-finite features.
-inline FitResult fit_logistic_regression(const FeatureSet& train, const FeatureSet* validation,
-                                         const FitOptions& options, Workspace& ws) {
+FitResult fit_logistic_regression(const FeatureSet& train, const FeatureSet* validation, const FitOptions& options,
+                                  Workspace& ws);
+
+// The optimiser (with Eigen's double-precision products beneath it): with
+// RESNET_SEPARATE_COMPILATION only declared above, and compiled once in src/separate.cpp
+// (core/separate.hpp).
+#if RESNET_SEPARATE_DEFINITIONS
+RESNET_SEPARATE_INLINE FitResult fit_logistic_regression(const FeatureSet& train, const FeatureSet* validation,
+                                                         const FitOptions& options, Workspace& ws) {
   check_feature_set(train, "fit_logistic_regression: training set");
   if (train.classes.size() < 2)
     throw Error(ErrorKind::invalid_argument, "fit_logistic_regression: a classifier needs at least two classes, got " +
@@ -315,5 +323,6 @@ inline FitResult fit_logistic_regression(const FeatureSet& train, const FeatureS
   store(x);
   return result;
 }
+#endif  // RESNET_SEPARATE_DEFINITIONS
 
 }  // namespace resnet
