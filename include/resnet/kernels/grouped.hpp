@@ -59,11 +59,12 @@ class GroupedDirectConv {
 
   void run(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, ThreadPool& pool) const {
     // Groups of a multiple of 32 channels: two chunks of one group per tile share each
-    // broadcast input (48 wide: a pair would straddle two groups). Groups of 16: a tile
-    // takes two neighbouring groups, one chunk each, which share the finding of their
-    // inputs and double the accumulator chains of the 4- and 2-pixel tiles.
+    // broadcast input (48 wide: a pair would straddle two groups). Groups of 16, 8 and 4:
+    // a tile takes two neighbouring chunks (of different groups), which share the finding
+    // of their inputs and double the accumulator chains of the 4- and 2-pixel tiles.
     const bool shared = g_ % (2 * kLanes) == 0;
-    const int pair = shared || (g_ == kLanes && s_.out_c % (2 * kLanes) == 0) ? 2 : 1;
+    const bool paired = g_ == kLanes || g_ == 8 || g_ == 4;
+    const int pair = shared || (paired && s_.out_c % (2 * kLanes) == 0) ? 2 : 1;
     const int units = s_.out_c / kLanes / pair;
 #if defined(__AVX512F__)
     if (shared && s_.out_side(w) % 8 != 0 && s_.kernel <= 16) {  // flat_pixels' masks: 16 bits
@@ -255,22 +256,27 @@ class GroupedDirectConv {
         for (int p = 0; p < P; ++p) x[p] = input(row, t, (ox + p) * st + kx - pad);
         if (Q > 1 && g == kLanes) {
           broadcast_inputs<P, Q, false>(acc, x, wk, g, chunk_weights);
-        } else if (Q > 1 || g >= kLanes) {
+        } else if (g >= kLanes) {
           broadcast_inputs<P, Q>(acc, x, wk, g, chunk_weights);
         } else if (g == 4 || g == 8) {
           // In-lane permutes with an immediate (vpermilps) instead of vpermps, which took
           // half the time: 4 wide as is; 8 wide after copying each group's first (second)
-          // 128-bit half over both of its halves, once per four inputs.
-          __m512 xv[P];
-          for (int p = 0; p < P; ++p) xv[p] = _mm512_loadu_ps(x[p]);
-          if (g == 4) {
-            narrow4<P>(acc, xv, wk);
-          } else {
-            __m512 xs[P];
-            for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xA0);  // lanes 0 0 2 2
-            narrow4<P>(acc, xs, wk);
-            for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xF5);  // lanes 1 1 3 3
-            narrow4<P>(acc, xs, wk + 4 * kLanes);
+          // 128-bit half over both of its halves, once per four inputs. Chunk q of a pair
+          // reads the 16 floats after chunk q - 1's.
+#pragma GCC unroll 2
+          for (int q = 0; q < Q; ++q) {
+            const float* wq = wk + q * chunk_weights;
+            __m512 xv[P];
+            for (int p = 0; p < P; ++p) xv[p] = _mm512_loadu_ps(x[p] + q * kLanes);
+            if (g == 4) {
+              narrow4<P>(acc, xv, wq, q);
+            } else {
+              __m512 xs[P];
+              for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xA0);  // lanes 0 0 2 2
+              narrow4<P>(acc, xs, wq, q);
+              for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xF5);  // lanes 1 1 3 3
+              narrow4<P>(acc, xs, wq + 4 * kLanes, q);
+            }
           }
         } else {
           __m512 xv[P];
@@ -315,19 +321,20 @@ class GroupedDirectConv {
   }
 
 #if defined(__AVX512F__)
-  // Four input steps over 4-wide groups: at step j, lane l takes element j of its own
-  // 128-bit lane of xv. w: the four steps' weight vectors.
+  // Four input steps over 4-wide groups into chunk q's accumulators: at step j, lane l
+  // takes element j of its own 128-bit lane of xv. w: the four steps' weight vectors.
   template <int P, int Q>
-  static void narrow4(__m512 (&acc)[P][Q], const __m512 (&xv)[P], const float* w) {
-    step4<P, 0x00>(acc, xv, w);
-    step4<P, 0x55>(acc, xv, w + kLanes);
-    step4<P, 0xAA>(acc, xv, w + 2 * kLanes);
-    step4<P, 0xFF>(acc, xv, w + 3 * kLanes);
+  __attribute__((always_inline)) static void narrow4(__m512 (&acc)[P][Q], const __m512 (&xv)[P], const float* w,
+                                                     int q) {
+    step4<P, 0x00>(acc, xv, w, q);
+    step4<P, 0x55>(acc, xv, w + kLanes, q);
+    step4<P, 0xAA>(acc, xv, w + 2 * kLanes, q);
+    step4<P, 0xFF>(acc, xv, w + 3 * kLanes, q);
   }
   template <int P, int Imm, int Q>
-  static void step4(__m512 (&acc)[P][Q], const __m512 (&xv)[P], const float* w) {
+  __attribute__((always_inline)) static void step4(__m512 (&acc)[P][Q], const __m512 (&xv)[P], const float* w, int q) {
     const __m512 wv = _mm512_load_ps(w);
-    for (int p = 0; p < P; ++p) acc[p][0] = _mm512_fmadd_ps(_mm512_permute_ps(xv[p], Imm), wv, acc[p][0]);
+    for (int p = 0; p < P; ++p) acc[p][q] = _mm512_fmadd_ps(_mm512_permute_ps(xv[p], Imm), wv, acc[p][q]);
   }
 #endif
 
