@@ -5,6 +5,8 @@
 //   conv/grouped/<width>g<groups>s<stride>@<side>/<algorithm>/threads:<t>
 //       the grouped 3x3 convs of ResNeXt-50 32x4d and ResNeXt-101 32x8d / 64x4d: the
 //       direct kernel (auto) against one GEMM or Winograd per group
+//   conv/1x1_s1/<in>x<out>@<side>/residual/threads:<t>   an expanding 1x1 (a bottleneck's
+//       last conv) with the residual added in its epilogue, as the models run it
 //   conv/<kind>/<in>x<out>@<side>/...  as above, also the layers of ResNeXt-50 32x4d and
 //       Wide ResNet-50-2 that ResNet-50 lacks (their 1x1s, Wide ResNet's 3x3s)
 //   <model>_all_convs/threads:<t>      resnext50_32x4d, wide_resnet50_2: their convs in
@@ -67,16 +69,17 @@ struct Bench {
         out(static_cast<std::size_t>(l.s.out_side(l.side)) * l.s.out_side(l.side) * l.s.out_c),
         residual(random_vector(out.size(), 4)),
         scratch(kernel.scratch_floats(1, l.side, l.side, threads)) {}
-  void run(ThreadPool& pool) {
-    kernel.run(in.data(), 1, side, side, out.data(), nullptr, true, scratch.data(), pool);
+  void run(ThreadPool& pool, bool with_residual = false) {
+    kernel.run(in.data(), 1, side, side, out.data(), with_residual ? residual.data() : nullptr, true, scratch.data(),
+               pool);
   }
 };
 
-void bench_layer(benchmark::State& state, Layer layer, ConvAlgorithm algo, int threads) {
+void bench_layer(benchmark::State& state, Layer layer, ConvAlgorithm algo, int threads, bool with_residual = false) {
   ThreadPool pool(threads);
   Bench b(layer, algo, threads);
   for (auto _ : state) {
-    b.run(pool);
+    b.run(pool, with_residual);
     benchmark::DoNotOptimize(b.out.data());
     benchmark::ClobberMemory();
   }
@@ -382,8 +385,15 @@ int main(int argc, char** argv) {
       for (const auto& [tag, algo] : algos) {
         const std::string name =
             "conv/" + shape_name(l) + "/" + tag + "/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), bench_layer, l, algo, threads)->UseRealTime()->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(name.c_str(), bench_layer, l, algo, threads, false)
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
       }
+      if (l.s.kernel == 1 && l.s.stride == 1 && l.s.out_c > l.s.in_c)  // a bottleneck's last conv: + residual
+        benchmark::RegisterBenchmark(("conv/" + shape_name(l) + "/residual/threads:" + std::to_string(threads)).c_str(),
+                                     bench_layer, l, ConvAlgorithm::automatic, threads, true)
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
     }
     for (const Layer& l : kGroupedLayers) {
       std::vector<std::pair<const char*, ConvAlgorithm>> algos = {
@@ -392,7 +402,7 @@ int main(int argc, char** argv) {
       if (l.s.stride == 1) algos.push_back({"wino4_per_group", ConvAlgorithm::winograd_4x4});
       for (const auto& [tag, algo] : algos) {
         const std::string name = "conv/" + shape_name(l) + "/" + tag + "/threads:" + std::to_string(threads);
-        benchmark::RegisterBenchmark(name.c_str(), bench_layer, l, algo, threads)->UseRealTime()->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark(name.c_str(), bench_layer, l, algo, threads, false)->UseRealTime()->Unit(benchmark::kMicrosecond);
       }
     }
     if (threads == 1) {  // the reduced-precision layers run on the caller's thread only
