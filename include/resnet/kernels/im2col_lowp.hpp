@@ -42,6 +42,32 @@ struct PixelColumnsOf {
   }
 };
 
+namespace detail {
+/// memcpy of a gathered window row: one of 16-64 bytes (the stem's 21) as two overlapping
+/// fixed-size copies, which compile to two loads and two stores instead of a call: the
+/// int8 stem's GEMM (7x7, 3 channels, 224 -> 112, every window gathered) took 543-546 us
+/// against 603-625 us with memcpy (one thread, alternated).
+inline void copy_run(void* to, const void* from, std::size_t bytes) noexcept {
+  auto* d = static_cast<unsigned char*>(to);
+  const auto* s = static_cast<const unsigned char*>(from);
+  if (bytes >= 16 && bytes <= 32) {
+    unsigned char a[16], b[16];
+    std::memcpy(a, s, 16);
+    std::memcpy(b, s + bytes - 16, 16);
+    std::memcpy(d, a, 16);
+    std::memcpy(d + bytes - 16, b, 16);
+  } else if (bytes > 32 && bytes <= 64) {
+    unsigned char a[32], b[32];
+    std::memcpy(a, s, 32);
+    std::memcpy(b, s + bytes - 32, 32);
+    std::memcpy(d, a, 32);
+    std::memcpy(d + bytes - 32, b, 32);
+  } else {
+    std::memcpy(d, s, bytes);
+  }
+}
+}  // namespace detail
+
 /// A k x k window with stride and padding: depth index (ky * k + kx) * c + ci (OHWI), so
 /// a window row is k * c contiguous values of the map where it lies inside it. With rows
 /// of whole 32-bit words and at least a cache line long (every ResNet 3x3 past the stem)
@@ -80,8 +106,8 @@ struct PatchColumnsOf {
       }
       std::fill(d, d + kx_lo * c, pad_value);
       if (kx_hi > kx_lo)
-        std::memcpy(d + kx_lo * c, in + ((n * h + iy) * w + ix0 + kx_lo) * c,
-                    sizeof(T) * static_cast<std::size_t>((kx_hi - kx_lo) * c));
+        detail::copy_run(d + kx_lo * c, in + ((n * h + iy) * w + ix0 + kx_lo) * c,
+                         sizeof(T) * static_cast<std::size_t>((kx_hi - kx_lo) * c));
       std::fill(d + kx_hi * c, d + row, pad_value);
     }
     return tmp;
