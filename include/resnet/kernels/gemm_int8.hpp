@@ -284,6 +284,15 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
 
 namespace detail {
 #if defined(RESNET_HAVE_INT8_KERNELS)
+// quantize_u8's steps for 16 values. A function of its own, not a lambda: a lambda does
+// not take its enclosing function's target attribute, so a build without -mavx512f (a
+// consumer's) could not inline it.
+__attribute__((target("avx512f"), always_inline)) inline __m512i quantize16_u8(__m512 v, __m512 inv, __m512i zp) {
+  const __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), _mm512_set1_ps(-512.0f)), _mm512_set1_ps(512.0f));
+  return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(s), zp), _mm512_setzero_si512()),
+                          _mm512_set1_epi32(255));
+}
+
 /// quantize_u8 over count values with the epilogue's u8 steps (the same IEEE operations,
 /// so the same bytes). 64 values make one 64-byte store: their int32 results, already in
 /// [0, 255], are packed to bytes (VPACKUSDW, VPACKUSWB: exact, nothing saturates) and put
@@ -293,26 +302,23 @@ namespace detail {
 __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void quantize_u8_avx512(const float* x, LowpIndex count,
                                                                                    QuantParams q, std::uint8_t* out) {
   const __m512 inv = _mm512_set1_ps(1.0f / q.scale);
-  const __m512 lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);
-  const __m512i zp = _mm512_set1_epi32(q.zero_point), u8_max = _mm512_set1_epi32(255), zero = _mm512_setzero_si512();
-  const auto quantize = [&](__m512 v) {
-    const __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), lo), hi);
-    return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(s), zp), zero), u8_max);
-  };
+  const __m512i zp = _mm512_set1_epi32(q.zero_point);
   // Lane L of the packed bytes holds values 4L..4L+3 of each of the four vectors in turn;
   // 32-bit word d of the output is vector d / 4's values 4 (d % 4) .. + 3.
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   LowpIndex i = 0;
   for (; i + 64 <= count; i += 64) {
-    const __m512i a = quantize(_mm512_loadu_ps(x + i)), b = quantize(_mm512_loadu_ps(x + i + 16));
-    const __m512i c = quantize(_mm512_loadu_ps(x + i + 32)), d = quantize(_mm512_loadu_ps(x + i + 48));
+    const __m512i a = quantize16_u8(_mm512_loadu_ps(x + i), inv, zp);
+    const __m512i b = quantize16_u8(_mm512_loadu_ps(x + i + 16), inv, zp);
+    const __m512i c = quantize16_u8(_mm512_loadu_ps(x + i + 32), inv, zp);
+    const __m512i d = quantize16_u8(_mm512_loadu_ps(x + i + 48), inv, zp);
     const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d));
     _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, bytes));
   }
   for (; i < count; i += 16) {
     const LowpIndex left = count - i;
     const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-    _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, quantize(_mm512_maskz_loadu_ps(mask, x + i)));
+    _mm512_mask_cvtepi32_storeu_epi8(out + i, mask, quantize16_u8(_mm512_maskz_loadu_ps(mask, x + i), inv, zp));
   }
 }
 #endif
