@@ -292,6 +292,10 @@ class GroupedDirectConv {
     }
     store<P, Q>(t, acc, ox);
 #else
+    // Chunk q of a pair reads the same inputs (one group of a multiple of 32 channels) or
+    // the 16 after chunk q - 1's (a pair of groups of 16, or of 16-channel runs of groups
+    // of 4 and 8), as in the vector code above.
+    const int q_inputs = g % (2 * kLanes) == 0 ? 0 : kLanes;
     float acc[P][Q][kLanes];
     for (int p = 0; p < P; ++p)
       for (int q = 0; q < Q; ++q)
@@ -305,7 +309,7 @@ class GroupedDirectConv {
           for (int q = 0; q < Q; ++q)
             for (int i = 0; i < g; ++i)
               for (int l = 0; l < kLanes; ++l)
-                acc[p][q][l] += x[lane_input(i, l)] * wk[q * chunk_weights + i * kLanes + l];
+                acc[p][q][l] += x[q * q_inputs + lane_input(i, l)] * wk[q * chunk_weights + i * kLanes + l];
         }
       }
     }
