@@ -110,6 +110,17 @@ struct Int8PanelTask {
 #if defined(RESNET_HAVE_INT8_KERNELS)
 #define RESNET_INT8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
+// quantize_u8's steps for 16 values, for the epilogue's u8 output and quantize_u8_map:
+// clamped to +-512 (beyond u8 after any zero point; NaN -> -512), rounded to nearest
+// even, zero point added, clamped to [0, 255]. A function of its own, not a lambda: a
+// lambda does not take its enclosing function's target attribute, so a build without
+// -mavx512f (a consumer's) could not inline it.
+__attribute__((target("avx512f"), always_inline)) inline __m512i quantize16_u8(__m512 v, __m512 inv, __m512i zp) {
+  const __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), _mm512_set1_ps(-512.0f)), _mm512_set1_ps(512.0f));
+  return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(s), zp), _mm512_setzero_si512()),
+                          _mm512_set1_epi32(255));
+}
+
 /// The epilogue of one tile, from its int32 sums acc[j][i] (column j, row vector i).
 /// A function of its own: with the epilogue's constants in the tile's function, GCC 12
 /// kept them in registers across the k loop and spilled accumulators to the stack on
@@ -120,11 +131,9 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelT
                                                                 LowpIndex j0) {
   const __m512 zero = _mm512_setzero_ps();
   const __m512 inv_out = _mm512_set1_ps(1.0f / t.out.q.scale);
-  const __m512 lo = _mm512_set1_ps(-512.0f), hi = _mm512_set1_ps(512.0f);  // beyond u8 after any zero point
   const __m512i out_zp = _mm512_set1_epi32(t.out.q.zero_point);
   const __m512i res_zp = _mm512_set1_epi32(t.epi.residual_q.zero_point);
   const __m512 res_scale = _mm512_set1_ps(t.epi.residual_q.scale);
-  const __m512i u8_max = _mm512_set1_epi32(255), i_zero = _mm512_setzero_si512();
   const __mmask16 all = 0xFFFF;
   for (int i = 0; i < P; ++i) {
     const LowpIndex left = t.rows - 16 * i;
@@ -147,10 +156,7 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelT
       if (t.out.f32) {
         _mm512_mask_storeu_ps(t.out.f32 + to, mask, y);
       } else {
-        const __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(y, inv_out), lo), hi);  // NaN -> lo
-        __m512i v = _mm512_add_epi32(_mm512_cvtps_epi32(s), out_zp);                       // nearest even
-        v = _mm512_min_epi32(_mm512_max_epi32(v, i_zero), u8_max);
-        _mm512_mask_cvtepi32_storeu_epi8(t.out.u8 + to, mask, v);
+        _mm512_mask_cvtepi32_storeu_epi8(t.out.u8 + to, mask, quantize16_u8(y, inv_out, out_zp));
       }
     }
   }
@@ -284,15 +290,6 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
 
 namespace detail {
 #if defined(RESNET_HAVE_INT8_KERNELS)
-// quantize_u8's steps for 16 values. A function of its own, not a lambda: a lambda does
-// not take its enclosing function's target attribute, so a build without -mavx512f (a
-// consumer's) could not inline it.
-__attribute__((target("avx512f"), always_inline)) inline __m512i quantize16_u8(__m512 v, __m512 inv, __m512i zp) {
-  const __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), _mm512_set1_ps(-512.0f)), _mm512_set1_ps(512.0f));
-  return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(s), zp), _mm512_setzero_si512()),
-                          _mm512_set1_epi32(255));
-}
-
 /// quantize_u8 over count values with the epilogue's u8 steps (the same IEEE operations,
 /// so the same bytes). 64 values make one 64-byte store: their int32 results, already in
 /// [0, 255], are packed to bytes (VPACKUSDW, VPACKUSWB: exact, nothing saturates) and put
