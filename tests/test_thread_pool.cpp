@@ -11,9 +11,11 @@
 
 #include <resnet/core/thread_pool.hpp>
 
+// Workers that spin between jobs and workers that sleep at once take the same path
+// into a job; both are checked.
 TEST_CASE("parallel_for visits every index exactly once", "[thread_pool]") {
-  for (int threads : {1, 2, 3, 8}) {
-    resnet::ThreadPool pool(threads);
+  for (int threads : {1, 2, 3, 8}) for (int spin : {0, resnet::ThreadPool::kDefaultSpinMicroseconds}) {
+    resnet::ThreadPool pool(threads, spin);
     for (std::ptrdiff_t count : {1, 2, 7, 1000}) {
       std::vector<std::atomic<int>> hits(static_cast<std::size_t>(count));
       pool.parallel_for(count, [&](std::ptrdiff_t b, std::ptrdiff_t e) {
@@ -25,8 +27,8 @@ TEST_CASE("parallel_for visits every index exactly once", "[thread_pool]") {
 }
 
 TEST_CASE("parallel_tasks runs every task once, on a thread index within the pool", "[thread_pool]") {
-  for (int threads : {1, 2, 3, 8}) {
-    resnet::ThreadPool pool(threads);
+  for (int threads : {1, 2, 3, 8}) for (int spin : {0, resnet::ThreadPool::kDefaultSpinMicroseconds}) {
+    resnet::ThreadPool pool(threads, spin);
     for (std::ptrdiff_t tasks : {1, 2, 7, 1000}) {
       std::vector<std::atomic<int>> hits(static_cast<std::size_t>(tasks));
       std::atomic<int> bad_thread{0};
@@ -52,6 +54,21 @@ TEST_CASE("two tasks never share a thread index at the same time", "[thread_pool
     busy[static_cast<std::size_t>(thread)]--;
   });
   CHECK(overlaps.load() == 0);
+}
+
+TEST_CASE("jobs after a worker has gone to sleep still reach it", "[thread_pool]") {
+  // A worker spins a while after each job, then sleeps; the next job must wake it.
+  resnet::ThreadPool pool(2, 50);
+  for (int round = 0; round < 3; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // past the spin: the worker sleeps
+    std::atomic<int> worker_tasks{0};
+    for (int attempt = 0; attempt < 50 && worker_tasks.load() == 0; ++attempt)
+      pool.parallel_tasks(8, [&](std::ptrdiff_t, int thread) {
+        if (thread != 0) worker_tasks++;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      });
+    CHECK(worker_tasks.load() > 0);
+  }
 }
 
 TEST_CASE("an exception in a task is rethrown once no task is running", "[thread_pool]") {

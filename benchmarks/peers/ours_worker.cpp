@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -141,7 +142,8 @@ int main() {
         cmd >> name >> weights >> input_path >> batch >> side >> threads >> precision >> ranges;
         s.runner = make_runner(name, precision_options(precision, ranges));
         s.runner->load(weights);
-        s.ws = std::make_unique<resnet::Workspace>(threads);
+        // --no-spin: our pool's workers sleep at once too, as the peers' do then.
+        s.ws = std::make_unique<resnet::Workspace>(threads, std::getenv("PEER_NO_SPIN") ? 0 : resnet::ThreadPool::kDefaultSpinMicroseconds);
         s.input = resnet::Tensor(batch, side, side, 3, resnet::Layout::nchw);
         read_input(input_path, s.input);
         std::cout << "ok" << std::endl;

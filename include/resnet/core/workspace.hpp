@@ -80,8 +80,10 @@ class ConvInputObserver {
 
 class Workspace {
  public:
-  /// threads <= 0: one per hardware core.
-  explicit Workspace(int threads = 0) : pool_(threads) {}
+  /// threads <= 0: one per hardware core. The pool's workers spin spin_microseconds
+  /// between jobs before they sleep (ThreadPool; 0 where other work shares the cores).
+  explicit Workspace(int threads = 0, int spin_microseconds = ThreadPool::kDefaultSpinMicroseconds)
+      : pool_(threads, spin_microseconds) {}
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
 
