@@ -4,6 +4,7 @@
 // residual, ReLU, threads); PyTorch's activation qparams; which layers LowpLayers gives to
 // bf16, and the precision checks of ModelOptions.
 // Accuracy on real weights is tests/lowp.cmake's (CIFAR) and gen_torchvision_bf16's.
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -176,6 +177,65 @@ TEST_CASE("int8 ConvKernel equals the reference convolution on the quantized ope
         for (std::size_t i = 0; i < got.size(); ++i) differ += !(got[i] == expected[i]);
         CHECK(differ == 0);
       }
+}
+
+TEST_CASE("int8 ConvKernel with u8 maps at either end gives run()'s values, byte for byte", "[lowp][int8][conv]") {
+  // A block's main path hands u8 maps from one int8 conv to the next (run_int8): the bytes
+  // must be the ones the next conv's own quantize_u8_map would make of run()'s fp32 output.
+  if (!resnet::precision_available(Precision::int8))
+    RESNET_SKIP(resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
+  namespace k = resnet::kernels;
+  const int n = 2, h = 9, w = 11;
+  const ConvShape first{19, 24, 1, 1, 0, 1}, second{24, 20, 3, 1, 1, 1}, strided{24, 36, 3, 2, 1, 1};
+  auto in = resnet50::random_vector(static_cast<std::size_t>(n) * h * w * first.in_c, 31);
+  for (float& x : in) x = 0.3f + 2.0f * x;
+  const k::QuantParams q_in = k::affine_u8_qparams(-1.7f, 2.3f), q_mid{0.02f, 0}, q_mid_shifted{0.03f, 17};
+  const ConvKernel a(first, resnet50::random_vector(static_cast<std::size_t>(first.weight_count()), 32),
+                     resnet50::random_vector(24, 33), q_in);
+  for (const k::QuantParams& q_mid_case : {q_mid, q_mid_shifted})
+    for (const ConvShape& next : {second, strided})
+      for (int threads : {1, 3}) {
+        INFO("next conv k " << next.kernel << " stride " << next.stride << " zero point " << q_mid_case.zero_point
+                            << " threads " << threads);
+        const ConvKernel b(next, resnet50::random_vector(static_cast<std::size_t>(next.weight_count()), 34),
+                           resnet50::random_vector(static_cast<std::size_t>(next.out_c), 35), q_mid_case);
+        resnet::ThreadPool pool(threads);
+        const std::size_t mid_size = static_cast<std::size_t>(n) * h * w * first.out_c;
+        const std::size_t out_size = static_cast<std::size_t>(n) * next.out_side(h) * next.out_side(w) * next.out_c;
+        std::vector<float> scratch(std::max(a.scratch_floats(n, h, w, threads), b.scratch_floats(n, h, w, threads)));
+        // fp32 maps between the two, as run() does them.
+        std::vector<float> mid(mid_size), out(out_size);
+        a.run(in.data(), n, h, w, mid.data(), nullptr, true, scratch.data(), pool);
+        b.run(mid.data(), n, h, w, out.data(), nullptr, true, scratch.data(), pool);
+        std::vector<std::uint8_t> mid_expected(mid_size), out_expected(out_size);
+        k::quantize_u8(mid.data(), static_cast<k::LowpIndex>(mid_size), q_mid_case, mid_expected.data());
+        k::quantize_u8(out.data(), static_cast<k::LowpIndex>(out_size), q_mid, out_expected.data());
+        // u8 maps: a writes u8, b reads it and writes fp32, then u8.
+        std::vector<std::uint8_t> mid_u8(mid_size, 0xAB), out_u8(out_size, 0xAB);
+        std::vector<float> out_from_u8(out_size, std::nanf(""));
+        a.run_int8(in.data(), nullptr, n, h, w, nullptr, mid_u8.data(), q_mid_case, nullptr, true, scratch.data(), pool);
+        CHECK(mid_u8 == mid_expected);
+        b.run_int8(nullptr, mid_u8.data(), n, h, w, out_from_u8.data(), nullptr, {}, nullptr, true, scratch.data(), pool);
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < out_size; ++i) differ += !(out_from_u8[i] == out[i]);
+        CHECK(differ == 0);
+        b.run_int8(nullptr, mid_u8.data(), n, h, w, nullptr, out_u8.data(), q_mid, nullptr, true, scratch.data(), pool);
+        CHECK(out_u8 == out_expected);
+      }
+  std::string message;
+  resnet::ThreadPool pool(1);
+  std::vector<float> scratch(a.scratch_floats(n, h, w, 1)), out(static_cast<std::size_t>(n) * h * w * 24);
+  std::vector<std::uint8_t> bytes(out.size());
+  const auto run_to_u8 = [&](const ConvKernel& kernel, k::QuantParams q) {
+    kernel.run_int8(in.data(), nullptr, n, h, w, nullptr, bytes.data(), q, nullptr, false, scratch.data(), pool);
+  };
+  CHECK(test_support::kind_of([&] { run_to_u8(a, {0.0f, 0}); }, &message) == resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("u8 output scale") != std::string::npos);
+  CHECK(test_support::kind_of([&] { run_to_u8(a, {0.1f, 300}); }, &message) == resnet::ErrorKind::invalid_argument);
+  const ConvKernel fp32_kernel(first, resnet50::random_vector(static_cast<std::size_t>(first.weight_count()), 32), {});
+  CHECK(fp32_kernel.int8_input() == nullptr);
+  CHECK(test_support::kind_of([&] { run_to_u8(fp32_kernel, q_mid); }, &message) == resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("computes in fp32, not int8") != std::string::npos);
 }
 
 TEST_CASE("int8 ConvKernel: bad quantization is an Error, grouped convs stay fp32", "[lowp][int8][conv]") {
@@ -430,6 +490,20 @@ TEST_CASE("int8 CIFAR ResNet-20 stays near its fp32 twin; ranges of another mode
   INFO("int8 gap to fp32 " << gap);
   CHECK(gap > 0);     // int8 did run
   CHECK(gap < 0.1);   // and stayed near fp32
+
+  // The maps inside each block go u8 from conv to conv, except while an observer watches
+  // the conv inputs (calibration): then every conv quantizes its own fp32 input. Same values.
+  struct Silent : resnet::ConvInputObserver {
+    int seen = 0;
+    void conv_input(int, const float*, std::size_t, int) override { ++seen; }
+  } silent;
+  const resnet::Tensor u8_maps = int8.forward(x, ws);
+  ws.observe_conv_inputs(&silent);
+  const resnet::Tensor fp32_maps = int8.forward(x, ws);
+  ws.observe_conv_inputs(nullptr);
+  CHECK(silent.seen == 19);
+  REQUIRE(u8_maps.shape() == fp32_maps.shape());
+  CHECK(std::equal(u8_maps.values().begin(), u8_maps.values().end(), fp32_maps.values().begin()));
 
   std::string message;
   resnet::CifarResNet32 deeper(o);  // more convs than the ranges hold

@@ -20,6 +20,16 @@ constexpr int first_channel_mismatch() noexcept {
     if (outs[i] != ins[i + 1]) return static_cast<int>(i);
   return -1;
 }
+
+// The u8 input a unit takes (ConvUnit::u8_input()), or null for a unit that has none.
+template <class Unit>
+auto u8_input_of(const Unit& unit, int) -> decltype(unit.u8_input()) {
+  return unit.u8_input();
+}
+template <class Unit>
+const kernels::QuantParams* u8_input_of(const Unit&, long) {
+  return nullptr;
+}
 }  // namespace detail
 
 template <class... Units>
@@ -57,14 +67,31 @@ class Sequential {
     for_each([&](auto& unit, int) { unit.init_random(rng); });
   }
 
-  /// Runs the units in order; the fusion applies to the last one's output.
+  /// Runs the units in order; the fusion applies to the last one's output. A map that
+  /// only an int8 conv reads goes to it as u8, quantized as that conv would (ConvUnit),
+  /// except while a calibration observes the conv inputs.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
-    FeatureMap x = in;
-    for_each([&](const auto& unit, int i) { x = unit.forward(x, ws, i + 1 == int(count) ? fusion : Fusion{}); });
-    return x;
+    return forward_each(in, ws, fusion, std::make_index_sequence<count>{});
   }
 
  private:
+  template <std::size_t... I>
+  FeatureMap forward_each(const FeatureMap& in, Workspace& ws, const Fusion& last, std::index_sequence<I...>) const {
+    FeatureMap x = in;
+    ((x = std::get<I>(units_).forward(x, ws, fusion_of<I>(last, ws))), ...);
+    return x;
+  }
+  template <std::size_t I>
+  Fusion fusion_of(const Fusion& last, const Workspace& ws) const {
+    if constexpr (I + 1 == count) {
+      return last;
+    } else {
+      Fusion f;
+      if (!ws.conv_input_observer()) f.u8_output = detail::u8_input_of(std::get<I + 1>(units_), 0);
+      return f;
+    }
+  }
+
   template <class F>
   void for_each(F&& f) {
     for_each_impl(f, std::make_index_sequence<count>{});

@@ -7,6 +7,9 @@
 namespace resnet {
 
 class FeatureMap;
+namespace kernels {
+struct QuantParams;
+}
 
 /// What follows a layer: nothing, or a ReLU.
 enum class Act { linear, relu };
@@ -14,6 +17,10 @@ enum class Act { linear, relu };
 struct Fusion {
   const FeatureMap* residual = nullptr;  ///< a map of the output's shape; null: no addition
   Act act = Act::linear;
+  /// Not null: the next layer is an int8 conv that quantizes its input by this, and the
+  /// layer may write its output as u8 so (an int8 conv does, FeatureMap::u8()); a layer
+  /// that cannot ignores it. Set only inside a block's main path, whose maps no one else reads.
+  const kernels::QuantParams* u8_output = nullptr;
 
   bool relu() const noexcept { return act == Act::relu; }
 };

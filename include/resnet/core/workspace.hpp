@@ -32,13 +32,19 @@ class Workspace;
 
 /// An NHWC activation in a Workspace slot. Copies share the slot. While planning, data()
 /// is null: layers then only allocate, they never read or write.
+///
+/// A map between two int8 convs of a block's main path may hold u8 values instead
+/// (Fusion::u8_output): u8() is then true, u8_data() points to one byte per element,
+/// quantized by u8_scale() and u8_zero_point(), and data() holds no floats.
 class FeatureMap {
  public:
   FeatureMap() = default;
-  FeatureMap(const FeatureMap& other) noexcept : owner_(other.owner_), slot_(other.slot_), data_(other.data_), shape_(other.shape_) {
+  FeatureMap(const FeatureMap& other) noexcept
+      : owner_(other.owner_), slot_(other.slot_), data_(other.data_), shape_(other.shape_), u8_(other.u8_) {
     retain();
   }
-  FeatureMap(FeatureMap&& other) noexcept : owner_(other.owner_), slot_(other.slot_), data_(other.data_), shape_(other.shape_) {
+  FeatureMap(FeatureMap&& other) noexcept
+      : owner_(other.owner_), slot_(other.slot_), data_(other.data_), shape_(other.shape_), u8_(other.u8_) {
     other.owner_ = nullptr;
   }
   FeatureMap& operator=(FeatureMap other) noexcept {
@@ -46,6 +52,7 @@ class FeatureMap {
     std::swap(slot_, other.slot_);
     std::swap(data_, other.data_);
     std::swap(shape_, other.shape_);
+    std::swap(u8_, other.u8_);
     return *this;
   }
   ~FeatureMap() { release(); }
@@ -53,6 +60,14 @@ class FeatureMap {
   float* data() const noexcept { return data_; }
   const Shape& shape() const noexcept { return shape_; }
   std::size_t size() const noexcept { return static_cast<std::size_t>(shape_.elements()); }
+
+  bool u8() const noexcept { return u8_.scale > 0.0f; }
+  std::uint8_t* u8_data() const noexcept { return reinterpret_cast<std::uint8_t*>(data_); }
+  float u8_scale() const noexcept { return u8_.scale; }
+  std::int32_t u8_zero_point() const noexcept { return u8_.zero_point; }
+  /// Marks the map as holding u8 values quantized by scale (> 0) and zero_point; its
+  /// writer calls this before writing them.
+  void set_u8(float scale, std::int32_t zero_point) noexcept { u8_ = {scale, zero_point}; }
 
  private:
   friend class Workspace;
@@ -65,6 +80,10 @@ class FeatureMap {
   int slot_ = -1;
   float* data_ = nullptr;
   Shape shape_{};
+  struct {
+    float scale = 0.0f;  // 0: fp32 values
+    std::int32_t zero_point = 0;
+  } u8_;
 };
 
 /// Sees the input map of every conv of a forward pass, in its computing pass, before the

@@ -21,8 +21,10 @@
 /// quantized per output channel to s8 and packed once (no fp32 copy); run() quantizes the
 /// fp32 input map to u8 by the calibrated QuantParams into scratch, once, and the GEMM
 /// reads it through the u8 column sources, in place where it can. The epilogue
-/// dequantizes, adds bias and the fp32 residual, applies ReLU and writes fp32: maps
-/// between layers stay fp32, as bf16's.
+/// dequantizes, adds bias and the fp32 residual, applies ReLU and writes fp32.
+/// run_int8() keeps a map u8 where only another int8 conv reads it (inside a block's main
+/// path): it takes the input already quantized and/or writes the output requantized by
+/// the next conv's input quantization, the same bytes that conv would have made.
 
 #include <algorithm>
 #include <cmath>
@@ -136,6 +138,17 @@ class ConvKernel {
   void run(const float* in, int n, int h, int w, float* out, const float* residual, bool relu, float* scratch,
            ThreadPool& pool) const;
 
+  /// int8: how run() quantizes the fp32 input; null at any other precision.
+  const QuantParams* int8_input() const noexcept { return precision_ == Precision::int8 ? &int8_input_ : nullptr; }
+
+  /// An int8 conv's run() with a u8 map at either end (or both): in_u8, when not null, is
+  /// the input already quantized by int8_input() (`in` is not read); out_u8, when not null,
+  /// receives the output requantized by out_q (quantize_u8's steps) instead of `out`.
+  /// Byte for byte what run() and quantize_u8_map would give. Throws invalid_argument for
+  /// a kernel that is not int8, or an out_q that is not positive with a zero point in [0, 255].
+  void run_int8(const float* in, const std::uint8_t* in_u8, int n, int h, int w, float* out, std::uint8_t* out_u8,
+                QuantParams out_q, const float* residual, bool relu, float* scratch, ThreadPool& pool) const;
+
  private:
   // The constructors' checks of the shape and of the weight and bias counts.
   static void validate(const ConvShape& s, std::size_t weights, std::size_t biases) {
@@ -156,6 +169,16 @@ class ConvKernel {
   }
 
   enum class Path { pointwise, pointwise_strided, patch, winograd, grouped_direct, per_group };
+
+  // An n x h x w input the kernel can take (the window fits the padded map).
+  void check_input(int n, int h, int w, const char* entry) const {
+    const ConvShape& s = shape_;
+    if (n <= 0 || h <= 0 || w <= 0 || h + 2 * s.pad < s.kernel || w + 2 * s.pad < s.kernel)
+      throw Error(ErrorKind::shape_mismatch,
+                  std::string("ConvKernel::") + entry + ": input " + std::to_string(n) + "x" + std::to_string(h) + "x" +
+                      std::to_string(w) + " too small for a " + std::to_string(s.kernel) + "x" +
+                      std::to_string(s.kernel) + " window with padding " + std::to_string(s.pad));
+  }
 
   // What the bf16 and int8 constructors share: the checks, shape, bias and GEMM path;
   // returns the GEMM depth K their weights are packed with.
@@ -248,16 +271,22 @@ class ConvKernel {
     return static_cast<std::size_t>(threads) * per_thread;
   }
 
-  // The input quantized once into scratch (a 3x3 conv reads each pixel nine times), then
-  // column slices as run_bf16's: as few as the threads allow, whole 8-column tiles.
-  void run_int8(const float* in, int n, int h, int w, detail::Index oh, detail::Index ow, float* out,
-                const detail::OutputEpilogue& e, float* scratch, ThreadPool& pool) const {
+  // The input quantized once into scratch (a 3x3 conv reads each pixel nine times) unless
+  // it comes quantized, then column slices as run_bf16's: as few as the threads allow,
+  // whole 8-column tiles. Output to `out` (fp32) or to out_u8.
+  void run_int8_gemm(const float* in, const std::uint8_t* in_u8, int n, int h, int w, detail::Index oh,
+                     detail::Index ow, float* out, std::uint8_t* out_u8, QuantParams out_q,
+                     const detail::OutputEpilogue& e, float* scratch, ThreadPool& pool) const {
     using detail::Index;
     const ConvShape& s = shape_;
     auto* bytes = reinterpret_cast<std::uint8_t*>(scratch);
-    std::uint8_t* q = bytes + int8_scratch_offset(pool.size());
-    const Index count = Index(n) * h * w * s.in_c;
-    pool.parallel_for(count, [&](std::ptrdiff_t b, std::ptrdiff_t end) { quantize_u8_map(in + b, end - b, int8_input_, q + b); });
+    const std::uint8_t* q = in_u8;
+    if (!q) {
+      std::uint8_t* to = bytes + int8_scratch_offset(pool.size());
+      const Index count = Index(n) * h * w * s.in_c;
+      pool.parallel_for(count, [&](std::ptrdiff_t b, std::ptrdiff_t end) { quantize_u8_map(in + b, end - b, int8_input_, to + b); });
+      q = to;
+    }
     const Index m = s.out_c, columns = Index(n) * oh * ow;
     const Index per_thread = static_cast<Index>(int8_scratch_offset(1));
     const Index slices = detail::round_up(detail::ceil_div(columns, Index(512)), Index(pool.size()));
@@ -273,8 +302,11 @@ class ConvKernel {
         epi.residual = e.residual ? e.residual + col0 * m : nullptr;
         epi.ldr = m;
         epi.relu = e.relu;
-        gemm_int8(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, out + col0 * m, m,
-                  per_thread ? bytes + thread * per_thread : nullptr);
+        std::uint8_t* own = per_thread ? bytes + thread * per_thread : nullptr;
+        if (out_u8)
+          gemm_int8(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, out_u8 + col0 * m, m, out_q, own);
+        else
+          gemm_int8(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, out + col0 * m, m, own);
       });
     };
     switch (path_) {
@@ -451,11 +483,7 @@ RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w
                                               bool relu, float* scratch, ThreadPool& pool) const {
   const ConvShape& s = shape_;
   if (s.out_c == 0) throw Error(ErrorKind::invalid_argument, "ConvKernel::run: kernel was default-constructed");
-  if (n <= 0 || h <= 0 || w <= 0 || h + 2 * s.pad < s.kernel || w + 2 * s.pad < s.kernel)
-    throw Error(ErrorKind::shape_mismatch,
-                "ConvKernel::run: input " + std::to_string(n) + "x" + std::to_string(h) + "x" +
-                    std::to_string(w) + " too small for a " + std::to_string(s.kernel) + "x" +
-                    std::to_string(s.kernel) + " window with padding " + std::to_string(s.pad));
+  check_input(n, h, w, "run");
   const detail::OutputEpilogue e{bias(), residual, relu};
   if (path_ == Path::winograd) {
     winograd_.run(in, n, h, w, out, e, scratch, pool);
@@ -471,7 +499,7 @@ RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w
   }
   const detail::Index oh = s.out_side(h), ow = s.out_side(w);
   if (precision_ == Precision::int8) {
-    run_int8(in, n, h, w, oh, ow, out, e, scratch, pool);
+    run_int8_gemm(in, nullptr, n, h, w, oh, ow, out, nullptr, {}, e, scratch, pool);
     return;
   }
   // The GEMM paths' column source, run by the fp32 GEMM or by the bf16 one.
@@ -484,6 +512,24 @@ RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w
     case Path::pointwise_strided: gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}); break;
     default: gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}); break;
   }
+}
+
+RESNET_SEPARATE_INLINE void ConvKernel::run_int8(const float* in, const std::uint8_t* in_u8, int n, int h, int w,
+                                                   float* out, std::uint8_t* out_u8, QuantParams out_q,
+                                                   const float* residual, bool relu, float* scratch,
+                                                   ThreadPool& pool) const {
+  if (precision_ != Precision::int8)
+    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: this conv computes in " +
+                                                 std::string(to_string(precision_)) + ", not int8");
+  if (out_u8 && (!(out_q.scale > 0.0f) || !std::isfinite(out_q.scale) || out_q.zero_point < 0 || out_q.zero_point > 255))
+    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: u8 output scale " + std::to_string(out_q.scale) +
+                                                 " and zero point " + std::to_string(out_q.zero_point) +
+                                                 " (expected a positive finite scale and a zero point in [0, 255])");
+  if (!in_u8 && !out_u8) return run(in, n, h, w, out, residual, relu, scratch, pool);
+  check_input(n, h, w, "run_int8");
+  const ConvShape& s = shape_;
+  run_int8_gemm(in, in_u8, n, h, w, s.out_side(h), s.out_side(w), out, out_u8, out_q, {bias(), residual, relu}, scratch,
+                pool);
 }
 
 #endif

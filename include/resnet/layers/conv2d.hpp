@@ -119,22 +119,42 @@ class ConvUnit {
   /// The precision this unit's conv computes in.
   Precision precision() const { return kernel_.precision(); }
 
+  /// int8: how the conv quantizes its input, so the layer before may hand it a u8 map
+  /// (Fusion::u8_output); null at any other precision.
+  const kernels::QuantParams* u8_input() const noexcept { return kernel_.int8_input(); }
+
   /// out = act(fusion.act(A(conv(in) + bias) + fusion.residual)) in the kernel's epilogue.
   /// A unit with its own ReLU takes no residual: relu(relu(y) + r) has no single epilogue.
+  /// An int8 unit takes a u8 input map quantized as it would quantize (FeatureMap::u8())
+  /// and writes u8 where fusion.u8_output asks.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape& s = in.shape();
     detail::expect_channels("ConvUnit", s, in_channels);
     if (A == Act::relu && fusion.residual)
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a unit with its own ReLU cannot add a residual");
+    const kernels::QuantParams* int8_in = kernel_.int8_input();
+    if (in.u8() && !(int8_in && int8_in->scale == in.u8_scale() && int8_in->zero_point == in.u8_zero_point()))
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 input map (scale " + std::to_string(in.u8_scale()) +
+                                                   ", zero point " + std::to_string(in.u8_zero_point()) +
+                                                   ") for a conv that does not quantize its input so");
     const Extent e = output_extent({s.h, s.w});
     const Shape out_shape{s.n, e.h, e.w, out_channels};
     detail::expect_residual("ConvUnit", out_shape, fusion);
+    const kernels::QuantParams* u8_out = int8_in ? fusion.u8_output : nullptr;
     FeatureMap out = ws.allocate(out_shape);
+    if (u8_out) out.set_u8(u8_out->scale, u8_out->zero_point);
     float* scratch = ws.scratch(kernel_.scratch_floats(s.n, s.h, s.w, ws.threads()));
     if (ws.planning()) return out;
+    const float* residual = fusion.residual ? fusion.residual->data() : nullptr;
+    const bool relu = A == Act::relu || fusion.relu();
+    if (in.u8() || u8_out) {
+      kernel_.run_int8(in.data(), in.u8() ? in.u8_data() : nullptr, s.n, s.h, s.w, out.data(),
+                       u8_out ? out.u8_data() : nullptr, u8_out ? *u8_out : kernels::QuantParams{}, residual, relu,
+                       scratch, ws.pool());
+      return out;
+    }
     if (ConvInputObserver* observer = ws.conv_input_observer()) observer->conv_input(index_, in.data(), in.size(), in_channels);
-    kernel_.run(in.data(), s.n, s.h, s.w, out.data(), fusion.residual ? fusion.residual->data() : nullptr,
-                A == Act::relu || fusion.relu(), scratch, ws.pool());
+    kernel_.run(in.data(), s.n, s.h, s.w, out.data(), residual, relu, scratch, ws.pool());
     return out;
   }
 
