@@ -162,6 +162,8 @@ TEST_CASE("int8 ConvKernel equals the reference convolution on the quantized ope
       {{3, 64, 7, 2, 3, 1}, 1, 23, 19, false, true, 1.0f},    // the stem's shape, K = 147
       {{3, 16, 3, 1, 1, 1}, 3, 8, 8, false, true, 1.0f},      // CIFAR's stem, K = 27
       {{64, 40, 1, 1, 0, 1}, 1, 2, 3, true, true, 0.5f},      // fewer columns than threads x 8
+      {{40, 300, 1, 1, 0, 1}, 1, 7, 7, true, true, 1.0f},     // 7x7: 3 threads split the 7 weight panels
+      {{24, 290, 3, 1, 1, 1}, 1, 5, 7, true, false, 1.0f},    // the same with windows, rows past M masked
   };
   for (const Int8ConvCase& c : cases)
     for (int threads : {1, 3})
@@ -186,14 +188,16 @@ TEST_CASE("int8 ConvKernel with u8 maps at either end gives run()'s values, byte
     RESNET_SKIP(resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
   namespace k = resnet::kernels;
   const int n = 2, h = 9, w = 11;
-  const ConvShape first{19, 24, 1, 1, 0, 1}, second{24, 20, 3, 1, 1, 1}, strided{24, 36, 3, 2, 1, 1};
+  // wide: 60 columns and 7 weight panels, which 3 threads split by panels.
+  const ConvShape first{19, 24, 1, 1, 0, 1}, second{24, 20, 3, 1, 1, 1}, strided{24, 36, 3, 2, 1, 1},
+      wide{24, 300, 3, 2, 1, 1};
   auto in = resnet50::random_vector(static_cast<std::size_t>(n) * h * w * first.in_c, 31);
   for (float& x : in) x = 0.3f + 2.0f * x;
   const k::QuantParams q_in = k::affine_u8_qparams(-1.7f, 2.3f), q_mid{0.02f, 0}, q_mid_shifted{0.03f, 17};
   const ConvKernel a(first, resnet50::random_vector(static_cast<std::size_t>(first.weight_count()), 32),
                      resnet50::random_vector(24, 33), q_in);
   for (const k::QuantParams& q_mid_case : {q_mid, q_mid_shifted})
-    for (const ConvShape& next : {second, strided})
+    for (const ConvShape& next : {second, strided, wide})
       for (int threads : {1, 3}) {
         INFO("next conv k " << next.kernel << " stride " << next.stride << " zero point " << q_mid_case.zero_point
                             << " threads " << threads);

@@ -287,26 +287,33 @@ class ConvKernel {
       pool.parallel_for(count, [&](std::ptrdiff_t b, std::ptrdiff_t end) { quantize_u8_map(in + b, end - b, int8_input_, to + b); });
       q = to;
     }
-    const Index m = s.out_c, columns = Index(n) * oh * ow;
+    const Index m = s.out_c, columns = Index(n) * oh * ow, threads = pool.size();
     const Index per_thread = static_cast<Index>(int8_scratch_offset(1));
-    const Index slices = detail::round_up(detail::ceil_div(columns, Index(512)), Index(pool.size()));
-    const Index nc = detail::round_up(detail::ceil_div(columns, slices), 8);
-    const Index tasks = detail::ceil_div(columns, nc);
+    // Where each thread would get fewer than 32 columns (7x7 maps at batch 1: 32 + 17 in
+    // 8-column tiles), the threads split the weight panels instead, each over all columns.
+    const Index panels = int8_.panels().panels();
+    const Index row_parts = threads > 1 && detail::ceil_div(columns, threads) < 32 && panels >= 2 * threads ? threads : 1;
+    const Index slices =
+        row_parts > 1 ? 1 : detail::round_up(detail::ceil_div(columns, Index(512)), threads);
+    const Index nc = row_parts > 1 ? columns : detail::round_up(detail::ceil_div(columns, slices), 8);
+    const Index tasks = detail::ceil_div(columns, nc) * row_parts;
     const auto gemm = [&](const auto& src) {
       using Source = std::decay_t<decltype(src)>;
       pool.parallel_tasks(tasks, [&](std::ptrdiff_t task, int thread) {
-        const Index col0 = task * nc, ncols = std::min(nc, columns - col0);
+        const Index col0 = task / row_parts * nc, ncols = std::min(nc, columns - col0), part = task % row_parts;
         Int8Epilogue epi;
         epi.input = int8_input_;
         epi.bias = e.bias;
         epi.residual = e.residual ? e.residual + col0 * m : nullptr;
         epi.ldr = m;
         epi.relu = e.relu;
-        std::uint8_t* own = per_thread ? bytes + thread * per_thread : nullptr;
-        if (out_u8)
-          gemm_int8(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, out_u8 + col0 * m, m, out_q, own);
-        else
-          gemm_int8(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, out + col0 * m, m, own);
+        detail::Int8Output o;
+        if (out_u8) o.u8 = out_u8 + col0 * m, o.q = out_q;
+        else o.f32 = out + col0 * m;
+        o.ldc = m;
+        detail::gemm_int8_run(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, o,
+                              per_thread ? bytes + thread * per_thread : nullptr, panels * part / row_parts,
+                              panels * (part + 1) / row_parts);
       });
     };
     switch (path_) {

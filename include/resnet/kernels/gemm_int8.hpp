@@ -228,9 +228,12 @@ inline void int8_panel_columns(const Int8PanelTask& t, LowpIndex col0, LowpIndex
 #undef RESNET_INT8_TARGET
 #endif
 
+/// The product's rows in panels [panel_begin, panel_end) of A (all of them by default): a
+/// caller may split the rows over threads where the columns are too few to split.
 template <class Source>
 void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, const Int8Epilogue& epi,
-                   const Int8Output& out, std::uint8_t* scratch) {
+                   const Int8Output& out, std::uint8_t* scratch, LowpIndex panel_begin = 0,
+                   LowpIndex panel_end = -1) {
   require_precision(Precision::int8);
   if (n <= 0 || a.rows() == 0) return;
   if (out.ldc < a.rows() || ((epi.residual || epi.residual_u8) && epi.ldr < a.rows()))
@@ -255,7 +258,7 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
     for (LowpIndex j = 0; j < cols; ++j)
       for (LowpIndex r = 0; r < segments; ++r)
         table[j * segments + r] = src.segment(n0 + j, r * run, run, scratch ? scratch + j * k + r * run : nullptr);
-    for (LowpIndex p = 0; p < w.panels(); ++p) {
+    for (LowpIndex p = panel_begin, end = panel_end < 0 ? w.panels() : std::min(panel_end, w.panels()); p < end; ++p) {
       const LowpIndex r0 = p * kLowpPanelRows;
       Int8PanelTask t;  // ~600 bytes on the stack, per panel and column block
       t.a = w.panel(p);
