@@ -20,16 +20,6 @@ constexpr int first_channel_mismatch() noexcept {
     if (outs[i] != ins[i + 1]) return static_cast<int>(i);
   return -1;
 }
-
-// The u8 input a unit takes (ConvUnit::u8_input()), or null for a unit that has none.
-template <class Unit>
-auto u8_input_of(const Unit& unit, int) -> decltype(unit.u8_input()) {
-  return unit.u8_input();
-}
-template <class Unit>
-const kernels::QuantParams* u8_input_of(const Unit&, long) {
-  return nullptr;
-}
 }  // namespace detail
 
 template <class... Units>
@@ -66,6 +56,9 @@ class Sequential {
   void init_random(RandomWeights& rng) {
     for_each([&](auto& unit, int) { unit.init_random(rng); });
   }
+
+  /// The first unit's u8 input (ConvUnit::u8_input()), or null.
+  const kernels::QuantParams* u8_input() const noexcept { return detail::u8_input_of(std::get<0>(units_), 0); }
 
   /// Runs the units in order; the fusion applies to the last one's output. A map that
   /// only an int8 conv reads goes to it as u8, quantized as that conv would (ConvUnit),

@@ -25,4 +25,17 @@ struct Fusion {
   bool relu() const noexcept { return act == Act::relu; }
 };
 
+namespace detail {
+/// The u8 input a layer or block takes (its u8_input(): ConvUnit, Sequential, Residual),
+/// or null for one that has none; call with 0.
+template <class Layer>
+auto u8_input_of(const Layer& layer, int) -> decltype(layer.u8_input()) {
+  return layer.u8_input();
+}
+template <class Layer>
+const kernels::QuantParams* u8_input_of(const Layer&, long) {
+  return nullptr;
+}
+}  // namespace detail
+
 }  // namespace resnet

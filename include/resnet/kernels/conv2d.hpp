@@ -22,9 +22,10 @@
 /// fp32 input map to u8 by the calibrated QuantParams into scratch, once, and the GEMM
 /// reads it through the u8 column sources, in place where it can. The epilogue
 /// dequantizes, adds bias and the fp32 residual, applies ReLU and writes fp32.
-/// run_int8() keeps a map u8 where only another int8 conv reads it (inside a block's main
-/// path): it takes the input already quantized and/or writes the output requantized by
-/// the next conv's input quantization, the same bytes that conv would have made.
+/// run_int8() keeps maps u8 between int8 convs (the blocks decide where, see ConvUnit):
+/// it takes the input already quantized, writes the output requantized by the next
+/// conv's input quantization (the bytes that conv would have made of the fp32 map), and
+/// adds a u8 residual.
 
 #include <algorithm>
 #include <cmath>
@@ -141,13 +142,22 @@ class ConvKernel {
   /// int8: how run() quantizes the fp32 input; null at any other precision.
   const QuantParams* int8_input() const noexcept { return precision_ == Precision::int8 ? &int8_input_ : nullptr; }
 
-  /// An int8 conv's run() with a u8 map at either end (or both): in_u8, when not null, is
-  /// the input already quantized by int8_input() (`in` is not read); out_u8, when not null,
-  /// receives the output requantized by out_q (quantize_u8's steps) instead of `out`.
-  /// Byte for byte what run() and quantize_u8_map would give. Throws invalid_argument for
-  /// a kernel that is not int8, or an out_q that is not positive with a zero point in [0, 255].
-  void run_int8(const float* in, const std::uint8_t* in_u8, int n, int h, int w, float* out, std::uint8_t* out_u8,
-                QuantParams out_q, const float* residual, bool relu, float* scratch, ThreadPool& pool) const;
+  /// The u8 maps an int8 conv's run_int8 reads or writes in place of fp32 ones.
+  struct U8Maps {
+    const std::uint8_t* in = nullptr;        ///< the input quantized by int8_input(); null: quantize `in`
+    std::uint8_t* out = nullptr;             ///< the output requantized by out_q; null: fp32 to `out`
+    QuantParams out_q;
+    const std::uint8_t* residual = nullptr;  ///< the residual, quantized by residual_q; null: the fp32 one
+    QuantParams residual_q;
+  };
+
+  /// An int8 conv's run() with u8 maps at any of its ends. A u8 input gives the bytes
+  /// run() would quantize `in` to, and a u8 output the bytes quantize_u8_map would make of
+  /// run()'s: byte for byte. A u8 residual adds (r - zero point) * scale, fused (as
+  /// gemm_int8's epilogue). Throws invalid_argument for a kernel that is not int8, or a
+  /// scale that is not positive and finite or a zero point outside [0, 255].
+  void run_int8(const float* in, int n, int h, int w, float* out, const float* residual, bool relu, const U8Maps& u8,
+                float* scratch, ThreadPool& pool) const;
 
  private:
   // The constructors' checks of the shape and of the weight and bias counts.
@@ -274,13 +284,12 @@ class ConvKernel {
   // The input quantized once into scratch (a 3x3 conv reads each pixel nine times) unless
   // it comes quantized, then column slices as run_bf16's: as few as the threads allow,
   // whole 8-column tiles. Output to `out` (fp32) or to out_u8.
-  void run_int8_gemm(const float* in, const std::uint8_t* in_u8, int n, int h, int w, detail::Index oh,
-                     detail::Index ow, float* out, std::uint8_t* out_u8, QuantParams out_q,
-                     const detail::OutputEpilogue& e, float* scratch, ThreadPool& pool) const {
+  void run_int8_gemm(const float* in, int n, int h, int w, detail::Index oh, detail::Index ow, float* out,
+                     const detail::OutputEpilogue& e, const U8Maps& u8, float* scratch, ThreadPool& pool) const {
     using detail::Index;
     const ConvShape& s = shape_;
     auto* bytes = reinterpret_cast<std::uint8_t*>(scratch);
-    const std::uint8_t* q = in_u8;
+    const std::uint8_t* q = u8.in;
     if (!q) {
       std::uint8_t* to = bytes + int8_scratch_offset(pool.size());
       const Index count = Index(n) * h * w * s.in_c;
@@ -305,10 +314,12 @@ class ConvKernel {
         epi.input = int8_input_;
         epi.bias = e.bias;
         epi.residual = e.residual ? e.residual + col0 * m : nullptr;
+        epi.residual_u8 = u8.residual ? u8.residual + col0 * m : nullptr;
+        epi.residual_q = u8.residual_q;
         epi.ldr = m;
         epi.relu = e.relu;
         detail::Int8Output o;
-        if (out_u8) o.u8 = out_u8 + col0 * m, o.q = out_q;
+        if (u8.out) o.u8 = u8.out + col0 * m, o.q = u8.out_q;
         else o.f32 = out + col0 * m;
         o.ldc = m;
         detail::gemm_int8_run(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, o,
@@ -506,7 +517,7 @@ RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w
   }
   const detail::Index oh = s.out_side(h), ow = s.out_side(w);
   if (precision_ == Precision::int8) {
-    run_int8_gemm(in, nullptr, n, h, w, oh, ow, out, nullptr, {}, e, scratch, pool);
+    run_int8_gemm(in, n, h, w, oh, ow, out, e, {}, scratch, pool);
     return;
   }
   // The GEMM paths' column source, run by the fp32 GEMM or by the bf16 one.
@@ -521,22 +532,26 @@ RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w
   }
 }
 
-RESNET_SEPARATE_INLINE void ConvKernel::run_int8(const float* in, const std::uint8_t* in_u8, int n, int h, int w,
-                                                   float* out, std::uint8_t* out_u8, QuantParams out_q,
-                                                   const float* residual, bool relu, float* scratch,
+RESNET_SEPARATE_INLINE void ConvKernel::run_int8(const float* in, int n, int h, int w, float* out,
+                                                   const float* residual, bool relu, const U8Maps& u8, float* scratch,
                                                    ThreadPool& pool) const {
   if (precision_ != Precision::int8)
     throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: this conv computes in " +
                                                  std::string(to_string(precision_)) + ", not int8");
-  if (out_u8 && (!(out_q.scale > 0.0f) || !std::isfinite(out_q.scale) || out_q.zero_point < 0 || out_q.zero_point > 255))
-    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: u8 output scale " + std::to_string(out_q.scale) +
-                                                 " and zero point " + std::to_string(out_q.zero_point) +
-                                                 " (expected a positive finite scale and a zero point in [0, 255])");
-  if (!in_u8 && !out_u8) return run(in, n, h, w, out, residual, relu, scratch, pool);
+  const auto check = [](const QuantParams& q, const char* what) {
+    if (!(q.scale > 0.0f) || !std::isfinite(q.scale) || q.zero_point < 0 || q.zero_point > 255)
+      throw Error(ErrorKind::invalid_argument, std::string("ConvKernel::run_int8: u8 ") + what + " scale " +
+                                                   std::to_string(q.scale) + " and zero point " +
+                                                   std::to_string(q.zero_point) +
+                                                   " (expected a positive finite scale and a zero point in [0, 255])");
+  };
+  if (u8.out) check(u8.out_q, "output");
+  if (u8.residual) check(u8.residual_q, "residual");
+  if (u8.residual && residual)
+    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: both an fp32 and a u8 residual");
   check_input(n, h, w, "run_int8");
   const ConvShape& s = shape_;
-  run_int8_gemm(in, in_u8, n, h, w, s.out_side(h), s.out_side(w), out, out_u8, out_q, {bias(), residual, relu}, scratch,
-                pool);
+  run_int8_gemm(in, n, h, w, s.out_side(h), s.out_side(w), out, {bias(), residual, relu}, u8, scratch, pool);
 }
 
 #endif
