@@ -260,7 +260,8 @@ class ConvKernel {
   }
 
   // A column source seen from column `first` on: the reduced-precision GEMMs number a
-  // call's columns from 0. run_length is the int8 sources' (instantiated only for them).
+  // call's columns from 0. run_length and columns are the int8 sources' (instantiated
+  // only for them).
   template <class Source>
   struct ColumnsFrom {
     const Source& src;
@@ -271,6 +272,10 @@ class ConvKernel {
       return src.segment(first + col, k0, len, tmp);
     }
     detail::Index run_length(detail::Index k) const { return src.run_length(k); }
+    void columns(detail::Index col0, detail::Index count, detail::Index run, detail::Index segments,
+                 detail::Index depth, const Element** table, Element* tmp) const {
+      column_table(src, first + col0, count, run, segments, depth, table, tmp);
+    }
   };
 
   // Where the u8 input map starts in run_int8's scratch: after each thread's GEMM scratch

@@ -255,9 +255,7 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
   const std::uint8_t* table[kLowpColumnTable];
   for (LowpIndex n0 = 0; n0 < n; n0 += block) {
     const LowpIndex cols = std::min(block, n - n0);
-    for (LowpIndex j = 0; j < cols; ++j)
-      for (LowpIndex r = 0; r < segments; ++r)
-        table[j * segments + r] = src.segment(n0 + j, r * run, run, scratch ? scratch + j * k + r * run : nullptr);
+    column_table(src, n0, cols, run, segments, k, table, scratch);
     for (LowpIndex p = panel_begin, end = panel_end < 0 ? w.panels() : std::min(panel_end, w.panels()); p < end; ++p) {
       const LowpIndex r0 = p * kLowpPanelRows;
       Int8PanelTask t;  // ~600 bytes on the stack, per panel and column block
