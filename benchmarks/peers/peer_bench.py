@@ -352,8 +352,9 @@ def results_markdown(meta, results, engines):
                  + f"; ours built with `{meta['compiler']} -O3 -march=native`. Input {meta['side']}x{meta['side']} "
                  f"fp32, torchvision models with seeded random weights; {meta['rounds']} interleaved rounds of "
                  f"{meta['iters']} passes per engine after {meta['warmup']} warm-up passes. "
-                 + ("Spinning off (`--no-spin`: ONNX Runtime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE)."
-                    if meta["no_spin"] else "Each engine's default thread waiting (ONNX Runtime and OpenMP spin)."))
+                 + ("Spinning off (`--no-spin`: ONNX Runtime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE, ours "
+                    "Workspace(t, 0))." if meta["no_spin"]
+                    else "Each engine's default thread waiting (ONNX Runtime and OpenMP spin; ours 200 us)."))
     lines.append("")
     lines.append("Median latency per forward pass in ms (lower is better); `ours/X` is our median divided by "
                  "X's (below 1.00x: we are faster); img/s is our throughput.")
@@ -527,8 +528,8 @@ def parse_args(argv):
     p.add_argument("--out-dir", default=None, help="results (default docs/bench; build-peers/quick with --quick)")
     p.add_argument("--note", default="", help="a sentence for the results, e.g. about machine load")
     p.add_argument("--no-spin", action="store_true",
-                   help="ONNX Runtime allow_spinning=0 and OMP_WAIT_POLICY=PASSIVE: fairer on an oversubscribed "
-                        "machine (ours never spins), slower on an idle one")
+                   help="ONNX Runtime allow_spinning=0, OMP_WAIT_POLICY=PASSIVE and our workers sleeping at once "
+                        "(Workspace(t, 0)): fairer on an oversubscribed machine, slower on an idle one")
     p.add_argument("--rebuild", action="store_true", help="recompile ours_worker")
     p.add_argument("--no-install", action="store_true", help="do not npm-install onnxruntime-node")
     args = p.parse_args(argv)
