@@ -186,7 +186,7 @@ class WinogradConv {
  private:
   static constexpr Index kNc = kBlockNc;
   static constexpr Index kKc = kBlockKc;
-  static constexpr Index kMc = kBlockMc;
+  static constexpr Index kMc = 192;  // its GEMM tasks take all row blocks: gemm.hpp's 48 buys nothing here
   static constexpr Index kChunkTiles = 256;   // phased mode: V and M of a chunk stay in L3
   static constexpr Index kBlockBytes = 512 * 1024;  // blocked mode: a block's V and M aim at L2
   // Tiles per block: at least 48 so the GEMMs keep their 8-column register tiles busy and
