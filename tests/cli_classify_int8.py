@@ -12,11 +12,9 @@ file: BN folded into each conv (torch.nn.utils.fusion.fuse_conv_bn_eval), each c
 input through a torch.ao.quantization FakeQuantize (MinMaxObserver, quint8, per tensor)
 whose observer saw only the range's two ends and was then disabled, so PyTorch computes
 the scale and zero point itself; each conv's weight fake-quantized per output channel by
-FakeQuantize(PerChannelMinMaxObserver, qint8, per_channel_symmetric); and the output of
-each block that another block of its stage follows, through that block's conv1
-FakeQuantize (the library hands that block a u8 map, which its identity shortcut adds).
-The classifier and the other maps stay fp32 in both. Its probabilities are cached beside
-the references, keyed by the ranges file's contents.
+FakeQuantize(PerChannelMinMaxObserver, qint8, per_channel_symmetric). The classifier and
+the maps stay fp32 in both. Its probabilities are cached beside the references, keyed by
+the ranges file's contents.
 
 Passes when our top-1 is PyTorch's on >= 99% of the photos and every printed top-5
 probability is within TOLERANCE of PyTorch's. Both compute the same quantized
@@ -71,22 +69,15 @@ def torch_fake_quant_logits(ranges_path):
         convs = [m for _, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
         if len(convs) != len(ranges["input_min"]):
             raise SystemExit(f"FAIL: {len(convs)} convs but {len(ranges['input_min'])} ranges")
-        acts = {}
         for conv, lo, hi in zip(convs, ranges["input_min"], ranges["input_max"]):
             act = FakeQuantize(observer=MinMaxObserver, quant_min=0, quant_max=255, dtype=torch.quint8,
                                qscheme=torch.per_tensor_affine, reduce_range=False)
             act(torch.tensor([float(lo), float(hi)]))  # the observer sees the range, PyTorch computes the qparams
             act.disable_observer()
-            acts[conv] = act
             weight = FakeQuantize(observer=PerChannelMinMaxObserver, quant_min=-128, quant_max=127,
                                   dtype=torch.qint8, qscheme=torch.per_channel_symmetric, ch_axis=0)
             conv.weight.data = weight(conv.weight.data)
             conv.register_forward_pre_hook(lambda module, inputs, act=act: (act(inputs[0]),))
-        # A block followed by another in its stage hands it a u8 map: its output quantized by
-        # the next block's conv1, which the next block's identity shortcut then adds.
-        for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
-            for block, following in zip(layer[:-1], layer[1:]):
-                block.register_forward_hook(lambda module, inputs, out, act=acts[following.conv1]: act(out))
         return torch.cat([model(x[i:i + 8]) for i in range(0, len(x), 8)])
     return logits_of
 

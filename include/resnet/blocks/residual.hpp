@@ -5,7 +5,6 @@
 /// the block hands the shortcut's map down as that conv's Fusion.
 
 #include <string>
-#include <type_traits>
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/workspace.hpp"
@@ -29,9 +28,7 @@ Fusion residual_fusion(const Shape& in, const FeatureMap& shortcut, Act block_ac
   if (shortcut.shape() != main_out)
     throw Error(ErrorKind::shape_mismatch, "residual block: the shortcut gives " + shortcut.shape().str() +
                                                ", the main path " + main_out.str());
-  Fusion f{&shortcut, block_act == Act::relu ? Act::relu : caller.act};
-  f.u8_output = caller.u8_output;  // the block's output is the main path's
-  return f;
+  return {&shortcut, block_act == Act::relu ? Act::relu : caller.act};
 }
 }  // namespace detail
 
@@ -64,14 +61,6 @@ class Residual {
   void init_random(RandomWeights& rng) {
     main_.init_random(rng);
     shortcut_.init_random(rng);
-  }
-
-  /// int8, identity shortcut: the main path's u8 input (its first conv's quantization).
-  /// The block then takes x as u8, which its first conv reads and its last conv's
-  /// epilogue adds as the u8 residual (ONNX Runtime's QLinearAdd, fused). Null otherwise.
-  const kernels::QuantParams* u8_input() const noexcept {
-    if constexpr (std::is_same_v<Shortcut, Identity<in_channels>>) return detail::u8_input_of(main_, 0);
-    else return nullptr;
   }
 
   /// out = After(main(x) + shortcut(x)), then the caller's activation.

@@ -92,23 +92,12 @@ class Stage {
     if constexpr (has_last) last_.init_random(rng);
   }
 
-  /// The blocks in order; the fusion applies to the last block's output. Between the
-  /// blocks of an int8 stage the maps are u8 where the next block takes them so
-  /// (Residual::u8_input()), except while a calibration observes the conv inputs.
+  /// The blocks in order; the fusion applies to the last block's output.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
-    const bool observed = ws.conv_input_observer() != nullptr;
-    const auto into = [&](const auto& next) {  // the fusion of a block that `next` follows
-      Fusion f;
-      if (!observed) f.u8_output = detail::u8_input_of(next, 0);
-      return f;
-    };
-    const auto after = [&](std::size_t i) {  // ... of the block before repeated_[i], or before last_ at size()
-      if (i < repeated_.size()) return into(repeated_[i]);
-      if constexpr (has_last) return into(last_);
-      return fusion;
-    };
-    FeatureMap x = first_.forward(in, ws, after(0));
-    for (std::size_t i = 0; i < repeated_.size(); ++i) x = repeated_[i].forward(x, ws, after(i + 1));
+    const bool first_is_last = repeated_.empty() && !has_last;
+    FeatureMap x = first_.forward(in, ws, first_is_last ? fusion : Fusion{});
+    for (std::size_t i = 0; i < repeated_.size(); ++i)
+      x = repeated_[i].forward(x, ws, i + 1 == repeated_.size() && !has_last ? fusion : Fusion{});
     if constexpr (has_last) x = last_.forward(x, ws, fusion);
     return x;
   }

@@ -26,8 +26,8 @@ struct Fusion {
 };
 
 namespace detail {
-/// The u8 input a layer or block takes (its u8_input(): ConvUnit, Sequential, Residual),
-/// or null for one that has none; call with 0.
+/// The u8 input a layer takes (its u8_input(): ConvUnit), or null for one that has none;
+/// call with 0.
 template <class Layer>
 auto u8_input_of(const Layer& layer, int) -> decltype(layer.u8_input()) {
   return layer.u8_input();

@@ -22,10 +22,10 @@
 /// fp32 input map to u8 by the calibrated QuantParams into scratch, once, and the GEMM
 /// reads it through the u8 column sources, in place where it can. The epilogue
 /// dequantizes, adds bias and the fp32 residual, applies ReLU and writes fp32.
-/// run_int8() keeps maps u8 between int8 convs (the blocks decide where, see ConvUnit):
-/// it takes the input already quantized, writes the output requantized by the next
-/// conv's input quantization (the bytes that conv would have made of the fp32 map), and
-/// adds a u8 residual.
+/// run_int8() keeps maps u8 between int8 convs (a block's main path, see ConvUnit): it
+/// takes the input already quantized and writes the output requantized by the next
+/// conv's input quantization (the bytes that conv would have made of the fp32 map); it
+/// can also add a u8 residual (the models keep theirs fp32: docs/lowp.md says why).
 
 #include <algorithm>
 #include <cmath>

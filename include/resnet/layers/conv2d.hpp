@@ -125,8 +125,8 @@ class ConvUnit {
 
   /// out = act(fusion.act(A(conv(in) + bias) + fusion.residual)) in the kernel's epilogue.
   /// A unit with its own ReLU takes no residual: relu(relu(y) + r) has no single epilogue.
-  /// An int8 unit also takes u8 maps (FeatureMap::u8()): an input quantized as it would
-  /// quantize it, and a residual; and writes u8 where fusion.u8_output asks.
+  /// An int8 unit also takes a u8 input map quantized as it would quantize it
+  /// (FeatureMap::u8()), and writes u8 where fusion.u8_output asks.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape& s = in.shape();
     detail::expect_channels("ConvUnit", s, in_channels);
@@ -137,9 +137,8 @@ class ConvUnit {
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 input map (scale " + std::to_string(in.u8_scale()) +
                                                    ", zero point " + std::to_string(in.u8_zero_point()) +
                                                    ") for a conv that does not quantize its input so");
-    const bool u8_residual = fusion.residual && fusion.residual->u8();
-    if (u8_residual && !int8_in)
-      throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 residual map for a conv that is not int8");
+    if (fusion.residual && fusion.residual->u8())
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 residual map (the residual stays fp32)");
     const Extent e = output_extent({s.h, s.w});
     const Shape out_shape{s.n, e.h, e.w, out_channels};
     detail::expect_residual("ConvUnit", out_shape, fusion);
@@ -148,19 +147,17 @@ class ConvUnit {
     if (u8_out) out.set_u8(u8_out->scale, u8_out->zero_point);
     float* scratch = ws.scratch(kernel_.scratch_floats(s.n, s.h, s.w, ws.threads()));
     if (ws.planning()) return out;
+    const float* residual = fusion.residual ? fusion.residual->data() : nullptr;
     const bool relu = A == Act::relu || fusion.relu();
-    if (in.u8() || u8_out || u8_residual) {
+    if (in.u8() || u8_out) {
       kernels::ConvKernel::U8Maps u8;
       if (in.u8()) u8.in = in.u8_data();
       if (u8_out) u8.out = out.u8_data(), u8.out_q = *u8_out;
-      if (u8_residual) u8.residual = fusion.residual->u8_data(), u8.residual_q = {fusion.residual->u8_scale(), fusion.residual->u8_zero_point()};
-      kernel_.run_int8(in.data(), s.n, s.h, s.w, out.data(), u8_residual || !fusion.residual ? nullptr : fusion.residual->data(),
-                       relu, u8, scratch, ws.pool());
+      kernel_.run_int8(in.data(), s.n, s.h, s.w, out.data(), residual, relu, u8, scratch, ws.pool());
       return out;
     }
     if (ConvInputObserver* observer = ws.conv_input_observer()) observer->conv_input(index_, in.data(), in.size(), in_channels);
-    kernel_.run(in.data(), s.n, s.h, s.w, out.data(), fusion.residual ? fusion.residual->data() : nullptr, relu, scratch,
-                ws.pool());
+    kernel_.run(in.data(), s.n, s.h, s.w, out.data(), residual, relu, scratch, ws.pool());
     return out;
   }
 
