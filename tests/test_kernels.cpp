@@ -91,6 +91,8 @@ std::vector<ConvCase> odd_cases(int kernel, int stride) {
   // place), with leftover columns after the 8-column tiles and several depth blocks.
   cases.push_back({{272, 64, kernel, stride, pad}, 1, 5, 7, true, true, true});
   cases.push_back({{24, 32, kernel, stride, pad}, 3, 9, 6, true, false, true});
+  // 112 = 48 + 32 + 32 output channels: the last 64 rows packed as two 32-row blocks.
+  cases.push_back({{300, 112, kernel, stride, pad}, 1, 6, 7, true, true, true});
   return cases;
 }
 
@@ -178,6 +180,20 @@ TEST_CASE("GEMM packs B when a window row is too short to read in place", "[conv
     INFO(describe(c, threads));
     CHECK(compare(c, ConvAlgorithm::gemm, threads) < 1e-5);
   }
+}
+
+TEST_CASE("GEMM splits rows between threads over the 32-row tail blocks", "[conv][gemm]") {
+  // Few columns (a 5x5 or 3x3 map at batch 1): the threads take row ranges, one of which
+  // ends in the two 32-row blocks of 256 = 4 x 48 + 32 + 32 (or 64) output channels.
+  for (const ConvCase& c : {ConvCase{{96, 256, 1, 1, 0}, 1, 5, 5, true, true, true},
+                            ConvCase{{40, 64, 3, 1, 1}, 1, 3, 3, true, true, true},
+                            ConvCase{{64, 1024, 1, 2, 0}, 1, 6, 5, true, false, true}})
+    for (int threads : {2, 3}) {
+      std::string name;
+      const double err = compare(c, ConvAlgorithm::gemm, threads, &name);
+      INFO(name << " " << describe(c, threads));
+      CHECK(err < 1e-5);
+    }
 }
 
 TEST_CASE("ConvKernel on the shapes of ResNet-50 at batch 1", "[conv][resnet50]") {

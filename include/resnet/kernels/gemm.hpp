@@ -85,19 +85,28 @@ inline Index even_block(Index total, Index target, Index multiple) {
 
 /// A (M x K) packed once into Eigen's gebp layout, cut into kc-deep, mc-tall blocks; or
 /// `count` such matrices of one shape (Winograd's alpha^2 weight matrices) in one buffer.
+/// Where the panel kernels run and M is 16 more than a multiple of 48 (64, 256, 1024
+/// channels), the last 64 rows are two 32-row blocks: Eigen packs a block as 48-row panels
+/// and then a 16-row one, whose 8 FMAs per k step wait on 9 loads (160 against 210 GFLOP/s
+/// for 32- and 48-row panels, one thread).
 class PackedLhs {
  public:
   PackedLhs() = default;
   /// a_row_major: M x K, row i at a + i * lda (OHWI weights: lda = K).
   PackedLhs(const float* a_row_major, Index m, Index k, Index lda, Index kc, Index mc)
       : PackedLhs(m, k, kc, mc, 1) {
-    for (Index mb = 0; mb < m_blocks_; ++mb) pack_rows(0, mb, a_row_major + mb * mc_ * lda, lda);
+    for (Index mb = 0; mb < m_blocks_; ++mb) pack_rows(0, mb, a_row_major + row0(mb) * lda, lda);
   }
   /// Room for `count` M x K matrices, filled by pack_rows().
   PackedLhs(Index m, Index k, Index kc, Index mc, Index count)
       : rows_(m), depth_(k), kc_(std::min(kc, k)), mc_(std::min(round_up(mc, kMr), round_up(m, kMr))) {
     k_blocks_ = ceil_div(depth_, kc_);
-    m_blocks_ = ceil_div(rows_, mc_);
+    const bool split_tail = kPanelKernels && rows_ >= 64 && rows_ % kMr == 16;
+    const Index head = split_tail ? rows_ - 64 : rows_;
+    for (Index r = 0; r < head; r += mc_) row0_.push_back(r);
+    if (split_tail) row0_.insert(row0_.end(), {head, head + 32});
+    m_blocks_ = static_cast<Index>(row0_.size());
+    row0_.push_back(rows_);
     // Eigen's packer stores aligned packets: every block starts on a 64-byte boundary.
     data_.resize(static_cast<std::size_t>(count * (rows_ * depth_ + k_blocks_ * m_blocks_ * 16)));
     std::size_t offset = 0;
@@ -130,7 +139,9 @@ class PackedLhs {
   Index mc() const { return mc_; }
   Index k_blocks() const { return k_blocks_; }
   Index m_blocks() const { return m_blocks_; }
-  Index block_rows(Index mb) const { return std::min(mc_, rows_ - mb * mc_); }
+  /// First row of row block mb; blocks are mc() rows, the last one or two fewer.
+  Index row0(Index mb) const { return row0_[static_cast<std::size_t>(mb)]; }
+  Index block_rows(Index mb) const { return row0(mb + 1) - row0(mb); }
   Index block_depth(Index kb) const { return std::min(kc_, depth_ - kb * kc_); }
   const float* block(Index kb, Index mb, Index matrix = 0) const {
     return data_.data() + offsets_[static_cast<std::size_t>((matrix * k_blocks_ + kb) * m_blocks_ + mb)];
@@ -141,6 +152,7 @@ class PackedLhs {
   Index rows_ = 0, depth_ = 0, kc_ = 1, mc_ = kMr, k_blocks_ = 0, m_blocks_ = 0;
   AlignedFloats data_;
   std::vector<std::size_t> offsets_;
+  std::vector<Index> row0_;  // m_blocks_ + 1 entries
 };
 
 /// Packs columns [0, ncols) of depth range [k0, k0 + kc) into Eigen's blockB layout
@@ -435,7 +447,7 @@ void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const 
     epi.first = kb == 0;
     epi.last = kb + 1 == a.k_blocks();
     for (Index mb = mb0; mb < mb1; ++mb) {
-      const Index m0 = mb * a.mc();
+      const Index m0 = a.row0(mb);
       gebp_block(c + m0, ldc, a.block(kb, mb, matrix), b, a.block_rows(mb), kk, ncols, epi.rows_from(m0));
     }
   }

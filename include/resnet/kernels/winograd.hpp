@@ -250,7 +250,7 @@ class WinogradConv {
     // One row block at a time: U of those output channels for every xi, then packed.
     std::vector<float> u(static_cast<std::size_t>(A * A * packed_.mc() * ic));  // [xi][row][c]
     for (Index mb = 0; mb < packed_.m_blocks(); ++mb) {
-      const Index o0 = mb * packed_.mc(), rows = packed_.block_rows(mb);
+      const Index o0 = packed_.row0(mb), rows = packed_.block_rows(mb);
       for (Index r = 0; r < rows; ++r)
         for (Index c = 0; c < ic; ++c) {  // U = G g G^T, in double
           double g[9], tmp[A * 3], uu[A * A];
