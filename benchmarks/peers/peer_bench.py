@@ -19,7 +19,8 @@ Writes results.md, results.json and latency.svg to --out-dir (docs/bench, or
 build-peers/quick with --quick) and, when that is docs/bench, the results section of
 benchmarks/README.md. Needs Debian's python3-torch/torchvision (export and the torch
 worker), node + `npm install --ignore-scripts` in benchmarks/peers (done on first use),
-python3-opencv (the OpenCV engine is skipped with a warning when cv2 is missing) and g++;
+python3-matplotlib (the plot), python3-opencv (the OpenCV engine is skipped with a warning
+when cv2 is missing) and g++;
 python3-onnx for the ort_int8 engine (`--engines ours,ort,ort_int8`: ONNX Runtime on the
 int8 QDQ model export_qdq.py writes). ours_int8 is this library in int8, calibrated by its
 own calibration (models/calibration.hpp, its default method) on the same preprocessed photos
