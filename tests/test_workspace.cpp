@@ -195,6 +195,7 @@ TEST_CASE("A batch in passes of a few images gives the values of one pass", "[wo
     r.arena = ws.arena_bytes();
     return r;
   };
+  // 0 (automatic) makes one pass of these three small images (45 x 37 x 3 < 8,192 pixels).
   for (Layout layout : {Layout::nhwc, Layout::nchw}) {
     const Run whole = run(3, layout);
     for (int per_pass : {0, 1, 2}) {
@@ -211,7 +212,7 @@ TEST_CASE("A batch in passes of a few images gives the values of one pass", "[wo
         CHECK(parts.stages[s].shape() == whole.stages[s].shape());
         CHECK(parts.stages[s].values() == whole.stages[s].values());
       }
-      CHECK(parts.arena < whole.arena);
+      if (per_pass > 0) CHECK(parts.arena < whole.arena);
     }
   }
   ModelOptions bad;

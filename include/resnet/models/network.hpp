@@ -10,6 +10,7 @@
 /// Non-finite inputs: NaN and Inf propagate through the arithmetic like in PyTorch
 /// (ReLU and max pooling keep NaN); they never cause undefined behaviour.
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -62,10 +63,11 @@ struct ModelOptions {
   /// models/calibration.hpp); loading weights checks that they fit the model.
   ActivationRanges int8_ranges;
   /// A batch runs through the network this many images at a time, each group through
-  /// every layer before the next (the same values as one pass). 0: one image at a time,
-  /// which measured fastest here: a whole batch's maps outgrow the caches (ResNet-50,
-  /// 224x224, one thread: batch 8 took 1.2x (fp32) and 1.4x (int8) the time per image of
-  /// batch 1; docs/design.md).
+  /// every layer before the next (the same values as one pass). 0: as many as make about
+  /// 8,192 input pixels (one image of 224x224, eight of CIFAR's 32x32), which measured
+  /// fastest here: a whole batch of large images outgrows the caches (ResNet-50, 224x224,
+  /// one thread: batch 8 took 1.2x (fp32) and 1.4x (int8) the time per image of batch 1),
+  /// while single small images leave the threads too little work (docs/design.md).
   int images_per_pass = 0;
 };
 
@@ -593,7 +595,10 @@ void Network<Family, StemT, PostNorm, Stages...>::forward(const float* data, std
                      options_.classes);
     });
   };
-  const int per_pass = options_.images_per_pass > 0 ? options_.images_per_pass : 1;
+  constexpr long long kPassPixels = 8192;  // the automatic images_per_pass's input pixels
+  const int per_pass = options_.images_per_pass > 0
+                           ? options_.images_per_pass
+                           : static_cast<int>(std::clamp<long long>(kPassPixels / (1LL * shape.h * shape.w), 1, shape.n));
   for (int first = 0; first < shape.n; first += per_pass) {
     Shape part = shape;
     part.n = std::min(per_pass, shape.n - first);
