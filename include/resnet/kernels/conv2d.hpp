@@ -180,6 +180,16 @@ class ConvKernel {
 
   enum class Path { pointwise, pointwise_strided, patch, winograd, grouped_direct, per_group };
 
+  // A u8 quantization the int8 kernels take: a positive finite scale, a zero point in
+  // [0, 255]; `what` names it in the Error (a C string: run_int8 checks on every call
+  // and must not allocate).
+  static void check_u8_params(const QuantParams& q, const char* what) {
+    if (!(q.scale > 0.0f) || !std::isfinite(q.scale) || q.zero_point < 0 || q.zero_point > 255)
+      throw Error(ErrorKind::invalid_argument, std::string(what) + " scale " + std::to_string(q.scale) + " and zero point " +
+                                                   std::to_string(q.zero_point) +
+                                                   " (expected a positive finite scale and a zero point in [0, 255])");
+  }
+
   // An n x h x w input the kernel can take (the window fits the padded map).
   void check_input(int n, int h, int w, const char* entry) const {
     const ConvShape& s = shape_;
@@ -488,10 +498,7 @@ RESNET_SEPARATE_INLINE ConvKernel::ConvKernel(const ConvShape& s, std::vector<fl
 RESNET_SEPARATE_INLINE ConvKernel::ConvKernel(const ConvShape& s, std::vector<float> weight_ohwi,
                                                 std::vector<float> bias, QuantParams input) {
   require_precision(Precision::int8);
-  if (!(input.scale > 0.0f) || !std::isfinite(input.scale) || input.zero_point < 0 || input.zero_point > 255)
-    throw Error(ErrorKind::invalid_argument, "ConvKernel: int8 input scale " + std::to_string(input.scale) +
-                                                 " and zero point " + std::to_string(input.zero_point) +
-                                                 " (expected a positive finite scale and a zero point in [0, 255])");
+  check_u8_params(input, "ConvKernel: int8 input");
   if (s.groups != 1) {
     *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
     return;
@@ -543,15 +550,8 @@ RESNET_SEPARATE_INLINE void ConvKernel::run_int8(const float* in, int n, int h, 
   if (precision_ != Precision::int8)
     throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: this conv computes in " +
                                                  std::string(to_string(precision_)) + ", not int8");
-  const auto check = [](const QuantParams& q, const char* what) {
-    if (!(q.scale > 0.0f) || !std::isfinite(q.scale) || q.zero_point < 0 || q.zero_point > 255)
-      throw Error(ErrorKind::invalid_argument, std::string("ConvKernel::run_int8: u8 ") + what + " scale " +
-                                                   std::to_string(q.scale) + " and zero point " +
-                                                   std::to_string(q.zero_point) +
-                                                   " (expected a positive finite scale and a zero point in [0, 255])");
-  };
-  if (u8.out) check(u8.out_q, "output");
-  if (u8.residual) check(u8.residual_q, "residual");
+  if (u8.out) check_u8_params(u8.out_q, "ConvKernel::run_int8: u8 output");
+  if (u8.residual) check_u8_params(u8.residual_q, "ConvKernel::run_int8: u8 residual");
   if (u8.residual && residual)
     throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: both an fp32 and a u8 residual");
   check_input(n, h, w, "run_int8");

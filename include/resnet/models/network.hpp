@@ -54,7 +54,8 @@ struct ModelOptions {
   /// the maps between layers stay fp32; docs/lowp.md). int8 quantizes the weights per
   /// output channel (s8) and each conv's input per tensor (u8, by int8_ranges), sums in
   /// int32 and dequantizes in the epilogue; grouped convs, the classifier and the maps
-  /// between blocks stay fp32 (inside a block they pass from conv to conv as u8). Constructing a model with a precision the CPU or build lacks (AVX512-BF16,
+  /// between blocks stay fp32 (inside a block they pass from conv to conv as u8).
+  /// Constructing a model with a precision the CPU or build lacks (AVX512-BF16,
   /// AVX512-VNNI) throws ErrorKind::unsupported_cpu; int8 without int8_ranges throws
   /// ErrorKind::invalid_argument.
   Precision precision = Precision::fp32;
