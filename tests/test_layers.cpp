@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -271,8 +272,8 @@ TEST_CASE("ReLU keeps NaN as NaN (BatchNorm and the conv epilogue)", "[layers][n
 namespace {
 
 template <PoolPadding Mode>
-ref::Map run_max_pool(const ref::Map& x) {
-  const ref::Map y = run(MaxPool<3, 2, 1, Mode>{}, x);
+ref::Map run_max_pool(const ref::Map& x, int threads = 1) {
+  const ref::Map y = run(MaxPool<3, 2, 1, Mode>{}, x, threads);
   const Extent e = MaxPool<3, 2, 1, Mode>::output_extent({x.h, x.w});
   REQUIRE(ref::nhwc_shape(y) == (Shape{x.n, e.h, e.w, x.c}));
   return y;
@@ -291,6 +292,14 @@ TEST_CASE("MaxPool 3/2/1 matches the reference in both padding modes", "[layers]
   const ref::Map x = ref::random_map(2, 13, 8, 8, 102);
   CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::never_wins>(x), ref::max_pool(x, 3, 2, 1, false)) == 0.0);
   CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::zeros>(x), ref::max_pool(x, 3, 2, 1, true)) == 0.0);
+  // Whole 16-channel registers, and registers plus a tail, on three threads.
+  for (const int channels : {16, 37, 64}) {
+    INFO(channels << " channels");
+    const ref::Map wide = ref::random_map(2, channels, 9, 7, 103, -2.0, 1.0);
+    CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::never_wins>(wide, 3), ref::max_pool(wide, 3, 2, 1, false)) ==
+          0.0);
+    CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::zeros>(wide, 3), ref::max_pool(wide, 3, 2, 1, true)) == 0.0);
+  }
 }
 
 TEST_CASE("KV2 stem pool: zero padding on a negative map gives zeros only at the border (docs/spec.md 7.5)",
@@ -329,25 +338,32 @@ TEST_CASE("KV2 stem pool: zero padding on a negative map gives zeros only at the
 }
 
 TEST_CASE("MaxPool and global max propagate NaN", "[layers][pool][nan]") {
-  ref::Map x = ref::random_map(1, 13, 7, 9, 121);
-  const int ny = 3, nx = 4, nc = 2;
-  x.at(0, nc, ny, nx) = std::numeric_limits<double>::quiet_NaN();
-  const ref::Map want = ref::max_pool(x, 3, 2, 1, false);  // std::max drops NaN; checked only away from it
+  // 13 channels take the scalar tail only; 37 put NaN in a register's lane (channel 18)
+  // and in the tail (channel 34).
+  for (const int channels : {13, 37}) {
+    INFO(channels << " channels");
+    ref::Map x = ref::random_map(1, channels, 7, 9, 121);
+    const int ny = 3, nx = 4;
+    const std::vector<int> nan_channels = channels == 13 ? std::vector<int>{2} : std::vector<int>{18, 34};
+    for (const int c : nan_channels) x.at(0, c, ny, nx) = std::numeric_limits<double>::quiet_NaN();
+    const ref::Map want = ref::max_pool(x, 3, 2, 1, false);  // std::max drops NaN; checked only away from it
+    auto has_nan = [&](int c) { return std::find(nan_channels.begin(), nan_channels.end(), c) != nan_channels.end(); };
 
-  const ref::Map got = run_max_pool<PoolPadding::never_wins>(x);
-  for (int c = 0; c < 13; ++c)
-    for (int i = 0; i < got.h; ++i)
-      for (int j = 0; j < got.w; ++j) {
-        // Window of output (i, j) covers input rows 2i-1 .. 2i+1.
-        const bool sees_nan = c == nc && std::abs(ny - 2 * i) <= 1 && std::abs(nx - 2 * j) <= 1;
-        if (sees_nan)
-          CHECK(std::isnan(got.at(0, c, i, j)));
-        else
-          CHECK(got.at(0, c, i, j) == want.at(0, c, i, j));
-      }
+    const ref::Map got = run_max_pool<PoolPadding::never_wins>(x);
+    for (int c = 0; c < channels; ++c)
+      for (int i = 0; i < got.h; ++i)
+        for (int j = 0; j < got.w; ++j) {
+          // Window of output (i, j) covers input rows 2i-1 .. 2i+1.
+          const bool sees_nan = has_nan(c) && std::abs(ny - 2 * i) <= 1 && std::abs(nx - 2 * j) <= 1;
+          if (sees_nan)
+            CHECK(std::isnan(got.at(0, c, i, j)));
+          else
+            CHECK(got.at(0, c, i, j) == want.at(0, c, i, j));
+        }
 
-  const ref::Map pooled = run(GlobalPooling{GlobalPool::max}, x);
-  for (int c = 0; c < 13; ++c) CHECK(std::isnan(pooled.v[c]) == (c == nc));
+    const ref::Map pooled = run(GlobalPooling{GlobalPool::max}, x);
+    for (int c = 0; c < channels; ++c) CHECK(std::isnan(pooled.v[c]) == has_nan(c));
+  }
 }
 
 TEST_CASE("ZeroPad matches the reference", "[layers][pad]") {
@@ -368,6 +384,10 @@ TEST_CASE("GlobalPooling avg and max match the reference", "[layers][pool]") {
     CHECK(ref::max_scaled_error(avg, ref::global_avg(x)) <= 1e-6);
     CHECK(ref::max_scaled_error(run(GlobalPooling{GlobalPool::max}, x), ref::global_max(x)) == 0.0);
   }
+  // More channels than one task takes (256), on three threads.
+  const ref::Map wide = ref::random_map(2, 600, 3, 5, 142, -3.0, 5.0);
+  CHECK(ref::max_scaled_error(run(GlobalPooling{GlobalPool::avg}, wide, 3), ref::global_avg(wide)) <= 1e-6);
+  CHECK(ref::max_scaled_error(run(GlobalPooling{GlobalPool::max}, wide, 3), ref::global_max(wide)) == 0.0);
 }
 
 // ---------------------------------------------------------------- dense, softmax
