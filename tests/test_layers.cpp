@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <resnet/core/workspace.hpp>
+#include <resnet/kernels/lowp_common.hpp>
 #include <resnet/layers/batch_norm.hpp>
 #include <resnet/layers/conv2d.hpp>
 #include <resnet/layers/dense.hpp>
@@ -300,6 +301,51 @@ TEST_CASE("MaxPool 3/2/1 matches the reference in both padding modes", "[layers]
           0.0);
     CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::zeros>(wide, 3), ref::max_pool(wide, 3, 2, 1, true)) == 0.0);
   }
+}
+
+TEST_CASE("MaxPool keeps an int8 stem's u8 map u8: the bytes of the fp32 pool's output, quantized", "[layers][pool][int8]") {
+  // Quantization is monotonic, so the max of quantized values is the quantized max;
+  // Keras' padded zeros are the zero point. 70 channels: a 64-byte register and a tail.
+  const resnet::kernels::QuantParams q{0.013f, 29};
+  const ref::Map x = ref::random_map(2, 70, 9, 7, 105, -1.0, 2.0);
+  const std::vector<float> nhwc = ref::to_nhwc(x);
+  std::vector<std::uint8_t> xq(nhwc.size());
+  resnet::kernels::quantize_u8(nhwc.data(), static_cast<resnet::kernels::LowpIndex>(nhwc.size()), q, xq.data());
+  const auto u8_pool = [&](auto pool, const Fusion& fusion, resnet::kernels::QuantParams in_q) {
+    resnet::Workspace ws(3);
+    std::vector<std::uint8_t> got;
+    ws.run([&] {
+      resnet::FeatureMap in = ws.allocate(ref::nhwc_shape(x));
+      in.set_u8(in_q.scale, in_q.zero_point);
+      if (!ws.planning()) std::memcpy(in.u8_data(), xq.data(), xq.size());
+      const resnet::FeatureMap out = pool.forward(in, ws, fusion);
+      REQUIRE(out.u8());
+      if (!ws.planning()) got.assign(out.u8_data(), out.u8_data() + out.size());
+    });
+    return got;
+  };
+  Fusion fusion;
+  fusion.u8_output = &q;
+  for (const bool keras : {false, true}) {
+    INFO((keras ? "zeros" : "never_wins") << " padding");
+    const std::vector<float> want_f = ref::to_nhwc(ref::max_pool(x, 3, 2, 1, keras));
+    std::vector<std::uint8_t> want(want_f.size());
+    resnet::kernels::quantize_u8(want_f.data(), static_cast<resnet::kernels::LowpIndex>(want_f.size()), q, want.data());
+    const std::vector<std::uint8_t> got = keras ? u8_pool(MaxPool<3, 2, 1, PoolPadding::zeros>{}, fusion, q)
+                                                : u8_pool(MaxPool<3, 2, 1>{}, fusion, q);
+    CHECK(got == want);
+  }
+  // A u8 map goes only to a u8 output of its own quantization, with nothing fused.
+  const resnet::kernels::QuantParams other{0.013f, 30};
+  Fusion relu = fusion;
+  relu.act = Act::relu;
+  std::string message;
+  CHECK(test_support::kind_of([&] { u8_pool(MaxPool<3, 2, 1>{}, Fusion{}, q); }, &message) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("MaxPool: a u8 input map goes only to a u8 output of the same quantization") != std::string::npos);
+  CHECK(test_support::kind_of([&] { u8_pool(MaxPool<3, 2, 1>{}, fusion, other); }) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(test_support::kind_of([&] { u8_pool(MaxPool<3, 2, 1>{}, relu, q); }) == resnet::ErrorKind::invalid_argument);
 }
 
 TEST_CASE("KV2 stem pool: zero padding on a negative map gives zeros only at the border (docs/spec.md 7.5)",

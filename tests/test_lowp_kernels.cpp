@@ -106,13 +106,28 @@ struct LowpCase {
 
 /// Runs the int8 kernel and the reference on `c`; true when every output byte or float
 /// is identical and nothing outside C's columns was written.
+/// The operands of an int8 case: seeded s8 weights (quantized and packed), u8 B, a bias.
+struct Int8Operands {
+  QuantizedWeights q;
+  resnet::kernels::PackedInt8Weights packed;
+  std::vector<std::uint8_t> b;
+  std::vector<float> bias;
+  Int8Operands(const LowpCase& c, unsigned seed) {
+    const auto w = lowp_floats(static_cast<std::size_t>(c.m * c.k), seed);
+    q = resnet::kernels::quantize_weights_per_channel(w.data(), c.m, c.k, c.k);
+    packed = resnet::kernels::PackedInt8Weights(q, c.m, c.k);
+    b = lowp_ints<std::uint8_t>(static_cast<std::size_t>(c.ldb() * c.n), seed + 1, 0, 255);
+    bias = lowp_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
+  }
+};
+
 void check_int8_case(const LowpCase& c, unsigned seed) {
   INFO(c.name());
-  const auto w = lowp_floats(static_cast<std::size_t>(c.m * c.k), seed);
-  const QuantizedWeights q = resnet::kernels::quantize_weights_per_channel(w.data(), c.m, c.k, c.k);
-  const resnet::kernels::PackedInt8Weights packed(q, c.m, c.k);
-  const auto b = lowp_ints<std::uint8_t>(static_cast<std::size_t>(c.ldb() * c.n), seed + 1, 0, 255);
-  const auto bias = lowp_floats(static_cast<std::size_t>(c.m), seed + 2, -4.0f, 4.0f);
+  const Int8Operands ops(c, seed);
+  const QuantizedWeights& q = ops.q;
+  const resnet::kernels::PackedInt8Weights& packed = ops.packed;
+  const std::vector<std::uint8_t>& b = ops.b;
+  const std::vector<float>& bias = ops.bias;
   const LowpIndex ldr = c.m + 1;
   const auto res_f = lowp_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
   const auto res_u = lowp_ints<std::uint8_t>(static_cast<std::size_t>(ldr * c.n), seed + 4, 0, 255);
@@ -354,6 +369,83 @@ TEST_CASE("int8 GEMM equals the reference bit for bit on ResNet-50 layer shapes"
       check_int8_case(c, seed++);
     }
   }
+}
+
+/// A block output: the int8 kernel adds a bf16 residual and writes u8 (for the next
+/// block's convs) and bf16 (for its residual) from the same fp32 value; both must equal
+/// the reference byte for byte, and nothing outside C's columns be written.
+void check_int8_block_output_case(const LowpCase& c, unsigned seed) {
+  INFO(c.name());
+  const Int8Operands ops(c, seed);
+  const QuantizedWeights& q = ops.q;
+  const std::vector<std::uint8_t>& b = ops.b;
+  const LowpIndex ldr = c.m + 3;
+  const auto res_f = lowp_floats(static_cast<std::size_t>(ldr * c.n), seed + 3, -8.0f, 8.0f);
+  std::vector<std::uint16_t> res_b(res_f.size());
+  for (std::size_t i = 0; i < res_f.size(); ++i) res_b[i] = resnet::kernels::to_bf16_bits(res_f[i]);
+  Int8Epilogue epi;
+  epi.input = {0.03f, c.variant % 2 == 0 ? 0 : 37};
+  epi.bias = c.bias() ? ops.bias.data() : nullptr;
+  epi.residual_bf16 = res_b.data();
+  epi.ldr = ldr;
+  epi.relu = c.relu();
+  const std::size_t out_size = static_cast<std::size_t>(c.ldc() * c.n);
+  for (const int ends : {1, 2, 3}) {  // bf16 only, u8 only, both
+    INFO("outputs " << ends);
+    resnet::kernels::detail::Int8Output out;
+    out.q = {0.07f, c.relu() ? 0 : 111};
+    out.ldc = c.ldc();
+    std::vector<std::uint8_t> got_u8(out_size, 0xA5), want_u8(out_size, 0xA5);
+    std::vector<std::uint16_t> got_bf(out_size, 0xBEEF), want_bf(out_size, 0xBEEF);
+    if (ends & 1) out.bf16 = got_bf.data();
+    if (ends & 2) out.u8 = got_u8.data();
+    resnet::kernels::detail::gemm_int8_run(ops.packed, resnet::kernels::DenseColumnsOf<std::uint8_t>{b.data(), c.ldb()}, c.n,
+                                           epi, out, nullptr);
+    resnet::kernels::gemm_int8_reference(q, c.m, c.k, b.data(), c.ldb(), c.n, epi, nullptr,
+                                         ends & 2 ? want_u8.data() : nullptr, c.ldc(), out.q,
+                                         ends & 1 ? want_bf.data() : nullptr);
+    REQUIRE(got_u8 == want_u8);
+    REQUIRE(got_bf == want_bf);
+  }
+}
+
+TEST_CASE("int8 GEMM adds a bf16 residual and writes u8 and bf16 as the reference", "[lowp][int8]") {
+  if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
+  unsigned seed = 2100;
+  for (const LowpCase& c : lowp_odd_cases()) check_int8_block_output_case(c, seed++);
+  for (const LowpCase& c : lowp_resnet50_cases()) check_int8_block_output_case(c, seed++);
+}
+
+TEST_CASE("the int8 epilogue's bf16 output rounds as to_bf16_bits", "[lowp][int8][bf16]") {
+  if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
+  const auto bits = [](std::uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  // B equal to its zero point makes every sum 0, so each output is its row's bias.
+  const std::vector<float> special = {1.0f, bits(0x3F808000u), bits(0x3F818000u), bits(0x3F808001u),
+                                      bits(0x80000001u), bits(0x00000001u), bits(0x00800000u), bits(0x7F7FFFFFu),
+                                      -std::numeric_limits<float>::infinity(), 3.14159265f, -1e-30f, 65504.0f,
+                                      bits(0x7F800001u), bits(0xFFC00000u), bits(0x807FFFFFu), 2.5f};
+  const LowpIndex m = static_cast<LowpIndex>(special.size()), k = 5, n = 3;
+  const auto w = lowp_floats(static_cast<std::size_t>(m * k), 7);
+  const resnet::kernels::PackedInt8Weights packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), m, k, k);
+  const std::vector<std::uint8_t> b(static_cast<std::size_t>(k * n), 9);
+  Int8Epilogue epi;
+  epi.input = {0.5f, 9};
+  epi.bias = special.data();
+  resnet::kernels::detail::Int8Output out;
+  std::vector<std::uint16_t> got(static_cast<std::size_t>(m * n));
+  out.bf16 = got.data();
+  out.ldc = m;
+  resnet::kernels::detail::gemm_int8_run(packed, resnet::kernels::DenseColumnsOf<std::uint8_t>{b.data(), k}, n, epi,
+                                         out, nullptr);
+  for (LowpIndex j = 0; j < n; ++j)
+    for (LowpIndex i = 0; i < m; ++i) {
+      INFO("bias bits " << std::hex << lowp_bits_of(special[static_cast<std::size_t>(i)]));
+      CHECK(got[static_cast<std::size_t>(j * m + i)] == resnet::kernels::to_bf16_bits(special[static_cast<std::size_t>(i)]));
+    }
 }
 
 TEST_CASE("u8 quantization rounds as the int8 epilogue and PyTorch's FakeQuantize", "[lowp][int8]") {

@@ -5,9 +5,11 @@
 /// the block hands the shortcut's map down as that conv's Fusion.
 
 #include <string>
+#include <type_traits>
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/workspace.hpp"
+#include "resnet/kernels/lowp_common.hpp"
 
 #include "resnet/blocks/sequential.hpp"
 #include "resnet/blocks/shortcut.hpp"
@@ -28,7 +30,10 @@ Fusion residual_fusion(const Shape& in, const FeatureMap& shortcut, Act block_ac
   if (shortcut.shape() != main_out)
     throw Error(ErrorKind::shape_mismatch, "residual block: the shortcut gives " + shortcut.shape().str() +
                                                ", the main path " + main_out.str());
-  return {&shortcut, block_act == Act::relu ? Act::relu : caller.act};
+  Fusion f{&shortcut, block_act == Act::relu ? Act::relu : caller.act};
+  f.u8_output = caller.u8_output;  // the block's output is the main path's
+  f.bf16_output = caller.bf16_output;
+  return f;
 }
 }  // namespace detail
 
@@ -61,6 +66,25 @@ class Residual {
   void init_random(RandomWeights& rng) {
     main_.init_random(rng);
     shortcut_.init_random(rng);
+  }
+
+  /// Whether the block adds x itself (an identity shortcut).
+  static constexpr bool adds_input = std::is_same_v<Shortcut, Identity<in_channels>>;
+
+  /// int8: the u8 input of the main path's first conv where every reader of x can take
+  /// x as u8 values so quantized: an identity shortcut, or a projection that quantizes as
+  /// the first conv does (calibrated on the same map). The block before may then hand x
+  /// over as u8 values, and as bf16 ones too where adds_input (Fusion::bf16_output): the
+  /// convs read the u8 values, the last conv's epilogue adds the bf16 ones. Null otherwise.
+  const kernels::QuantParams* u8_input() const noexcept {
+    const kernels::QuantParams* main = detail::u8_input_of(main_, 0);
+    if constexpr (adds_input) {
+      return main;
+    } else {
+      const kernels::QuantParams* shortcut = detail::u8_input_of(shortcut_, 0);
+      const bool same = main && shortcut && main->scale == shortcut->scale && main->zero_point == shortcut->zero_point;
+      return same ? main : nullptr;
+    }
   }
 
   /// out = After(main(x) + shortcut(x)), then the caller's activation.

@@ -57,6 +57,9 @@ class Sequential {
     for_each([&](auto& unit, int) { unit.init_random(rng); });
   }
 
+  /// The first unit's u8 input (ConvUnit::u8_input()), or null.
+  const kernels::QuantParams* u8_input() const noexcept { return detail::u8_input_of(std::get<0>(units_), 0); }
+
   /// Runs the units in order; the fusion applies to the last one's output. A map that
   /// only an int8 conv reads goes to it as u8, quantized as that conv would (ConvUnit),
   /// except while a calibration observes the conv inputs.

@@ -46,6 +46,8 @@ class Projection {
     unit_.load(loader, loader.conv(block, 0), loader.bn(block, 0));
   }
   void init_random(RandomWeights& rng) { unit_.init_random(rng); }
+  /// int8: how the projection quantizes its input (ConvUnit::u8_input()), or null.
+  const kernels::QuantParams* u8_input() const noexcept { return detail::u8_input_of(unit_, 0); }
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
     return unit_.forward(x, ws, fusion);
   }

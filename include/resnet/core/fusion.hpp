@@ -19,8 +19,13 @@ struct Fusion {
   Act act = Act::linear;
   /// Not null: the next layer is an int8 conv that quantizes its input by this, and the
   /// layer may write its output as u8 so (an int8 conv does, FeatureMap::u8()); a layer
-  /// that cannot ignores it. Set only inside a block's main path, whose maps no one else reads.
+  /// that cannot ignores it. Set only where no one else reads the map: inside a block's main
+  /// path, and between blocks whose next block's convs and shortcut are the only readers.
   const kernels::QuantParams* u8_output = nullptr;
+  /// With u8_output: the output is also the next block's residual, so the layer writes it
+  /// as bf16 too (FeatureMap::bf16()). Set only between the blocks of an int8 model and by
+  /// its stem.
+  bool bf16_output = false;
 
   bool relu() const noexcept { return act == Act::relu; }
 };
@@ -35,6 +40,17 @@ auto u8_input_of(const Layer& layer, int) -> decltype(layer.u8_input()) {
 template <class Layer>
 const kernels::QuantParams* u8_input_of(const Layer&, long) {
   return nullptr;
+}
+
+/// Whether a block adds its own input as the residual (Residual::adds_input), so the map
+/// handed to it with u8 values needs its bf16 ones too; true for one that does not say.
+template <class Block>
+constexpr auto adds_input_of(int) -> decltype(bool(Block::adds_input)) {
+  return Block::adds_input;
+}
+template <class Block>
+constexpr bool adds_input_of(long) {
+  return true;
 }
 }  // namespace detail
 

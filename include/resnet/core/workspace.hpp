@@ -35,7 +35,10 @@ class Workspace;
 ///
 /// A map between two int8 convs of a block's main path may hold u8 values instead
 /// (Fusion::u8_output): u8() is then true, u8_data() points to one byte per element,
-/// quantized by u8_scale() and u8_zero_point(), and data() holds no floats.
+/// quantized by u8_scale() and u8_zero_point(), and data() holds no floats. A block's
+/// output that the next int8 block reads (Fusion::bf16_output) holds bf16 values (bits,
+/// bf16_data(), for that block's residual) followed by their u8 (for its convs): 3 of
+/// the slot's 4 bytes per element.
 class FeatureMap {
  public:
   FeatureMap() = default;
@@ -62,12 +65,18 @@ class FeatureMap {
   std::size_t size() const noexcept { return static_cast<std::size_t>(shape_.elements()); }
 
   bool u8() const noexcept { return u8_.scale > 0.0f; }
-  std::uint8_t* u8_data() const noexcept { return reinterpret_cast<std::uint8_t*>(data_); }
+  std::uint8_t* u8_data() const noexcept {
+    return reinterpret_cast<std::uint8_t*>(data_) + (u8_.bf16 ? 2 * size() : 0);
+  }
+  bool bf16() const noexcept { return u8_.bf16; }
+  std::uint16_t* bf16_data() const noexcept { return reinterpret_cast<std::uint16_t*>(data_); }
   float u8_scale() const noexcept { return u8_.scale; }
   std::int32_t u8_zero_point() const noexcept { return u8_.zero_point; }
   /// Marks the map as holding u8 values quantized by scale (> 0) and zero_point; its
   /// writer calls this before writing them.
-  void set_u8(float scale, std::int32_t zero_point) noexcept { u8_ = {scale, zero_point}; }
+  void set_u8(float scale, std::int32_t zero_point) noexcept { u8_.scale = scale, u8_.zero_point = zero_point; }
+  /// Marks the map as holding bf16 values, and its u8 ones (if any) after them.
+  void set_bf16() noexcept { u8_.bf16 = true; }
 
  private:
   friend class Workspace;
@@ -81,9 +90,10 @@ class FeatureMap {
   float* data_ = nullptr;
   Shape shape_{};
   struct {
-    float scale = 0.0f;  // 0: fp32 values
+    float scale = 0.0f;  // 0: no u8 values
     std::int32_t zero_point = 0;
-  } u8_;
+    bool bf16 = false;   // bf16 values first
+  } u8_;  // both unset: fp32 values
 };
 
 /// Sees the input map of every conv of a forward pass, in its computing pass, before the

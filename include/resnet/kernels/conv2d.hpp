@@ -149,12 +149,15 @@ class ConvKernel {
     QuantParams out_q;
     const std::uint8_t* residual = nullptr;  ///< the residual, quantized by residual_q; null: the fp32 one
     QuantParams residual_q;
+    const std::uint16_t* residual_bf16 = nullptr;  ///< the residual as bf16 bits; null: the fp32 one
+    std::uint16_t* out_bf16 = nullptr;  ///< also (or only) the output rounded to bf16 (a block output)
   };
 
   /// An int8 conv's run() with u8 maps at any of its ends. A u8 input gives the bytes
   /// run() would quantize `in` to, and a u8 output the bytes quantize_u8_map would make of
   /// run()'s: byte for byte. A u8 residual adds (r - zero point) * scale, fused (as
-  /// gemm_int8's epilogue). Throws invalid_argument for a kernel that is not int8, or a
+  /// gemm_int8's epilogue); a bf16 one adds r widened. A bf16 output is run()'s rounded
+  /// by to_bf16_bits, written beside the u8 one where both are asked for. Throws invalid_argument for a kernel that is not int8, or a
   /// scale that is not positive and finite or a zero point outside [0, 255].
   void run_int8(const float* in, int n, int h, int w, float* out, const float* residual, bool relu, const U8Maps& u8,
                 float* scratch, ThreadPool& pool) const;
@@ -298,7 +301,7 @@ class ConvKernel {
 
   // The input quantized once into scratch (a 3x3 conv reads each pixel nine times) unless
   // it comes quantized, then column slices as run_bf16's: as few as the threads allow,
-  // whole 8-column tiles. Output to `out` (fp32) or to out_u8.
+  // whole 8-column tiles. Output to `out` (fp32), or to u8.out and / or u8.out_bf16.
   void run_int8_gemm(const float* in, int n, int h, int w, detail::Index oh, detail::Index ow, float* out,
                      const detail::OutputEpilogue& e, const U8Maps& u8, float* scratch, ThreadPool& pool) const {
     using detail::Index;
@@ -331,11 +334,13 @@ class ConvKernel {
         epi.residual = e.residual ? e.residual + col0 * m : nullptr;
         epi.residual_u8 = u8.residual ? u8.residual + col0 * m : nullptr;
         epi.residual_q = u8.residual_q;
+        epi.residual_bf16 = u8.residual_bf16 ? u8.residual_bf16 + col0 * m : nullptr;
         epi.ldr = m;
         epi.relu = e.relu;
         detail::Int8Output o;
         if (u8.out) o.u8 = u8.out + col0 * m, o.q = u8.out_q;
-        else o.f32 = out + col0 * m;
+        if (u8.out_bf16) o.bf16 = u8.out_bf16 + col0 * m;
+        if (!u8.out && !u8.out_bf16) o.f32 = out + col0 * m;
         o.ldc = m;
         detail::gemm_int8_run(int8_, ColumnsFrom<Source>{src, col0}, ncols, epi, o,
                               per_thread ? bytes + thread * per_thread : nullptr, panels * part / row_parts,
@@ -552,8 +557,8 @@ RESNET_SEPARATE_INLINE void ConvKernel::run_int8(const float* in, int n, int h, 
                                                  std::string(to_string(precision_)) + ", not int8");
   if (u8.out) check_u8_params(u8.out_q, "ConvKernel::run_int8: u8 output");
   if (u8.residual) check_u8_params(u8.residual_q, "ConvKernel::run_int8: u8 residual");
-  if (u8.residual && residual)
-    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: both an fp32 and a u8 residual");
+  if ((u8.residual != nullptr) + (u8.residual_bf16 != nullptr) + (residual != nullptr) > 1)
+    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_int8: more than one residual (fp32, u8, bf16)");
   check_input(n, h, w, "run_int8");
   const ConvShape& s = shape_;
   run_int8_gemm(in, n, h, w, s.out_side(h), s.out_side(w), out, {bias(), residual, relu}, u8, scratch, pool);

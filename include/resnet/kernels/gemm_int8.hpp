@@ -82,11 +82,14 @@ class PackedInt8Weights {
 
 namespace detail {
 
-/// Where the int8 product's rows land: fp32, or u8 requantized by `q`.
+/// Where the int8 product's rows land: fp32; or u8 requantized by `q`, bf16, or both
+/// (a block output: u8 for the next block's convs, bf16 for its residual), each quantized
+/// or rounded from the same fp32 value.
 struct Int8Output {
   float* f32 = nullptr;
   std::uint8_t* u8 = nullptr;
   QuantParams q;
+  std::uint16_t* bf16 = nullptr;
   LowpIndex ldc = 0;
 };
 
@@ -103,6 +106,7 @@ struct Int8PanelTask {
   alignas(64) float bias[kLowpPanelRows] = {};               // bias[i], or 0
   const float* residual = nullptr;     // at the panel's first row and the block's first column
   const std::uint8_t* residual_u8 = nullptr;
+  const std::uint16_t* residual_bf16 = nullptr;
   Int8Epilogue epi;
   Int8Output out;                      // pointers at the panel's first row and the block's first column
 };
@@ -119,6 +123,21 @@ __attribute__((target("avx512f"), always_inline)) inline __m512i quantize16_u8(_
   const __m512 s = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), _mm512_set1_ps(-512.0f)), _mm512_set1_ps(512.0f));
   return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(s), zp), _mm512_setzero_si512()),
                           _mm512_set1_epi32(255));
+}
+
+// 16 fp32 values to bf16 bits exactly as to_bf16_bits (nearest even; denormals to signed
+// zero; NaN kept, quieted), in integer steps: AVX512-VNNI does not bring VCVTNEPS2BF16.
+__attribute__((target("avx512f,avx512bw"), always_inline)) inline __m256i bf16_round16(__m512 v) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i high = _mm512_srli_epi32(bits, 16);
+  const __m512i lsb = _mm512_and_si512(high, _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF))), 16);
+  const __m512i exponent = _mm512_and_si512(bits, _mm512_set1_epi32(0x7F800000));
+  const __mmask16 tiny = _mm512_cmpeq_epi32_mask(exponent, _mm512_setzero_si512());
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  rounded = _mm512_mask_mov_epi32(rounded, tiny, _mm512_and_si512(high, _mm512_set1_epi32(0x8000)));
+  rounded = _mm512_mask_mov_epi32(rounded, nan, _mm512_or_si512(high, _mm512_set1_epi32(0x40)));
+  return _mm512_cvtepi32_epi16(rounded);
 }
 
 /// The epilogue of one tile, from its int32 sums acc[j][i] (column j, row vector i).
@@ -151,12 +170,17 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelT
         const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, t.residual_u8 + at));
         y = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, res_zp)), res_scale, y);
       }
+      if (t.residual_bf16) {  // bf16 -> fp32 is a shift: the bits above 16 zeros
+        const __m256i r = _mm256_maskz_loadu_epi16(mask, t.residual_bf16 + at);
+        y = _mm512_add_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(r), 16)));
+      }
       if (t.epi.relu) y = _mm512_max_ps(zero, y);  // zero > y ? zero : y; NaN passes
       const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
       if (t.out.f32) {
         _mm512_mask_storeu_ps(t.out.f32 + to, mask, y);
       } else {
-        _mm512_mask_cvtepi32_storeu_epi8(t.out.u8 + to, mask, quantize16_u8(y, inv_out, out_zp));
+        if (t.out.u8) _mm512_mask_cvtepi32_storeu_epi8(t.out.u8 + to, mask, quantize16_u8(y, inv_out, out_zp));
+        if (t.out.bf16) _mm256_mask_storeu_epi16(t.out.bf16 + to, mask, bf16_round16(y));
       }
     }
   }
@@ -236,8 +260,10 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
                    LowpIndex panel_end = -1) {
   require_precision(Precision::int8);
   if (n <= 0 || a.rows() == 0) return;
-  if (out.ldc < a.rows() || ((epi.residual || epi.residual_u8) && epi.ldr < a.rows()))
+  if (out.ldc < a.rows() || ((epi.residual || epi.residual_u8 || epi.residual_bf16) && epi.ldr < a.rows()))
     throw Error(ErrorKind::invalid_argument, "gemm_int8: a column stride is smaller than the column");
+  if (out.f32 && (out.u8 || out.bf16))
+    throw Error(ErrorKind::invalid_argument, "gemm_int8: an fp32 output goes alone (u8 and bf16 may go together)");
   if (!(epi.input.scale > 0.0f) || (out.u8 && !(out.q.scale > 0.0f)) || (epi.residual_u8 && !(epi.residual_q.scale > 0.0f)))
     throw Error(ErrorKind::invalid_argument, "gemm_int8: quantization scales must be positive");
   const auto u8_zero_point = [](const QuantParams& q) { return q.zero_point >= 0 && q.zero_point <= 255; };
@@ -271,10 +297,12 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
       }
       t.residual = epi.residual ? epi.residual + n0 * epi.ldr + r0 : nullptr;
       t.residual_u8 = epi.residual_u8 ? epi.residual_u8 + n0 * epi.ldr + r0 : nullptr;
+      t.residual_bf16 = epi.residual_bf16 ? epi.residual_bf16 + n0 * epi.ldr + r0 : nullptr;
       t.epi = epi;
       t.out = out;
       if (out.f32) t.out.f32 += n0 * out.ldc + r0;
       if (out.u8) t.out.u8 += n0 * out.ldc + r0;
+      if (out.bf16) t.out.bf16 += n0 * out.ldc + r0;
       switch (w.panel_vectors(p)) {
         case 3: int8_panel_columns<3>(t, 0, cols); break;
         case 2: int8_panel_columns<2>(t, 0, cols); break;

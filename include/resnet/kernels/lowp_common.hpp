@@ -160,6 +160,7 @@ struct Int8Epilogue {
   const float* residual = nullptr;             ///< fp32 residual, or null
   const std::uint8_t* residual_u8 = nullptr;   ///< u8 residual (quantized by residual_q), or null
   QuantParams residual_q;
+  const std::uint16_t* residual_bf16 = nullptr;  ///< bf16 residual (bits, widened exactly), or null
   LowpIndex ldr = 0;
   bool relu = false;
 };

@@ -12,11 +12,13 @@ namespace resnet::kernels {
 
 /// C = epilogue(A * B) for s8 A (w.values: M x K row-major, w.scales) and u8 B (column j
 /// at b + j * ldb). Writes fp32 to c_f32 if it is not null, else u8 requantized by out_q
-/// to c_u8; column j of C at + j * ldc. The sum is exact (64-bit, zero point subtracted
+/// to c_u8 and / or bf16 (to_bf16_bits) to c_bf16, whichever are not null; column j of C
+/// at + j * ldc. The sum is exact (64-bit, zero point subtracted
 /// per product); the epilogue is lowp_common.hpp's, step by step.
 inline void gemm_int8_reference(const QuantizedWeights& w, LowpIndex m, LowpIndex k, const std::uint8_t* b,
                                 LowpIndex ldb, LowpIndex n, const Int8Epilogue& epi, float* c_f32,
-                                std::uint8_t* c_u8, LowpIndex ldc, QuantParams out_q = {}) {
+                                std::uint8_t* c_u8, LowpIndex ldc, QuantParams out_q = {},
+                                std::uint16_t* c_bf16 = nullptr) {
   for (LowpIndex j = 0; j < n; ++j)
     for (LowpIndex i = 0; i < m; ++i) {
       long long acc = 0;
@@ -28,12 +30,14 @@ inline void gemm_int8_reference(const QuantizedWeights& w, LowpIndex m, LowpInde
       if (epi.residual_u8)
         y = std::fma(static_cast<float>(static_cast<int>(epi.residual_u8[j * epi.ldr + i]) - epi.residual_q.zero_point),
                      epi.residual_q.scale, y);
+      if (epi.residual_bf16) y = y + bf16_to_float(epi.residual_bf16[j * epi.ldr + i]);
       if (epi.relu) y = 0.0f > y ? 0.0f : y;
       if (c_f32) {
         c_f32[j * ldc + i] = y;
         continue;
       }
-      c_u8[j * ldc + i] = quantize_u8(y, 1.0f / out_q.scale, out_q.zero_point);
+      if (c_u8) c_u8[j * ldc + i] = quantize_u8(y, 1.0f / out_q.scale, out_q.zero_point);
+      if (c_bf16) c_bf16[j * ldc + i] = to_bf16_bits(y);
     }
 }
 

@@ -126,7 +126,8 @@ class ConvUnit {
   /// out = act(fusion.act(A(conv(in) + bias) + fusion.residual)) in the kernel's epilogue.
   /// A unit with its own ReLU takes no residual: relu(relu(y) + r) has no single epilogue.
   /// An int8 unit also takes a u8 input map quantized as it would quantize it
-  /// (FeatureMap::u8()), and writes u8 where fusion.u8_output asks.
+  /// (FeatureMap::u8()) and a bf16 residual (FeatureMap::bf16()), and writes u8, and bf16
+  /// beside it, where fusion.u8_output and fusion.bf16_output ask.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape& s = in.shape();
     detail::expect_channels("ConvUnit", s, in_channels);
@@ -137,22 +138,31 @@ class ConvUnit {
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 input map (scale " + std::to_string(in.u8_scale()) +
                                                    ", zero point " + std::to_string(in.u8_zero_point()) +
                                                    ") for a conv that does not quantize its input so");
-    if (fusion.residual && fusion.residual->u8())
-      throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 residual map (the residual stays fp32)");
+    if (in.bf16() && !in.u8())
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 input map without its u8 values");
+    const bool bf16_residual = fusion.residual && fusion.residual->bf16();
+    if (fusion.residual && fusion.residual->u8() && !bf16_residual)
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 residual map (the residual stays fp32 or bf16)");
+    if (bf16_residual && !int8_in)
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 residual map for a conv that is not int8");
     const Extent e = output_extent({s.h, s.w});
     const Shape out_shape{s.n, e.h, e.w, out_channels};
     detail::expect_residual("ConvUnit", out_shape, fusion);
     const kernels::QuantParams* u8_out = int8_in ? fusion.u8_output : nullptr;
+    const bool bf16_out = u8_out && fusion.bf16_output;
     FeatureMap out = ws.allocate(out_shape);
+    if (bf16_out) out.set_bf16();
     if (u8_out) out.set_u8(u8_out->scale, u8_out->zero_point);
     float* scratch = ws.scratch(kernel_.scratch_floats(s.n, s.h, s.w, ws.threads()));
     if (ws.planning()) return out;
-    const float* residual = fusion.residual ? fusion.residual->data() : nullptr;
+    const float* residual = fusion.residual && !bf16_residual ? fusion.residual->data() : nullptr;
     const bool relu = A == Act::relu || fusion.relu();
-    if (in.u8() || u8_out) {
+    if (in.u8() || u8_out || bf16_residual) {
       kernels::ConvKernel::U8Maps u8;
       if (in.u8()) u8.in = in.u8_data();
       if (u8_out) u8.out = out.u8_data(), u8.out_q = *u8_out;
+      if (bf16_out) u8.out_bf16 = out.bf16_data();
+      if (bf16_residual) u8.residual_bf16 = fusion.residual->bf16_data();
       kernel_.run_int8(in.data(), s.n, s.h, s.w, out.data(), residual, relu, u8, scratch, ws.pool());
       return out;
     }

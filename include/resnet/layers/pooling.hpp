@@ -2,6 +2,7 @@
 /// Pooling and padding layers. None has weights; all work on NHWC maps.
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -19,28 +20,31 @@ enum class PoolPadding { never_wins, zeros };
 namespace detail {
 
 /// y[c] = max(start, the window's pixels' channel c) for c < C: `rows` x `cols` pixels of
-/// C floats, rows `row_stride` floats apart. NaN wins, as in PyTorch: a value replaces the
-/// maximum when it is greater or NaN. Sixteen channels at a time in one register (GCC/Clang
-/// vector extensions), so each output is written once instead of once per tap.
-inline void max_of_window(const float* window, int rows, int cols, std::size_t row_stride, int C, float start,
-                          float* y) {
-  typedef float Floats16 __attribute__((vector_size(64)));
+/// C values, rows `row_stride` values apart; 64 bytes of channels at a time in one
+/// register (GCC/Clang vector extensions), so each output is written once instead of once
+/// per tap. fp32: NaN wins, as in PyTorch (a value replaces the maximum when it is greater
+/// or NaN). u8 (an int8 model's map): the max of quantized values is the quantized max,
+/// quantization being monotonic.
+template <class T>
+void max_of_window(const T* window, int rows, int cols, std::size_t row_stride, int C, T start, T* y) {
+  typedef T Lanes __attribute__((vector_size(64)));
+  constexpr int lanes = 64 / sizeof(T);
   int c = 0;
-  for (; c + 16 <= C; c += 16) {
-    Floats16 best = Floats16{} + start;
+  for (; c + lanes <= C; c += lanes) {
+    Lanes best = Lanes{} + start;
     for (int r = 0; r < rows; ++r)
       for (int q = 0; q < cols; ++q) {
-        Floats16 x;
+        Lanes x;
         std::memcpy(&x, window + r * row_stride + static_cast<std::size_t>(q) * C + c, sizeof x);
         best = (x > best) | (x != x) ? x : best;
       }
     std::memcpy(y + c, &best, sizeof best);
   }
   for (; c < C; ++c) {
-    float best = start;
+    T best = start;
     for (int r = 0; r < rows; ++r)
       for (int q = 0; q < cols; ++q) {
-        const float x = window[r * row_stride + static_cast<std::size_t>(q) * C + c];
+        const T x = window[r * row_stride + static_cast<std::size_t>(q) * C + c];
         best = x > best || x != x ? x : best;
       }
     y[c] = best;
@@ -57,36 +61,62 @@ struct MaxPool : Weightless {
     return {(in.h + 2 * Pad - K) / Stride + 1, (in.w + 2 * Pad - K) / Stride + 1};
   }
 
+  /// fp32 in and out; or, in an int8 model's stem, u8 in and out: the input quantized
+  /// as fusion.u8_output says the output must be (the next convs' input quantization).
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape s = in.shape();
     const Extent e = output_extent({s.h, s.w});
     if (e.h < 1 || e.w < 1)
       throw Error(ErrorKind::shape_mismatch, "MaxPool: input " + s.str() + " is smaller than its window");
     detail::expect_residual("MaxPool", {s.n, e.h, e.w, s.c}, fusion);
+    const bool u8 = in.u8();
+    if (u8 && (in.bf16() || !fusion.u8_output || fusion.bf16_output || fusion.residual || fusion.relu() ||
+               fusion.u8_output->scale != in.u8_scale() || fusion.u8_output->zero_point != in.u8_zero_point()))
+      throw Error(ErrorKind::invalid_argument,
+                  "MaxPool: a u8 input map goes only to a u8 output of the same quantization, with nothing fused");
     FeatureMap result = ws.allocate({s.n, e.h, e.w, s.c});
+    if (u8) result.set_u8(in.u8_scale(), in.u8_zero_point());
     if (ws.planning()) return result;
-    float* out = result.data();
+    if (u8) {
+      // Keras' zero padding is the u8 value of 0.0: the zero point (within [0, 255]).
+      const auto zero = static_cast<std::uint8_t>(in.u8_zero_point());
+      pool_rows(
+          in.u8_data(), s, e, result.u8_data(), ws.pool(),
+          [zero](bool touches_pad) { return Mode == PoolPadding::zeros && touches_pad ? zero : std::uint8_t{0}; },
+          [](std::size_t, std::size_t) {});
+      return result;
+    }
+    pool_rows(
+        in.data(), s, e, result.data(), ws.pool(),
+        [](bool touches_pad) {
+          return Mode == PoolPadding::zeros && touches_pad ? 0.0f : -std::numeric_limits<float>::infinity();
+        },
+        [&](std::size_t begin, std::size_t end) { detail::apply_fusion(result.data(), begin, end, fusion); });
+    return result;
+  }
+
+ private:
+  // Every output row of every image, over the pool; start(touches_pad) is a window's
+  // value before its first pixel, and then(begin, end) runs on each chunk's outputs.
+  template <class T, class Start, class Then>
+  static void pool_rows(const T* in, const Shape& s, const Extent& e, T* out, ThreadPool& pool, Start start,
+                        Then then) {
     const int C = s.c;
-    ws.pool().parallel_for(static_cast<std::ptrdiff_t>(s.n) * e.h, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
+    pool.parallel_for(static_cast<std::ptrdiff_t>(s.n) * e.h, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
       for (std::ptrdiff_t row = begin; row < end; ++row) {
         const int n = static_cast<int>(row / e.h), oy = static_cast<int>(row % e.h);
         const int y0 = std::max(oy * Stride - Pad, 0), y1 = std::min(oy * Stride - Pad + K, s.h);
         for (int ox = 0; ox < e.w; ++ox) {
           const int x0 = std::max(ox * Stride - Pad, 0), x1 = std::min(ox * Stride - Pad + K, s.w);
-          const bool touches_pad = y1 - y0 < K || x1 - x0 < K;
-          const float start = (Mode == PoolPadding::zeros && touches_pad)
-                                  ? 0.0f
-                                  : -std::numeric_limits<float>::infinity();
-          const float* window = in.data() + ((static_cast<std::size_t>(n) * s.h + y0) * s.w + x0) * C;
-          float* y = out + ((static_cast<std::size_t>(n) * e.h + oy) * e.w + ox) * C;
-          detail::max_of_window(window, y1 - y0, x1 - x0, static_cast<std::size_t>(s.w) * C, C, start, y);
+          const T* window = in + ((static_cast<std::size_t>(n) * s.h + y0) * s.w + x0) * C;
+          T* y = out + ((static_cast<std::size_t>(n) * e.h + oy) * e.w + ox) * C;
+          detail::max_of_window(window, y1 - y0, x1 - x0, static_cast<std::size_t>(s.w) * C, C,
+                                start(y1 - y0 < K || x1 - x0 < K), y);
         }
       }
-      const std::size_t row_floats = static_cast<std::size_t>(e.w) * C;
-      detail::apply_fusion(out, static_cast<std::size_t>(begin) * row_floats, static_cast<std::size_t>(end) * row_floats,
-                           fusion);
+      const std::size_t row = static_cast<std::size_t>(e.w) * C;
+      then(static_cast<std::size_t>(begin) * row, static_cast<std::size_t>(end) * row);
     });
-    return result;
   }
 };
 

@@ -125,9 +125,18 @@ class Stem {
     unit_.load(loader, loader.stem(), loader.stem_bn());
   }
   void init_random(RandomWeights& rng) { unit_.init_random(rng); }
+  /// With a max pool, u8 values asked of the stem (an int8 model's first stage reads
+  /// them) are the conv's output, which the pool keeps u8; bf16 ones it cannot give.
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
-    if constexpr (pooled) return pool_.forward(unit_.forward(x, ws), ws, fusion);
-    else return unit_.forward(x, ws, fusion);
+    if constexpr (pooled) {
+      Fusion into_pool;
+      if (!fusion.bf16_output && !fusion.residual && !fusion.relu()) into_pool.u8_output = fusion.u8_output;
+      Fusion pool_fusion = fusion;
+      if (!into_pool.u8_output) pool_fusion.u8_output = nullptr, pool_fusion.bf16_output = false;
+      return pool_.forward(unit_.forward(x, ws, into_pool), ws, pool_fusion);
+    } else {
+      return unit_.forward(x, ws, fusion);
+    }
   }
 
  private:
@@ -500,6 +509,41 @@ class Network {
                                                  std::to_string(s.elements()));
   }
 
+  /// f(stage, index) for each stage in order; index() is the stage's index, a constant.
+  template <class F>
+  void for_each_stage(F&& f) const {
+    for_each_stage_impl(f, std::make_index_sequence<stage_count_>{});
+  }
+  template <class F, std::size_t... I>
+  void for_each_stage_impl(F& f, std::index_sequence<I...>) const {
+    (f(std::get<I>(stages_), std::integral_constant<std::size_t, I>{}), ...);
+  }
+
+  /// What the stem writes: u8 values (and bf16 ones) where the first stage takes them.
+  Fusion stem_fusion(const Workspace& ws) const {
+    Fusion f;
+    if (ws.conv_input_observer()) return f;
+    f.u8_output = std::get<0>(stages_).u8_input();
+    f.bf16_output = f.u8_output && std::tuple_element_t<0, StageTuple>::adds_input;
+    return f;
+  }
+
+  /// What stage I's last block writes: for an int8 stage followed by one whose first
+  /// block takes its input as u8 values (Stage::u8_input()), those, and bf16 ones where
+  /// that block adds its input as the residual; fp32 where anyone else reads the map (the
+  /// caller's stage outputs, a calibration, the last stage's pooling and features).
+  template <std::size_t I>
+  Fusion stage_fusion(bool stages_read, const Workspace& ws) const {
+    Fusion f;
+    if constexpr (I + 1 < stage_count_) {
+      using Next = std::tuple_element_t<I + 1, StageTuple>;
+      if (stages_read || ws.conv_input_observer()) return f;
+      f.u8_output = std::get<I + 1>(stages_).u8_input();
+      f.bf16_output = f.u8_output && Next::adds_input;
+    }
+    return f;
+  }
+
   /// Copies a map of images [first, first + x's batch) out of the workspace, in the
   /// computing pass, into `out`, shaped for all `batch` images.
   static void copy_out(const FeatureMap& x, Tensor& out, Layout layout, int first, int batch, const Workspace& ws) {
@@ -569,16 +613,13 @@ void Network<Family, StemT, PostNorm, Stages...>::forward(const float* data, std
   const auto pass = [&](int first, const Shape& part) {
     const float* part_data = data + static_cast<std::size_t>(first) * shape.h * shape.w * shape.c;
     ws.run([&] {
-      FeatureMap x = stem_.forward(ws.import(part_data, part, layout), ws);
-      int index = 0;
+      FeatureMap x = stem_.forward(ws.import(part_data, part, layout), ws, stem_fusion(ws));
       // A statement per stage, not one fold of assignments: each stage's input map is
       // released as soon as the stage has run (see Sequential::forward_unit).
-      const auto run_stage = [&](const auto& stage) {
-        x = stage.forward(x, ws);
-        if (outputs.stages) copy_out(x, (*outputs.stages)[index], outputs.layout, first, shape.n, ws);
-        ++index;
-      };
-      std::apply([&](const auto&... stage) { (run_stage(stage), ...); }, stages_);
+      for_each_stage([&](const auto& stage, auto index) {
+        x = stage.forward(x, ws, this->template stage_fusion<decltype(index)::value>(outputs.stages != nullptr, ws));
+        if (outputs.stages) copy_out(x, (*outputs.stages)[index()], outputs.layout, first, shape.n, ws);
+      });
       if (!outputs.features && !outputs.pooled && !classify) return;
       if constexpr (post_normalised) x = post_.forward(x, ws, Fusion{nullptr, Act::relu});
       if (outputs.features) copy_out(x, *outputs.features, outputs.layout, first, shape.n, ws);
