@@ -390,9 +390,10 @@ void check_int8_block_output_case(const LowpCase& c, unsigned seed) {
   epi.ldr = ldr;
   epi.relu = c.relu();
   const std::size_t out_size = static_cast<std::size_t>(c.ldc() * c.n);
-  for (const int ends : {1, 2, 3}) {  // bf16 only, u8 only, both
+  for (const int ends : {1, 2, 3, 5}) {  // bf16 only, u8 only, both; bf16 rounded in integer steps
     INFO("outputs " << ends);
     resnet::kernels::detail::Int8Output out;
+    out.integer_bf16 = ends == 5;
     out.q = {0.07f, c.relu() ? 0 : 111};
     out.ldc = c.ldc();
     std::vector<std::uint8_t> got_u8(out_size, 0xA5), want_u8(out_size, 0xA5);
@@ -435,17 +436,22 @@ TEST_CASE("the int8 epilogue's bf16 output rounds as to_bf16_bits", "[lowp][int8
   Int8Epilogue epi;
   epi.input = {0.5f, 9};
   epi.bias = special.data();
-  resnet::kernels::detail::Int8Output out;
-  std::vector<std::uint16_t> got(static_cast<std::size_t>(m * n));
-  out.bf16 = got.data();
-  out.ldc = m;
-  resnet::kernels::detail::gemm_int8_run(packed, resnet::kernels::DenseColumnsOf<std::uint8_t>{b.data(), k}, n, epi,
-                                         out, nullptr);
-  for (LowpIndex j = 0; j < n; ++j)
-    for (LowpIndex i = 0; i < m; ++i) {
-      INFO("bias bits " << std::hex << lowp_bits_of(special[static_cast<std::size_t>(i)]));
-      CHECK(got[static_cast<std::size_t>(j * m + i)] == resnet::kernels::to_bf16_bits(special[static_cast<std::size_t>(i)]));
-    }
+  for (const bool integer_steps : {false, true}) {  // VCVTNEPS2BF16 where the CPU has it; integer steps
+    INFO((integer_steps ? "integer steps" : "the CPU's rounding"));
+    resnet::kernels::detail::Int8Output out;
+    std::vector<std::uint16_t> got(static_cast<std::size_t>(m * n));
+    out.bf16 = got.data();
+    out.ldc = m;
+    out.integer_bf16 = integer_steps;
+    resnet::kernels::detail::gemm_int8_run(packed, resnet::kernels::DenseColumnsOf<std::uint8_t>{b.data(), k}, n, epi,
+                                           out, nullptr);
+    for (LowpIndex j = 0; j < n; ++j)
+      for (LowpIndex i = 0; i < m; ++i) {
+        INFO("bias bits " << std::hex << lowp_bits_of(special[static_cast<std::size_t>(i)]));
+        CHECK(got[static_cast<std::size_t>(j * m + i)] ==
+              resnet::kernels::to_bf16_bits(special[static_cast<std::size_t>(i)]));
+      }
+  }
 }
 
 TEST_CASE("u8 quantization rounds as the int8 epilogue and PyTorch's FakeQuantize", "[lowp][int8]") {

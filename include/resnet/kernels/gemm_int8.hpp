@@ -91,6 +91,9 @@ struct Int8Output {
   QuantParams q;
   std::uint16_t* bf16 = nullptr;
   LowpIndex ldc = 0;
+  /// Round bf16 in integer steps even where the CPU has VCVTNEPS2BF16 (for the tests:
+  /// both give to_bf16_bits's bits).
+  bool integer_bf16 = false;
 };
 
 /// One panel of up to 48 rows against some columns: the operands, and the epilogue's
@@ -107,12 +110,21 @@ struct Int8PanelTask {
   const float* residual = nullptr;     // at the panel's first row and the block's first column
   const std::uint8_t* residual_u8 = nullptr;
   const std::uint16_t* residual_bf16 = nullptr;
+  bool native_bf16 = false;  // round the bf16 output with VCVTNEPS2BF16
   Int8Epilogue epi;
   Int8Output out;                      // pointers at the panel's first row and the block's first column
 };
 
 #if defined(RESNET_HAVE_INT8_KERNELS)
 #define RESNET_INT8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+// The epilogue may also round to bf16 with VCVTNEPS2BF16, which it executes only where
+// the CPU has AVX512-BF16 (Int8PanelTask::native_bf16); a build that cannot name the
+// instruction rounds in integer steps.
+#if defined(RESNET_HAVE_BF16_KERNELS)
+#define RESNET_INT8_EPILOGUE_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx512bf16")))
+#else
+#define RESNET_INT8_EPILOGUE_TARGET RESNET_INT8_TARGET
+#endif
 
 // quantize_u8's steps for 16 values, for the epilogue's u8 output and quantize_u8_map:
 // clamped to +-512 (beyond u8 after any zero point; NaN -> -512), rounded to nearest
@@ -146,7 +158,7 @@ __attribute__((target("avx512f,avx512bw"), always_inline)) inline __m256i bf16_r
 /// every step (half speed). The tile costs 16 * P * NC stores and loads more, against
 /// K / 4 * P * NC VPDPBUSD.
 template <int P, int NC>
-RESNET_INT8_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelTask& t, const __m512i (&acc)[NC][P],
+RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelTask& t, const __m512i (&acc)[NC][P],
                                                                 LowpIndex j0) {
   const __m512 zero = _mm512_setzero_ps();
   const __m512 inv_out = _mm512_set1_ps(1.0f / t.out.q.scale);
@@ -180,7 +192,14 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelT
         _mm512_mask_storeu_ps(t.out.f32 + to, mask, y);
       } else {
         if (t.out.u8) _mm512_mask_cvtepi32_storeu_epi8(t.out.u8 + to, mask, quantize16_u8(y, inv_out, out_zp));
-        if (t.out.bf16) _mm256_mask_storeu_epi16(t.out.bf16 + to, mask, bf16_round16(y));
+        if (t.out.bf16) {
+#if defined(RESNET_HAVE_BF16_KERNELS)
+          if (t.native_bf16)  // one instruction for bf16_round16's eleven: the last 1x1s spend their time here
+            _mm256_mask_storeu_epi16(t.out.bf16 + to, mask, (__m256i)_mm512_cvtneps_pbh(y));
+          else
+#endif
+            _mm256_mask_storeu_epi16(t.out.bf16 + to, mask, bf16_round16(y));
+        }
       }
     }
   }
@@ -250,6 +269,7 @@ inline void int8_panel_columns(const Int8PanelTask& t, LowpIndex col0, LowpIndex
   if (cols & 1) int8_panel<P, 1>(t, j, 1);
 }
 #undef RESNET_INT8_TARGET
+#undef RESNET_INT8_EPILOGUE_TARGET
 #endif
 
 /// The product's rows in panels [panel_begin, panel_end) of A (all of them by default): a
@@ -279,6 +299,7 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
   const LowpIndex segments = k / run;
   const LowpIndex block = std::min(lowp_block_columns(k), kLowpColumnTable / segments / 8 * 8);
   const std::uint8_t* table[kLowpColumnTable];
+  const bool native_bf16 = out.bf16 && !out.integer_bf16 && cpu_features().avx512_bf16 && build_features().bf16_kernels;
   for (LowpIndex n0 = 0; n0 < n; n0 += block) {
     const LowpIndex cols = std::min(block, n - n0);
     column_table(src, n0, cols, run, segments, k, table, scratch);
@@ -298,6 +319,7 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
       t.residual = epi.residual ? epi.residual + n0 * epi.ldr + r0 : nullptr;
       t.residual_u8 = epi.residual_u8 ? epi.residual_u8 + n0 * epi.ldr + r0 : nullptr;
       t.residual_bf16 = epi.residual_bf16 ? epi.residual_bf16 + n0 * epi.ldr + r0 : nullptr;
+      t.native_bf16 = native_bf16;
       t.epi = epi;
       t.out = out;
       if (out.f32) t.out.f32 += n0 * out.ldc + r0;
