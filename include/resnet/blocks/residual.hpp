@@ -19,6 +19,17 @@
 namespace resnet {
 
 namespace detail {
+/// Whether a main path adds a bf16 residual (Sequential::bf16_residual()); false for one
+/// that does not say.
+template <class Main>
+auto bf16_residual_of(const Main& main, int) -> decltype(bool(main.bf16_residual())) {
+  return main.bf16_residual();
+}
+template <class Main>
+bool bf16_residual_of(const Main&, long) {
+  return false;
+}
+
 /// The Fusion a block gives its main path: add the shortcut's map (which must have the
 /// main path's output shape), then the block's activation or the caller's.
 template <class Main>
@@ -87,9 +98,13 @@ class Residual {
     }
   }
 
-  /// out = After(main(x) + shortcut(x)), then the caller's activation.
+  /// out = After(main(x) + shortcut(x)), then the caller's activation. In an int8 block a
+  /// projection writes its map as bf16, which only the main path's last conv reads (as
+  /// its residual), except while a calibration observes the conv inputs.
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
-    const FeatureMap sc = shortcut_.forward(x, ws);
+    Fusion to_residual;
+    if constexpr (!adds_input) to_residual.bf16_output = !ws.conv_input_observer() && detail::bf16_residual_of(main_, 0);
+    const FeatureMap sc = shortcut_.forward(x, ws, to_residual);
     return main_.forward(x, ws, detail::residual_fusion<Main>(x.shape(), sc, After, fusion));
   }
 

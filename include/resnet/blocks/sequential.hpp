@@ -59,6 +59,8 @@ class Sequential {
 
   /// The first unit's u8 input (ConvUnit::u8_input()), or null.
   const kernels::QuantParams* u8_input() const noexcept { return detail::u8_input_of(std::get<0>(units_), 0); }
+  /// Whether the last unit adds a bf16 residual: an int8 conv (ConvUnit::forward).
+  bool bf16_residual() const noexcept { return detail::u8_input_of(std::get<count - 1>(units_), 0) != nullptr; }
 
   /// Runs the units in order; the fusion applies to the last one's output. A map that
   /// only an int8 conv reads goes to it as u8, quantized as that conv would (ConvUnit),

@@ -126,8 +126,8 @@ class ConvUnit {
   /// out = act(fusion.act(A(conv(in) + bias) + fusion.residual)) in the kernel's epilogue.
   /// A unit with its own ReLU takes no residual: relu(relu(y) + r) has no single epilogue.
   /// An int8 unit also takes a u8 input map quantized as it would quantize it
-  /// (FeatureMap::u8()) and a bf16 residual (FeatureMap::bf16()), and writes u8, and bf16
-  /// beside it, where fusion.u8_output and fusion.bf16_output ask.
+  /// (FeatureMap::u8()) and a bf16 residual (FeatureMap::bf16()), and writes u8, bf16 or
+  /// both where fusion.u8_output and fusion.bf16_output ask.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape& s = in.shape();
     detail::expect_channels("ConvUnit", s, in_channels);
@@ -149,7 +149,7 @@ class ConvUnit {
     const Shape out_shape{s.n, e.h, e.w, out_channels};
     detail::expect_residual("ConvUnit", out_shape, fusion);
     const kernels::QuantParams* u8_out = int8_in ? fusion.u8_output : nullptr;
-    const bool bf16_out = u8_out && fusion.bf16_output;
+    const bool bf16_out = int8_in && fusion.bf16_output;  // beside the u8 values, or alone (a projection's)
     FeatureMap out = ws.allocate(out_shape);
     if (bf16_out) out.set_bf16();
     if (u8_out) out.set_u8(u8_out->scale, u8_out->zero_point);
@@ -157,7 +157,7 @@ class ConvUnit {
     if (ws.planning()) return out;
     const float* residual = fusion.residual && !bf16_residual ? fusion.residual->data() : nullptr;
     const bool relu = A == Act::relu || fusion.relu();
-    if (in.u8() || u8_out || bf16_residual) {
+    if (in.u8() || u8_out || bf16_out || bf16_residual) {
       kernels::ConvKernel::U8Maps u8;
       if (in.u8()) u8.in = in.u8_data();
       if (u8_out) u8.out = out.u8_data(), u8.out_q = *u8_out;
