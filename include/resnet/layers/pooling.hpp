@@ -36,7 +36,7 @@ void max_of_window(const T* window, int rows, int cols, std::size_t row_stride, 
       for (int q = 0; q < cols; ++q) {
         Lanes x;
         std::memcpy(&x, window + r * row_stride + static_cast<std::size_t>(q) * C + c, sizeof x);
-        best = (x > best) | (x != x) ? x : best;
+        best = ((x > best) | (x != x)) ? x : best;
       }
     std::memcpy(y + c, &best, sizeof best);
   }
