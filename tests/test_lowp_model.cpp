@@ -612,4 +612,34 @@ TEST_CASE("int8 ResNet-18 hands u8 maps from its stem through the pool, and u8 a
   CHECK(std::equal(again.values().begin(), again.values().end(), lowp_maps.values().begin()));
 }
 
+
+TEST_CASE("int8 ResNet-18: late stages on gathered u8 and bf16 maps give each image's own values",
+          "[lowp][int8][memory]") {
+  // At 96x96 the stem's u8 + bf16 output (stage 1's first block adds its input) is
+  // gathered image by image; at 224x160 stage 2's u8 output (stage 3 starts with a
+  // projection). Either way every image's logits are those of one group of all five.
+  if (!resnet::precision_available(Precision::int8))
+    RESNET_SKIP(resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
+  resnet::ResNet18 fp32;
+  fp32.init_random(12);
+  resnet::Workspace ws(2);
+  for (const resnet::Shape shape : {resnet::Shape{5, 96, 96, 3}, resnet::Shape{5, 224, 160, 3}}) {
+    INFO("input " << shape.str());
+    resnet::Tensor x(shape);
+    const auto v = resnet50::random_vector(x.size(), 61);
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 2.0f * v[i] + 0.2f;
+    resnet::ModelOptions o;
+    o.precision = Precision::int8;
+    o.int8_ranges = resnet::calibrate(fp32, {x}, ws);
+    resnet::ResNet18 split(o);
+    split.init_random(12);
+    CHECK(split.pass_plan(shape).split == (shape.h == 96 ? 0u : 2u));
+    o.images_per_pass = 5;
+    resnet::ResNet18 one_group(o);
+    one_group.init_random(12);
+    const resnet::Tensor a = split.forward(x, ws), b = one_group.forward(x, ws);
+    CHECK(a.values() == b.values());
+  }
+}
+
 }  // namespace lowp_model_tests

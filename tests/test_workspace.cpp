@@ -219,3 +219,52 @@ TEST_CASE("A batch in passes of a few images gives the values of one pass", "[wo
   bad.images_per_pass = -1;
   CHECK_THROWS_AS(ResNet18(bad), Error);
 }
+
+TEST_CASE("The late stages run on the images of several early groups at once, with the values of one pass",
+          "[workspace][memory]") {
+  // ResNet-18 at 224x160: one image at a time through the stem and stages 1-2 (56x40 maps),
+  // then stages 3-4 on all five, gathered; at 96x96 from stage 1 on. Every output as the
+  // whole batch in one group gives it.
+  ModelOptions automatic, whole;
+  whole.images_per_pass = 5;
+  const ResNet18 split_model(automatic), whole_model(whole);
+  using Plan = ResNet18::PassPlan;
+  const auto plan_of = [&](const ResNet18& m, Shape s) {
+    const Plan p = m.pass_plan(s);
+    return std::vector<long long>{p.images, p.early, static_cast<long long>(p.split)};
+  };
+  CHECK(plan_of(split_model, {5, 224, 160, 3}) == std::vector<long long>{5, 1, 2});
+  CHECK(plan_of(split_model, {5, 96, 96, 3}) == std::vector<long long>{5, 1, 0});
+  CHECK(plan_of(split_model, {3, 224, 224, 3}) == std::vector<long long>{1, 1, 4});  // too few to gather
+  CHECK(plan_of(split_model, {32, 224, 224, 3}) == std::vector<long long>{8, 1, 2});  // 10 fit: 4 passes of 8
+  CHECK(plan_of(split_model, {32, 32, 32, 3}) == std::vector<long long>{32, 8, 0});   // 8 images a group
+  CHECK(plan_of(whole_model, {32, 224, 224, 3}) == std::vector<long long>{5, 5, 4});
+  for (const Shape shape : {Shape{5, 224, 160, 3}, Shape{5, 96, 96, 3}}) {
+    INFO("input " << shape.str());
+    Tensor x(shape);
+    for (std::size_t i = 0; i < x.values().size(); ++i) x.values()[i] = static_cast<float>((i * 7919) % 1000) / 500.0f - 1.0f;
+    const auto run = [&](const ModelOptions& o) {
+      ResNet18 model(o);
+      model.init_random(6);
+      Workspace ws(2);
+      std::vector<Tensor> r(4);
+      std::vector<Tensor> stages;
+      Outputs out;
+      out.logits = &r[0];
+      out.probabilities = &r[1];
+      out.pooled = &r[2];
+      out.features = &r[3];
+      out.stages = &stages;
+      model.forward(x, out, ws);
+      r.insert(r.end(), stages.begin(), stages.end());
+      return r;
+    };
+    const std::vector<Tensor> split = run(automatic), one_group = run(whole);
+    REQUIRE(split.size() == 8);
+    for (std::size_t i = 0; i < split.size(); ++i) {
+      INFO("output " << i);
+      CHECK(split[i].shape() == one_group[i].shape());
+      CHECK(split[i].values() == one_group[i].values());
+    }
+  }
+}
