@@ -60,7 +60,7 @@ std::uint32_t lowp_bits_of(float f) {
 
 CpuFeatures full_cpu() {
   CpuFeatures f;
-  f.avx512f = f.avx512bw = f.avx512vl = f.avx512_vnni = f.avx512_bf16 = f.os_zmm = true;
+  f.avx512f = f.avx512bw = f.avx512vl = f.avx512dq = f.avx512_vnni = f.avx512_bf16 = f.os_zmm = true;
   return f;
 }
 
@@ -245,7 +245,11 @@ TEST_CASE("a precision the CPU or build lacks is refused by name", "[lowp][preci
   CHECK_THAT(resnet::missing_for(Precision::int8, no_os, full_build()), Catch::Contains("XCR0"));
 
   CHECK_THAT(resnet::missing_for(Precision::int8, CpuFeatures{}, full_build()),
-             Catch::Contains("AVX512F, AVX512BW, AVX512VL, AVX512_VNNI"));
+             Catch::Contains("AVX512F, AVX512BW, AVX512VL, AVX512DQ, AVX512_VNNI"));
+  CpuFeatures no_dq = full_cpu();
+  no_dq.avx512dq = false;
+  CHECK_THAT(resnet::missing_for(Precision::int8, no_dq, full_build()), Catch::Contains("lacks AVX512DQ"));
+  CHECK(resnet::missing_for(Precision::bf16, no_dq, full_build()).empty());
 
   BuildFeatures no_int8_build = full_build();
   no_int8_build.int8_kernels = false;
@@ -262,6 +266,7 @@ TEST_CASE("cpu features agree with the compiler's own detection", "[lowp][precis
   CHECK(f.avx512f == bool(__builtin_cpu_supports("avx512f")));
   CHECK(f.avx512bw == bool(__builtin_cpu_supports("avx512bw")));
   CHECK(f.avx512vl == bool(__builtin_cpu_supports("avx512vl")));
+  CHECK(f.avx512dq == bool(__builtin_cpu_supports("avx512dq")));
   CHECK(f.avx512_vnni == bool(__builtin_cpu_supports("avx512vnni")));
 #if defined(__clang__) || __GNUC__ >= 10
   CHECK(f.avx512_bf16 == bool(__builtin_cpu_supports("avx512bf16")));
@@ -417,7 +422,7 @@ TEST_CASE("int8 GEMM adds a bf16 residual and writes u8 and bf16 as the referenc
   for (const LowpCase& c : lowp_resnet50_cases()) check_int8_block_output_case(c, seed++);
 }
 
-TEST_CASE("the int8 epilogue's bf16 output rounds as to_bf16_bits", "[lowp][int8][bf16]") {
+TEST_CASE("the int8 epilogue's bf16 and u8 outputs round as to_bf16_bits and quantize_u8", "[lowp][int8][bf16]") {
   if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
   const auto bits = [](std::uint32_t u) {
     float f;
@@ -428,7 +433,12 @@ TEST_CASE("the int8 epilogue's bf16 output rounds as to_bf16_bits", "[lowp][int8
   const std::vector<float> special = {1.0f, bits(0x3F808000u), bits(0x3F818000u), bits(0x3F808001u),
                                       bits(0x80000001u), bits(0x00000001u), bits(0x00800000u), bits(0x7F7FFFFFu),
                                       -std::numeric_limits<float>::infinity(), 3.14159265f, -1e-30f, 65504.0f,
-                                      bits(0x7F800001u), bits(0xFFC00000u), bits(0x807FFFFFu), 2.5f};
+                                      bits(0x7F800001u), bits(0xFFC00000u), bits(0x807FFFFFu), 2.5f,
+                                      // no NaN or denormal among these 16: the integer steps' quick path
+                                      0.0f, bits(0x3F80FFFFu), std::numeric_limits<float>::infinity(),
+                                      -std::numeric_limits<float>::infinity(), bits(0x3F808000u), bits(0xBF818000u),
+                                      bits(0x7F7FFFFFu), bits(0xFF7FFFFFu), bits(0x00800000u), 1e30f, -1e30f,
+                                      300.0f, -300.0f, 126.25f, 127.75f, bits(0x3F7FFFFFu)};
   const LowpIndex m = static_cast<LowpIndex>(special.size()), k = 5, n = 3;
   const auto w = lowp_floats(static_cast<std::size_t>(m * k), 7);
   const resnet::kernels::PackedInt8Weights packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), m, k, k);
@@ -440,17 +450,32 @@ TEST_CASE("the int8 epilogue's bf16 output rounds as to_bf16_bits", "[lowp][int8
     INFO((integer_steps ? "integer steps" : "the CPU's rounding"));
     resnet::kernels::detail::Int8Output out;
     std::vector<std::uint16_t> got(static_cast<std::size_t>(m * n));
+    std::vector<std::uint8_t> got_u8(got.size());
     out.bf16 = got.data();
+    out.u8 = got_u8.data();  // and u8 beside it, as a block output: quantize_u8's bytes for the same values
+    out.q = {0.75f, integer_steps ? 0 : 131};
     out.ldc = m;
     out.integer_bf16 = integer_steps;
     resnet::kernels::detail::gemm_int8_run(packed, resnet::kernels::DenseColumnsOf<std::uint8_t>{b.data(), k}, n, epi,
                                            out, nullptr);
     for (LowpIndex j = 0; j < n; ++j)
       for (LowpIndex i = 0; i < m; ++i) {
-        INFO("bias bits " << std::hex << lowp_bits_of(special[static_cast<std::size_t>(i)]));
-        CHECK(got[static_cast<std::size_t>(j * m + i)] ==
-              resnet::kernels::to_bf16_bits(special[static_cast<std::size_t>(i)]));
+        const float value = special[static_cast<std::size_t>(i)];
+        INFO("bias bits " << std::hex << lowp_bits_of(value));
+        CHECK(got[static_cast<std::size_t>(j * m + i)] == resnet::kernels::to_bf16_bits(value));
+        CHECK(got_u8[static_cast<std::size_t>(j * m + i)] ==
+              resnet::kernels::quantize_u8(value, 1.0f / out.q.scale, out.q.zero_point));
       }
+    // The quantizing pass over a map (64 values a store, then 16 at a time) on the same values.
+    std::vector<float> map;
+    for (int r = 0; r < 5; ++r) map.insert(map.end(), special.begin(), special.end());
+    map.resize(150);
+    std::vector<std::uint8_t> pass(map.size());
+    resnet::kernels::quantize_u8_map(map.data(), static_cast<LowpIndex>(map.size()), out.q, pass.data());
+    for (std::size_t i = 0; i < map.size(); ++i) {
+      INFO("value bits " << std::hex << lowp_bits_of(map[i]));
+      CHECK(pass[i] == resnet::kernels::quantize_u8(map[i], 1.0f / out.q.scale, out.q.zero_point));
+    }
   }
 }
 

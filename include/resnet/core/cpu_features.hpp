@@ -26,7 +26,7 @@ namespace resnet {
 /// restores the opmask and all 512-bit registers (XCR0 bits 1, 2, 5, 6, 7); without it
 /// the instructions fault even where CPUID lists them.
 struct CpuFeatures {
-  bool avx512f = false, avx512bw = false, avx512vl = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false;
   bool avx512_vnni = false, avx512_bf16 = false;
   bool os_zmm = false;
 };
@@ -90,6 +90,7 @@ inline CpuFeatures query_cpu_features() noexcept {
   __cpuid_count(7, 0, eax, ebx, ecx, edx);
   const unsigned leaf7_subleaves = eax;
   f.avx512f = (ebx >> 16) & 1u;
+  f.avx512dq = (ebx >> 17) & 1u;
   f.avx512bw = (ebx >> 30) & 1u;
   f.avx512vl = (ebx >> 31) & 1u;
   f.avx512_vnni = (ecx >> 11) & 1u;

@@ -85,6 +85,7 @@ inline std::string missing_for(Precision p, const CpuFeatures& cpu, const BuildF
   need(cpu.avx512f, "AVX512F");
   need(cpu.avx512bw, "AVX512BW");
   need(cpu.avx512vl, "AVX512VL");
+  if (int8) need(cpu.avx512dq, "AVX512DQ");  // the epilogue's VFPCLASSPS
   need(int8 ? cpu.avx512_vnni : cpu.avx512_bf16, int8 ? "AVX512_VNNI" : "AVX512_BF16");
   need(cpu.os_zmm, "OS support for the AVX-512 register state (XCR0)");
   std::string why;

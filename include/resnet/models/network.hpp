@@ -367,7 +367,7 @@ class Network {
   /// which run on all the pass's images, gathered from the early groups (up to 8,192
   /// pixels of that stage's input), so their weights, larger than their maps (ResNet-50's
   /// last stage: 15 MB in fp32 for 49 pixels an image), are read once for all of them.
-  /// ResNet-50 at 224x224, batch 8: the last two stages on 8 images at once, 6-10 % less
+  /// ResNet-50 at 224x224, batch 8: the last two stages on 8 images at once, 4-11 % less
   /// time than one image at a time through every stage. A set images_per_pass is one
   /// group through every stage.
   struct PassPlan {
