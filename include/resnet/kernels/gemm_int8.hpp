@@ -96,11 +96,13 @@ struct Int8Output {
   bool integer_bf16 = false;
 };
 
-/// One panel of up to 48 rows against some columns: the operands, and the epilogue's
-/// per-row constants worked out once per panel (rows past M hold zeros).
+/// One panel of up to 48 rows, or some of its 16-row vectors, against some columns: the
+/// operands, and the epilogue's per-row constants worked out once per panel (rows past M
+/// hold zeros).
 struct Int8PanelTask {
-  const std::uint32_t* a = nullptr;  // the panel
-  LowpIndex rows = 0;                // valid rows of the panel (1 .. 16 * P)
+  const std::uint32_t* a = nullptr;  // the panel's first vector used
+  LowpIndex stride = 0;              // uint32s from one word of the panel's rows to the next
+  LowpIndex rows = 0;                // valid rows (1 .. 16 * P)
   LowpIndex k = 0;
   const std::uint8_t* const* cols = nullptr;  // column j: runs at cols[j * segments + s]
   LowpIndex segments = 1;
@@ -235,7 +237,7 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask
     // after the loop, GCC 12 kept the accumulators in memory inside the loop.
     __m512i acc[NC][P];
     if (tail) {
-      const std::uint32_t* at = t.a + words * 16 * P;
+      const std::uint32_t* at = t.a + words * t.stride;
       __m512i a[P];
       for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(at + 16 * i);
       for (int j = 0; j < NC; ++j) {
@@ -250,7 +252,7 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask
     for (LowpIndex seg = 0; seg < segments; ++seg) {
       if (seg > 0)
         for (int j = 0; j < NC; ++j) bj[j] = t.cols[(j0 + j) * segments + seg];
-      for (LowpIndex g = 0; g < words; ++g, ap += 16 * P) {
+      for (LowpIndex g = 0; g < words; ++g, ap += t.stride) {
         __m512i a[P];
         for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(ap + 16 * i);
         for (int j = 0; j < NC; ++j) {
@@ -282,12 +284,13 @@ inline void int8_panel_columns(const Int8PanelTask& t, LowpIndex col0, LowpIndex
 #undef RESNET_INT8_EPILOGUE_TARGET
 #endif
 
-/// The product's rows in panels [panel_begin, panel_end) of A (all of them by default): a
-/// caller may split the rows over threads where the columns are too few to split.
+/// The product's rows in 16-row vectors [vector_begin, vector_end) of A (all of them by
+/// default): a caller may split the rows over threads where the columns are too few to
+/// split, more evenly than by whole 48-row panels (512 rows: 256 each, not 240 and 272).
 template <class Source>
 void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, const Int8Epilogue& epi,
-                   const Int8Output& out, std::uint8_t* scratch, LowpIndex panel_begin = 0,
-                   LowpIndex panel_end = -1) {
+                   const Int8Output& out, std::uint8_t* scratch, LowpIndex vector_begin = 0,
+                   LowpIndex vector_end = -1) {
   require_precision(Precision::int8);
   if (n <= 0 || a.rows() == 0) return;
   if (out.ldc < a.rows() || ((epi.residual || epi.residual_u8 || epi.residual_bf16) && epi.ldr < a.rows()))
@@ -313,11 +316,17 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
   for (LowpIndex n0 = 0; n0 < n; n0 += block) {
     const LowpIndex cols = std::min(block, n - n0);
     column_table(src, n0, cols, run, segments, k, table, scratch);
-    for (LowpIndex p = panel_begin, end = panel_end < 0 ? w.panels() : std::min(panel_end, w.panels()); p < end; ++p) {
-      const LowpIndex r0 = p * kLowpPanelRows;
+    constexpr LowpIndex per_panel = kLowpPanelRows / 16;
+    const LowpIndex vectors = (a.rows() + 15) / 16, vend = vector_end < 0 ? vectors : std::min(vector_end, vectors);
+    for (LowpIndex p = vector_begin / per_panel; p * per_panel < vend; ++p) {
+      const LowpIndex first = std::max(vector_begin, p * per_panel) - p * per_panel;
+      const LowpIndex count = std::min<LowpIndex>(vend - p * per_panel, w.panel_vectors(p)) - first;
+      if (count <= 0) continue;
+      const LowpIndex r0 = p * kLowpPanelRows + 16 * first;
       Int8PanelTask t;  // ~600 bytes on the stack, per panel and column block
-      t.a = w.panel(p);
-      t.rows = std::min(kLowpPanelRows, a.rows() - r0);
+      t.a = w.panel(p) + 16 * first;
+      t.stride = 16 * w.panel_vectors(p);
+      t.rows = std::min(16 * count, a.rows() - r0);
       t.k = k;
       t.cols = table;
       t.segments = segments;
@@ -335,7 +344,7 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
       if (out.f32) t.out.f32 += n0 * out.ldc + r0;
       if (out.u8) t.out.u8 += n0 * out.ldc + r0;
       if (out.bf16) t.out.bf16 += n0 * out.ldc + r0;
-      switch (w.panel_vectors(p)) {
+      switch (count) {
         case 3: int8_panel_columns<3>(t, 0, cols); break;
         case 2: int8_panel_columns<2>(t, 0, cols); break;
         default: int8_panel_columns<1>(t, 0, cols); break;
