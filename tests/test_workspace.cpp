@@ -100,6 +100,47 @@ TEST_CASE("A custom block that keeps eight maps alive matches its reference", "[
   CHECK(ws.slot_count() >= 8);  // more than the five buffers of the old fixed workspace
 }
 
+TEST_CASE("Layout conversion by pixel ranges, and import on the pool's threads, move every value", "[workspace]") {
+  const Shape s{3, 5, 7, 4};
+  const auto nhwc_at = [&](int n, int y, int x, int c) { return ((n * s.h + y) * s.w + x) * s.c + c; };
+  const auto nchw_at = [&](int n, int y, int x, int c) { return ((n * s.c + c) * s.h + y) * s.w + x; };
+  std::vector<float> src(static_cast<std::size_t>(s.elements()));
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i);
+  const std::size_t pixels = 3 * 5 * 7;
+  for (const Layout from : {Layout::nhwc, Layout::nchw})
+    for (const Layout to : {Layout::nhwc, Layout::nchw})
+      for (const std::size_t begin : {std::size_t(0), std::size_t(1), std::size_t(34), std::size_t(35), std::size_t(70)})
+        for (const std::size_t end : {begin, begin + 1, std::size_t(36), std::size_t(69), pixels}) {
+          if (end < begin) continue;
+          std::vector<float> dst(src.size(), -1.0f);
+          detail::convert_layout_pixels(src.data(), dst.data(), s, from, to, begin, end);
+          bool same = true;
+          for (int n = 0; n < s.n; ++n)
+            for (int y = 0; y < s.h; ++y)
+              for (int x = 0; x < s.w; ++x)
+                for (int c = 0; c < s.c; ++c) {
+                  const std::size_t pixel = static_cast<std::size_t>((n * s.h + y) * s.w + x);
+                  const int at_src = from == Layout::nhwc ? nhwc_at(n, y, x, c) : nchw_at(n, y, x, c);
+                  const int at_dst = to == Layout::nhwc ? nhwc_at(n, y, x, c) : nchw_at(n, y, x, c);
+                  const float want = pixel >= begin && pixel < end ? src[static_cast<std::size_t>(at_src)] : -1.0f;
+                  same = same && dst[static_cast<std::size_t>(at_dst)] == want;
+                }
+          INFO("pixels " << begin << " .. " << end);
+          CHECK(same);
+        }
+  // A map large enough to be copied on three threads (3 x 96 x 96 pixels).
+  Tensor big(3, 96, 96, 3, Layout::nchw);
+  for (std::size_t i = 0; i < big.values().size(); ++i) big.values()[i] = static_cast<float>(i % 1013);
+  const Tensor want = big.to(Layout::nhwc);
+  Workspace ws(3);
+  std::vector<float> got;
+  ws.run([&] {
+    const FeatureMap x = ws.import(big.data(), big.shape(), Layout::nchw);
+    if (!ws.planning()) got.assign(x.data(), x.data() + x.size());
+  });
+  CHECK(got == want.values());
+}
+
 TEST_CASE("allocate never hands out a slot a live map holds", "[workspace]") {
   Workspace ws(1);
   ws.run([&] {

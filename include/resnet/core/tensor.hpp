@@ -35,24 +35,38 @@ struct Shape {
 namespace detail {
 /// Copies an (n, h, w, c) activation from one memory layout to another; the one
 /// NHWC <-> NCHW conversion of the library.
-inline void convert_layout(const float* src, float* dst, const Shape& s, Layout from, Layout to) noexcept {
-  const std::size_t count = static_cast<std::size_t>(s.elements());
-  if (from == to) {
-    std::copy(src, src + count, dst);
+/// Pixels [begin, end) of the batch (image n's pixel p is n * h * w + p), from one
+/// layout to the other: each with its channels.
+inline void convert_layout_pixels(const float* src, float* dst, const Shape& s, Layout from, Layout to,
+                                  std::size_t begin, std::size_t end) noexcept {
+  const std::size_t c_count = static_cast<std::size_t>(s.c);
+  if (from == Layout::nhwc && to == Layout::nhwc) {
+    std::copy(src + begin * c_count, src + end * c_count, dst + begin * c_count);
     return;
   }
   const std::size_t plane = static_cast<std::size_t>(s.h) * s.w;
-  for (int n = 0; n < s.n; ++n) {
-    const std::size_t image = static_cast<std::size_t>(n) * plane * s.c;
-    for (std::size_t p = 0; p < plane; ++p)
-      for (int c = 0; c < s.c; ++c) {
-        const std::size_t nhwc = image + p * s.c + c, nchw = image + static_cast<std::size_t>(c) * plane + p;
-        if (from == Layout::nhwc)
-          dst[nchw] = src[nhwc];
+  for (std::size_t pixel = begin; pixel < end;) {
+    const std::size_t image = pixel / plane * plane * c_count, first = pixel % plane;
+    const std::size_t last = std::min(plane, first + (end - pixel));
+    // Runs of 256 pixels, each channel in turn: the strided side's lines stay in L1.
+    for (std::size_t p0 = first; p0 < last; p0 += 256) {
+      const std::size_t p1 = std::min(last, p0 + 256);
+      for (std::size_t c = 0; c < c_count; ++c) {
+        const std::size_t nchw = image + c * plane, nhwc = image + c;
+        if (from == Layout::nchw && to == Layout::nchw)
+          std::copy(src + nchw + p0, src + nchw + p1, dst + nchw + p0);
+        else if (from == Layout::nhwc)
+          for (std::size_t p = p0; p < p1; ++p) dst[nchw + p] = src[nhwc + p * c_count];
         else
-          dst[nhwc] = src[nchw];
+          for (std::size_t p = p0; p < p1; ++p) dst[nhwc + p * c_count] = src[nchw + p];
       }
+    }
+    pixel += last - first;
   }
+}
+
+inline void convert_layout(const float* src, float* dst, const Shape& s, Layout from, Layout to) noexcept {
+  convert_layout_pixels(src, dst, s, from, to, 0, static_cast<std::size_t>(s.n) * s.h * s.w);
 }
 }  // namespace detail
 
