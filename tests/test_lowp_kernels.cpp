@@ -468,7 +468,7 @@ TEST_CASE("int8 GEMM adds a bf16 residual and writes u8 and bf16 as the referenc
   for (const LowpCase& c : lowp_resnet50_cases()) check_int8_block_output_case(c, seed++);
 }
 
-TEST_CASE("the int8 epilogue's bf16 and u8 outputs round as to_bf16_bits and quantize_u8", "[lowp][int8][bf16]") {
+TEST_CASE("the int8 epilogue's bf16 and u8 outputs round as to_bf16_bits and quantize_u8", "[lowp][int8]") {
   if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
   const auto bits = [](std::uint32_t u) {
     float f;
