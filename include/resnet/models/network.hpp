@@ -661,7 +661,9 @@ void Network<Family, StemT, PostNorm, Stages...>::forward(const float* data, std
   if (outputs.stages) outputs.stages->resize(stage_count_);
   const bool max_by_options = !options_.include_top && options_.pooling == Pooling::max;
   const GlobalPooling pool{outputs.pooling.value_or(max_by_options ? GlobalPool::max : GlobalPool::avg)};
-  // Stages [from, to) on x, images [first, first + x's batch) of the input.
+  // Stages [from, to) on x, images [first, first + x's batch) of the input. A statement
+  // per stage, not one fold of assignments: each stage's input map is released as soon as
+  // the stage has run (see Sequential::forward_unit).
   const auto run_stages = [&](FeatureMap& x, std::size_t from, std::size_t to, int first) {
     for_each_stage([&](const auto& stage, auto index) {
       if (index() < from || index() >= to) return;
