@@ -288,7 +288,8 @@ TEST_CASE("grouped convolution matches the reference on odd shapes", "[conv][gro
   const ConvShape direct_shapes[] = {{64, 64, 3, 1, 1, 16}, {64, 64, 3, 2, 1, 8},  {48, 48, 3, 1, 1, 3},
                                      {64, 64, 3, 2, 1, 2},  {16, 16, 3, 1, 1, 16}, {32, 32, 3, 1, 1, 16},
                                      {32, 32, 1, 1, 0, 4},  {128, 128, 3, 1, 1, 2}, {96, 96, 3, 2, 1, 2},
-                                     {64, 64, 3, 1, 1, 4},  {64, 64, 3, 2, 1, 4}};
+                                     {64, 64, 3, 1, 1, 4},  {64, 64, 3, 2, 1, 4},  {64, 64, 3, 2, 1, 16},
+                                     {32, 32, 1, 1, 0, 8},  {128, 128, 3, 1, 1, 32}};  // the last three 4 wide
   for (const ConvShape& s : direct_shapes)
     for (auto algo : {ConvAlgorithm::automatic, ConvAlgorithm::gemm, ConvAlgorithm::winograd_2x2})
       for (int threads : {1, 3}) {
