@@ -8,7 +8,8 @@
 ///   groups of >= 16 channels  a chunk lies in one group; input i is broadcast;
 ///   groups of 1, 2, 4, 8       a chunk spans 16/G groups whose inputs are the 16 floats
 ///                             at the chunk's own channel offset; lane l takes input
-///                             (l/G)*G + i of them by an in-register permute.
+///                             (l/G)*G + i of them by an in-register permute (groups
+///                             of 4: four partial sums instead, pixels4, no permute).
 /// Window rows in the zero padding are skipped; columns there read a buffer of zeros, so
 /// border pixels run in the same tiles as the rest. A row is cut into tiles of 8 pixels,
 /// then 4, 2, 1, except where groups of a multiple of 32 channels meet a map whose width
