@@ -566,6 +566,14 @@ TEST_CASE("int8 CIFAR ResNet-20 stays near its fp32 twin; ranges of another mode
   CHECK(message.find("conv 3 takes 16 channels, the range was measured on 32") != std::string::npos);
 }
 
+/// Seeded images in [-0.8, 2.2): ReLU-like inputs with a few negatives, for the ResNet-18 cases.
+resnet::Tensor seeded_images(const resnet::Shape& shape, unsigned seed) {
+  resnet::Tensor t(shape);
+  const auto v = resnet50::random_vector(t.size(), seed);
+  for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = 2.0f * v[i] + 0.2f;
+  return t;
+}
+
 TEST_CASE("int8 ResNet-18 hands u8 maps from its stem through the pool, and u8 and bf16 ones between blocks and stages",
           "[lowp][int8][calibration]") {
   // The stem writes u8 for the first stage, which its max pool keeps; each block's output
@@ -578,12 +586,7 @@ TEST_CASE("int8 ResNet-18 hands u8 maps from its stem through the pool, and u8 a
   resnet::ResNet18 fp32;
   fp32.init_random(9);
   resnet::Workspace ws(2);
-  const auto images = [](int n, unsigned seed) {  // 64x64: 2x2 maps in the last stage
-    resnet::Tensor t(n, 64, 64, 3);
-    const auto v = resnet50::random_vector(t.size(), seed);
-    for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = 2.0f * v[i] + 0.2f;
-    return t;
-  };
+  const auto images = [](int n, unsigned seed) { return seeded_images({n, 64, 64, 3}, seed); };  // 2x2 maps last
   const resnet::Tensor x = images(2, 51);
   resnet::ModelOptions o;
   o.precision = Precision::int8;
@@ -625,9 +628,7 @@ TEST_CASE("int8 ResNet-18: late stages on gathered u8 and bf16 maps give each im
   resnet::Workspace ws(2);
   for (const resnet::Shape shape : {resnet::Shape{5, 96, 96, 3}, resnet::Shape{5, 224, 160, 3}}) {
     INFO("input " << shape.str());
-    resnet::Tensor x(shape);
-    const auto v = resnet50::random_vector(x.size(), 61);
-    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = 2.0f * v[i] + 0.2f;
+    const resnet::Tensor x = seeded_images(shape, 61);
     resnet::ModelOptions o;
     o.precision = Precision::int8;
     o.int8_ranges = resnet::calibrate(fp32, {x}, ws);

@@ -320,7 +320,7 @@ class ConvKernel {
     // 8-column tiles), the threads split the weights' rows instead, each over all columns,
     // in 16-row vectors (512 rows: 256 each; by 48-row panels 240 and 272, and the caller
     // waited 30 us of each ~260 us 3x3 conv at 7x7).
-    const Index panels = int8_.panels().panels(), vectors = detail::ceil_div(m, Index(16));
+    const Index panels = int8_.panels().panels(), vectors = int8_.panels().vectors();
     const Index row_parts = threads > 1 && detail::ceil_div(columns, threads) < 32 && panels >= 2 * threads ? threads : 1;
     const Index slices =
         row_parts > 1 ? 1 : detail::round_up(detail::ceil_div(columns, Index(512)), threads);

@@ -317,7 +317,7 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
     const LowpIndex cols = std::min(block, n - n0);
     column_table(src, n0, cols, run, segments, k, table, scratch);
     constexpr LowpIndex per_panel = kLowpPanelRows / 16;
-    const LowpIndex vectors = (a.rows() + 15) / 16, vend = vector_end < 0 ? vectors : std::min(vector_end, vectors);
+    const LowpIndex vectors = w.vectors(), vend = vector_end < 0 ? vectors : std::min(vector_end, vectors);
     for (LowpIndex p = vector_begin / per_panel; p * per_panel < vend; ++p) {
       const LowpIndex first = std::max(vector_begin, p * per_panel) - p * per_panel;
       const LowpIndex count = std::min<LowpIndex>(vend - p * per_panel, w.panel_vectors(p)) - first;

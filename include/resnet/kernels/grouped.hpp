@@ -45,23 +45,22 @@ class GroupedDirectConv {
   GroupedDirectConv(const ConvShape& s, const float* weight_ohwi) : s_(s), g_(s.group_in()) {
     const int k2 = s.kernel * s.kernel, chunks = s.out_c / kLanes;
     w_.assign(static_cast<std::size_t>(s.weight_count()), 0.0f);
+    // [chunk][tap][step j][16 lanes]: at step j lane l takes the weight of output l for
+    // input j, except for pixels4 (the vector kernel's groups of 4), where step j is
+    // output j of each group and lane l = 4 group + i holds its weight for input i.
+#if defined(__AVX512F__)
+    const bool partials = g_ == 4;
+#else
+    const bool partials = false;
+#endif
     for (int c = 0; c < chunks; ++c)
       for (int t = 0; t < k2; ++t)
-        for (int i = 0; i < g_; ++i)
+        for (int j = 0; j < g_; ++j)
           for (int l = 0; l < kLanes; ++l) {
-            const int o = c * kLanes + l;
-            w_[((static_cast<std::size_t>(c) * k2 + t) * g_ + i) * kLanes + l] =
+            const int o = c * kLanes + (partials ? l / 4 * 4 + j : l), i = partials ? l % 4 : j;
+            w_[((static_cast<std::size_t>(c) * k2 + t) * g_ + j) * kLanes + l] =
                 weight_ohwi[(static_cast<std::size_t>(o) * k2 + t) * g_ + i];
           }
-    if (g_ == 4) {  // pixels4's layout: [chunk][tap][output o of its group][lane (group, input)]
-      w4_.assign(w_.size(), 0.0f);
-      for (int c = 0; c < chunks; ++c)
-        for (int t = 0; t < k2; ++t)
-          for (int o = 0; o < 4; ++o)
-            for (int l = 0; l < kLanes; ++l)
-              w4_[((static_cast<std::size_t>(c) * k2 + t) * 4 + o) * kLanes + l] =
-                  weight_ohwi[(static_cast<std::size_t>(c * kLanes + l / 4 * 4 + o) * k2 + t) * 4 + l % 4];
-    }
     for (int i = 0; i < g_; ++i)
       for (int l = 0; l < kLanes; ++l) lane_input_.push_back(lane_input(i, l));
     zeros_.assign(static_cast<std::size_t>(2 * std::max(g_, int(kLanes))), 0.0f);  // a pair of groups of 16
@@ -279,25 +278,20 @@ class GroupedDirectConv {
           broadcast_inputs<P, Q, false>(acc, x, wk, g, chunk_weights);
         } else if (g >= kLanes) {
           broadcast_inputs<P, Q>(acc, x, wk, g, chunk_weights);
-        } else if (g == 4 || g == 8) {
+        } else if (g == 8) {  // (groups of 4 went to pixels4 above)
           // In-lane permutes with an immediate (vpermilps) instead of vpermps, which took
-          // half the time: 4 wide as is; 8 wide after copying each group's first (second)
-          // 128-bit half over both of its halves, once per four inputs. Chunk q of a pair
-          // reads the 16 floats after chunk q - 1's.
+          // half the time, after copying each group's first (second) 128-bit half over
+          // both of its halves, once per four inputs. Chunk q of a pair reads the 16 floats
+          // after chunk q - 1's.
 #pragma GCC unroll 2
           for (int q = 0; q < Q; ++q) {
             const float* wq = wk + q * chunk_weights;
-            __m512 xv[P];
+            __m512 xv[P], xs[P];
             for (int p = 0; p < P; ++p) xv[p] = _mm512_loadu_ps(x[p] + q * kLanes);
-            if (g == 4) {
-              narrow4<P>(acc, xv, wq, q);
-            } else {
-              __m512 xs[P];
-              for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xA0);  // lanes 0 0 2 2
-              narrow4<P>(acc, xs, wq, q);
-              for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xF5);  // lanes 1 1 3 3
-              narrow4<P>(acc, xs, wq + 4 * kLanes, q);
-            }
+            for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xA0);  // lanes 0 0 2 2
+            narrow4<P>(acc, xs, wq, q);
+            for (int p = 0; p < P; ++p) xs[p] = _mm512_shuffle_f32x4(xv[p], xv[p], 0xF5);  // lanes 1 1 3 3
+            narrow4<P>(acc, xs, wq + 4 * kLanes, q);
           }
         } else {
           __m512 xv[P];
@@ -356,7 +350,7 @@ class GroupedDirectConv {
   void pixels4(const Tile& t, int ox, int q) const {
     const int k = s_.kernel, st = s_.stride, pad = s_.pad;
     const Index image_row = Index(t.w) * t.pixel;
-    const float* wq = w4_.data() + (t.w_chunk - w_.data()) + static_cast<std::size_t>(q) * k * k * 4 * kLanes;
+    const float* wq = t.w_chunk + static_cast<std::size_t>(q) * k * k * 4 * kLanes;
     __m512 z[P][4];
     for (int p = 0; p < P; ++p)
       for (int o = 0; o < 4; ++o) z[p][o] = _mm512_setzero_ps();
@@ -389,8 +383,9 @@ class GroupedDirectConv {
     }
   }
 
-  // Four input steps over 4-wide groups into chunk q's accumulators: at step j, lane l
-  // takes element j of its own 128-bit lane of xv. w: the four steps' weight vectors.
+  // Four input steps over 128-bit lanes of 4 inputs (half an 8-wide group) into chunk
+  // q's accumulators: at step j, lane l takes element j of its own 128-bit lane of xv.
+  // w: the four steps' weight vectors.
   template <int P, int Q>
   __attribute__((always_inline)) static void narrow4(__m512 (&acc)[P][Q], const __m512 (&xv)[P], const float* w,
                                                      int q) {
@@ -417,7 +412,6 @@ class GroupedDirectConv {
   ConvShape s_{};
   int g_ = 1;
   AlignedFloats w_;
-  AlignedFloats w4_;  // groups of 4: w_ again in pixels4's layout
   std::vector<std::int32_t> lane_input_;  // [i][l] = lane_input(i, l), for the permutes
   std::vector<float> zeros_;              // what a tap in the padding reads: 2 max(G, 16) zeros
 };

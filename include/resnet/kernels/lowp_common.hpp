@@ -222,6 +222,8 @@ class WordPanels {
   LowpIndex depth() const noexcept { return depth_; }
   LowpIndex words() const noexcept { return words_; }
   LowpIndex panels() const noexcept { return (rows_ + kLowpPanelRows - 1) / kLowpPanelRows; }
+  /// zmm vectors of 16 rows in all (the unit a row range of gemm_int8_run counts in).
+  LowpIndex vectors() const noexcept { return (rows_ + 15) / 16; }
   /// zmm vectors of 16 rows in panel p: 3, except 1..3 for the last.
   int panel_vectors(LowpIndex p) const noexcept {
     return static_cast<int>(std::min<LowpIndex>(3, (rows_ - p * kLowpPanelRows + 15) / 16));
