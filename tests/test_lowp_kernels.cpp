@@ -195,10 +195,11 @@ void check_bf16_case(const LowpCase& c, unsigned seed) {
     }
 }
 
-/// Odd sizes around the tile edges (16-lane vectors, 48-row panels, 8-column tiles,
-/// 4-deep int8 words), each combined with a rotating epilogue variant.
+/// Odd sizes around the tile edges (16-lane vectors, 48-row panels, the two 32-row ones
+/// that end M = 50 and 100 in place of a 16-row one, 8-column tiles, 4-deep int8 words),
+/// each combined with a rotating epilogue variant.
 std::vector<LowpCase> lowp_odd_cases() {
-  const LowpIndex ms[] = {1, 7, 16, 17, 33, 48, 50, 70};
+  const LowpIndex ms[] = {1, 7, 16, 17, 33, 48, 50, 70, 100};
   const LowpIndex ks[] = {1, 2, 3, 4, 5, 31, 64, 67};
   const LowpIndex ns[] = {1, 2, 3, 7, 8, 13, 70};
   std::vector<LowpCase> cases;
@@ -415,50 +416,80 @@ void check_int8_block_output_case(const LowpCase& c, unsigned seed) {
   }
 }
 
+TEST_CASE("weight panels are 48 rows, ending in two of 32 where one of 16 would be left", "[lowp]") {
+  for (LowpIndex m = 1; m <= 400; ++m) {
+    INFO("M = " << m);
+    const resnet::kernels::PackedBf16Weights w(std::vector<float>(static_cast<std::size_t>(m), 1.0f).data(), m, 1, 1);
+    const resnet::kernels::detail::WordPanels& p = w.panels();
+    const LowpIndex vectors = (m + 15) / 16;
+    REQUIRE(p.vectors() == vectors);
+    LowpIndex next = 0, ones = 0, twos = 0;
+    for (LowpIndex i = 0; i < p.panels(); ++i) {
+      const int v = p.panel_vectors(i);
+      REQUIRE(p.panel_vector(i) == next);  // in order, each vector in one panel
+      REQUIRE(p.panel_row(i) == 16 * next);
+      for (LowpIndex j = next; j < next + v; ++j) REQUIRE(p.panel_of(j) == i);
+      REQUIRE(p.panel(i) == p.panel(0) + 16 * next * p.words());
+      ones += v == 1;
+      twos += v == 2;
+      if (v != 3) REQUIRE(i >= p.panels() - 2);  // only the last one or two are short
+      next += v;
+    }
+    CHECK(next == vectors);
+    CHECK(ones == (vectors == 1 ? 1 : 0));
+    CHECK(twos == (vectors % 3 == 2 ? 1 : vectors % 3 == 1 && vectors > 1 ? 2 : 0));
+  }
+}
+
 TEST_CASE("int8 GEMM over a range of 16-row vectors writes those rows as the whole product", "[lowp][int8]") {
   // Threads split a 7x7 layer's rows in 16-row vectors, so a range may start or end
-  // inside a 48-row panel: 90 rows are panels of 48 and 42 (six vectors), every range.
+  // inside a panel: 90 rows are panels of 48 and 42 (six vectors), 100 rows panels of 48,
+  // 32 and 20 (seven vectors); every range of each.
   if (!resnet::precision_available(Precision::int8)) LOWP_SKIP(Precision::int8);
-  const LowpIndex m = 90, k = 70, n = 11, ldc = m + 2;
-  const auto w = lowp_floats(static_cast<std::size_t>(m * k), 31);
-  const auto packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), m, k, k);
-  const auto b = lowp_ints<std::uint8_t>(static_cast<std::size_t>(k * n), 32, 0, 255);
-  const auto bias = lowp_floats(static_cast<std::size_t>(m), 33);
-  std::vector<std::uint16_t> residual(static_cast<std::size_t>(ldc * n));
-  for (std::size_t i = 0; i < residual.size(); ++i) residual[i] = resnet::kernels::to_bf16_bits(0.01f * float(i % 97));
-  Int8Epilogue epi;
-  epi.input = {0.03f, 37};
-  epi.bias = bias.data();
-  epi.residual_bf16 = residual.data();
-  epi.ldr = ldc;
-  epi.relu = true;
-  const auto run = [&](LowpIndex begin, LowpIndex end) {
-    std::pair<std::vector<std::uint8_t>, std::vector<std::uint16_t>> c{std::vector<std::uint8_t>(ldc * n, 0xA5),
-                                                                       std::vector<std::uint16_t>(ldc * n, 0xBEEF)};
-    resnet::kernels::detail::Int8Output out;
-    out.u8 = c.first.data();
-    out.bf16 = c.second.data();
-    out.q = {0.05f, 0};
-    out.ldc = ldc;
-    resnet::kernels::detail::gemm_int8_run(packed, resnet::kernels::DenseColumnsOf<std::uint8_t>{b.data(), k}, n, epi,
-                                           out, nullptr, begin, end);
-    return c;
-  };
-  const auto whole = run(0, -1);
-  for (LowpIndex begin = 0; begin <= 6; ++begin)
-    for (LowpIndex end = begin; end <= 7; ++end) {
-      INFO("vectors " << begin << " .. " << end);
-      const auto part = run(begin, end);
-      bool same = true;
-      for (LowpIndex j = 0; j < n; ++j)
-        for (LowpIndex i = 0; i < ldc; ++i) {
-          const std::size_t at = static_cast<std::size_t>(j * ldc + i);
-          const bool written = i < m && i >= 16 * begin && i < 16 * end;
-          same = same && part.first[at] == (written ? whole.first[at] : 0xA5) &&
-                 part.second[at] == (written ? whole.second[at] : 0xBEEF);
-        }
-      CHECK(same);
-    }
+  for (const LowpIndex m : {LowpIndex(90), LowpIndex(100)}) {
+    INFO("M = " << m);
+    const LowpIndex vectors = (m + 15) / 16, k = 70, n = 11, ldc = m + 2;
+    const auto w = lowp_floats(static_cast<std::size_t>(m * k), 31);
+    const auto packed = resnet::kernels::PackedInt8Weights::quantize(w.data(), m, k, k);
+    const auto b = lowp_ints<std::uint8_t>(static_cast<std::size_t>(k * n), 32, 0, 255);
+    const auto bias = lowp_floats(static_cast<std::size_t>(m), 33);
+    std::vector<std::uint16_t> residual(static_cast<std::size_t>(ldc * n));
+    for (std::size_t i = 0; i < residual.size(); ++i)
+      residual[i] = resnet::kernels::to_bf16_bits(0.01f * float(i % 97));
+    Int8Epilogue epi;
+    epi.input = {0.03f, 37};
+    epi.bias = bias.data();
+    epi.residual_bf16 = residual.data();
+    epi.ldr = ldc;
+    epi.relu = true;
+    const auto run = [&](LowpIndex begin, LowpIndex end) {
+      std::pair<std::vector<std::uint8_t>, std::vector<std::uint16_t>> c{std::vector<std::uint8_t>(ldc * n, 0xA5),
+                                                                         std::vector<std::uint16_t>(ldc * n, 0xBEEF)};
+      resnet::kernels::detail::Int8Output out;
+      out.u8 = c.first.data();
+      out.bf16 = c.second.data();
+      out.q = {0.05f, 0};
+      out.ldc = ldc;
+      resnet::kernels::detail::gemm_int8_run(packed, resnet::kernels::DenseColumnsOf<std::uint8_t>{b.data(), k}, n,
+                                             epi, out, nullptr, begin, end);
+      return c;
+    };
+    const auto whole = run(0, -1);
+    for (LowpIndex begin = 0; begin <= vectors; ++begin)
+      for (LowpIndex end = begin; end <= vectors + 1; ++end) {
+        INFO("vectors " << begin << " .. " << end);
+        const auto part = run(begin, end);
+        bool same = true;
+        for (LowpIndex j = 0; j < n; ++j)
+          for (LowpIndex i = 0; i < ldc; ++i) {
+            const std::size_t at = static_cast<std::size_t>(j * ldc + i);
+            const bool written = i < m && i >= 16 * begin && i < 16 * end;
+            same = same && part.first[at] == (written ? whole.first[at] : 0xA5) &&
+                   part.second[at] == (written ? whole.second[at] : 0xBEEF);
+          }
+        CHECK(same);
+      }
+  }
 }
 
 TEST_CASE("int8 GEMM adds a bf16 residual and writes u8 and bf16 as the reference", "[lowp][int8]") {

@@ -120,8 +120,8 @@ class ConvKernel {
       return (bytes + sizeof(float) - 1) / sizeof(float);
     }
     if (precision_ == Precision::bf16)
-      return static_cast<std::size_t>(threads) *
-             static_cast<std::size_t>(gemm_bf16_scratch_floats(detail::Index(shape_.kernel) * shape_.kernel * shape_.in_c));
+      return static_cast<std::size_t>(threads) * static_cast<std::size_t>(bf16_thread_floats()) +
+             (bf16_converted_values(n, h, w) + 1) / 2;
     if (path_ == Path::winograd) return winograd_.scratch_floats(n, h, w, threads);
     if (path_ == Path::grouped_direct) return 0;
     if (path_ == Path::per_group) {
@@ -359,17 +359,48 @@ class ConvKernel {
     }
   }
 
+  // bf16 scratch per thread (gemm_bf16's), whole cache lines; a converted input map follows.
+  detail::Index bf16_thread_floats() const { return detail::round_up(gemm_bf16_scratch_floats(bf16_.depth()), 16); }
+
+  // bf16: the input values run() converts to bf16 once, into scratch, for the GEMM to
+  // read in place: a k x k window's map, each pixel of which lies in up to k * k columns
+  // (the 7x7 stem, 3 channels and every window gathered, took 601-682 us at two threads
+  // converting each window as it was packed, 500-527 us so). 0 for a 1x1, whose columns
+  // are converted block by block as they are packed: each pixel is read once.
+  std::size_t bf16_converted_values(int n, int h, int w) const {
+    return path_ == Path::patch ? std::size_t(n) * h * w * static_cast<std::size_t>(shape_.in_c) : 0;
+  }
+
+  void run_bf16_conv(const float* in, int n, int h, int w, detail::Index oh, detail::Index ow, float* out,
+                     const detail::OutputEpilogue& e, float* scratch, ThreadPool& pool) const {
+    const ConvShape& s = shape_;
+    const detail::Index columns = detail::Index(n) * oh * ow;
+    if (path_ == Path::pointwise) {
+      run_bf16(detail::DenseColumns{in, s.in_c}, columns, out, e, scratch, pool);
+    } else if (path_ == Path::pointwise_strided) {
+      run_bf16(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}, columns, out, e, scratch, pool);
+    } else {
+      auto* map = reinterpret_cast<std::uint16_t*>(scratch + pool.size() * bf16_thread_floats());
+      pool.parallel_for(static_cast<std::ptrdiff_t>(bf16_converted_values(n, h, w)),
+                        [&](std::ptrdiff_t b, std::ptrdiff_t end) { convert_to_bf16(map + b, in + b, end - b); });
+      run_bf16(Bf16PatchColumns{map, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow, 0}, columns, out, e, scratch,
+               pool);
+    }
+  }
+
   // Column slices of whole 8-column tiles, as few as the threads allow: each slice
   // streams every weight panel once more, which the 7x7 and 14x14 layers (2-4 MB of
   // weights, 49-196 columns at batch 1) feel. Wide maps are cut near gemm_bf16's own
-  // block of up to 512 columns, in a multiple of the thread count.
+  // block of up to 512 columns, in a multiple of the thread count. (Splitting the rows
+  // at 7x7 instead, as int8 does, measured no faster: 11.31 against 11.40 ms a pass,
+  // medians of eight alternated runs at two threads.)
   template <class Source>
   void run_bf16(const Source& src, detail::Index columns, float* out, const detail::OutputEpilogue& e, float* scratch,
                 ThreadPool& pool) const {
     using detail::Index;
     const Index threads = pool.size();
     const Index m = shape_.out_c;
-    const Index per_thread = gemm_bf16_scratch_floats(bf16_.depth());
+    const Index per_thread = bf16_thread_floats();
     const Index slices = detail::round_up(detail::ceil_div(columns, Index(512)), threads);
     const Index nc = detail::round_up(detail::ceil_div(columns, slices), 8);
     const Index tasks = detail::ceil_div(columns, nc);
@@ -539,15 +570,19 @@ RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w
     run_int8_gemm(in, n, h, w, oh, ow, out, e, {}, scratch, pool);
     return;
   }
-  // The GEMM paths' column source, run by the fp32 GEMM or by the bf16 one.
-  const auto gemm = [&](const auto& src) {
-    if (precision_ == Precision::bf16) run_bf16(src, n * oh * ow, out, e, scratch, pool);
-    else run_gemm(src, n * oh * ow, out, e, scratch, pool);
-  };
+  if (precision_ == Precision::bf16) {
+    run_bf16_conv(in, n, h, w, oh, ow, out, e, scratch, pool);
+    return;
+  }
   switch (path_) {
-    case Path::pointwise: gemm(detail::DenseColumns{in, s.in_c}); break;
-    case Path::pointwise_strided: gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}); break;
-    default: gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}); break;
+    case Path::pointwise: run_gemm(detail::DenseColumns{in, s.in_c}, n * oh * ow, out, e, scratch, pool); break;
+    case Path::pointwise_strided:
+      run_gemm(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}, n * oh * ow, out, e, scratch, pool);
+      break;
+    default:
+      run_gemm(detail::PatchColumns{in, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow}, n * oh * ow, out, e, scratch,
+               pool);
+      break;
   }
 }
 

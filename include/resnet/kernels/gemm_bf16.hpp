@@ -105,6 +105,21 @@ RESNET_BF16_TARGET __attribute__((noinline)) inline void bf16_convert_column(std
   }
 }
 
+/// `count` fp32 values as bf16 bits at dst, rounded as to_bf16_bits (an fp32 map converted
+/// once for the GEMM to read in place; exactly `count` values written).
+RESNET_BF16_TARGET inline void bf16_convert_map(std::uint16_t* dst, const float* src, LowpIndex count) {
+  LowpIndex t = 0;
+  for (; t + 32 <= count; t += 32) {
+    const __m512 lo = _mm512_loadu_ps(src + t), hi = _mm512_loadu_ps(src + t + 16);
+    _mm512_storeu_si512(dst + t, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+  }
+  for (; t < count; t += 16) {
+    const LowpIndex left = count - t;
+    const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    _mm256_mask_storeu_epi16(dst + t, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + t)));
+  }
+}
+
 /// The epilogue of one tile, from its fp32 sums acc[j][i] (column j, row vector i); a
 /// function of its own for the reason given at int8_epilogue (gemm_int8.hpp).
 template <int P, int NC>
@@ -188,10 +203,10 @@ inline void bf16_block(const PackedBf16Weights& a, const std::uint16_t* const* t
 #if defined(RESNET_HAVE_BF16_KERNELS)
   const WordPanels& w = a.panels();
   for (LowpIndex p = 0; p < w.panels(); ++p) {
-    const LowpIndex r0 = p * kLowpPanelRows;
+    const LowpIndex r0 = w.panel_row(p);
     Bf16PanelTask t;
     t.a = w.panel(p);
-    t.rows = std::min(kLowpPanelRows, a.rows() - r0);
+    t.rows = std::min<LowpIndex>(16 * w.panel_vectors(p), a.rows() - r0);
     t.k = k;
     t.cols = table;
     t.segments = segments;
@@ -213,6 +228,21 @@ inline void bf16_block(const PackedBf16Weights& a, const std::uint16_t* const* t
   (void)a, (void)table, (void)segments, (void)k, (void)cols, (void)n0, (void)epi, (void)out;
 #endif
 }
+
+}  // namespace detail
+
+/// count fp32 values as bf16 bits at dst, rounded as to_bf16_bits (exactly count written).
+inline void convert_to_bf16(std::uint16_t* dst, const float* src, LowpIndex count) {
+#if defined(RESNET_HAVE_BF16_KERNELS)
+  if (cpu_features().avx512_bf16) {
+    detail::bf16_convert_map(dst, src, count);
+    return;
+  }
+#endif
+  for (LowpIndex i = 0; i < count; ++i) dst[i] = to_bf16_bits(src[i]);
+}
+
+namespace detail {
 
 template <class Source>
 void gemm_bf16_run(const PackedBf16Weights& a, const Source& src, LowpIndex n, const Bf16Epilogue& epi,
@@ -267,9 +297,7 @@ void gemm_bf16_run(const PackedBf16Weights& a, const Source& src, LowpIndex n, c
     std::uint16_t* copies = reinterpret_cast<std::uint16_t*>(scratch);
     for (LowpIndex n0 = 0; n0 < n; n0 += block) {
       const LowpIndex cols = std::min(block, n - n0);
-      for (LowpIndex j = 0; j < cols; ++j)
-        for (LowpIndex r = 0; r < segments; ++r)
-          table[j * segments + r] = src.segment(n0 + j, r * run, run, copies ? copies + j * k + r * run : nullptr);
+      column_table(src, n0, cols, run, segments, k, table, copies);
       bf16_block(a, table, segments, k, cols, n0, epi, out);
     }
   }

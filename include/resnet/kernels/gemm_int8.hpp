@@ -316,13 +316,13 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
   for (LowpIndex n0 = 0; n0 < n; n0 += block) {
     const LowpIndex cols = std::min(block, n - n0);
     column_table(src, n0, cols, run, segments, k, table, scratch);
-    constexpr LowpIndex per_panel = kLowpPanelRows / 16;
     const LowpIndex vectors = w.vectors(), vend = vector_end < 0 ? vectors : std::min(vector_end, vectors);
-    for (LowpIndex p = vector_begin / per_panel; p * per_panel < vend; ++p) {
-      const LowpIndex first = std::max(vector_begin, p * per_panel) - p * per_panel;
-      const LowpIndex count = std::min<LowpIndex>(vend - p * per_panel, w.panel_vectors(p)) - first;
+    for (LowpIndex p = w.panel_of(vector_begin); p < w.panels() && w.panel_vector(p) < vend; ++p) {
+      const LowpIndex v0 = w.panel_vector(p);
+      const LowpIndex first = std::max(vector_begin, v0) - v0;
+      const LowpIndex count = std::min<LowpIndex>(vend - v0, w.panel_vectors(p)) - first;
       if (count <= 0) continue;
-      const LowpIndex r0 = p * kLowpPanelRows + 16 * first;
+      const LowpIndex r0 = 16 * (v0 + first);
       Int8PanelTask t;  // ~600 bytes on the stack, per panel and column block
       t.a = w.panel(p) + 16 * first;
       t.stride = 16 * w.panel_vectors(p);

@@ -198,9 +198,14 @@ constexpr LowpIndex kLowpPanelRows = 48;
 
 /// A (M x K) as 32-bit words that each hold one row's `per_word` consecutive k values
 /// (4 s8 for VPDPBUSD, 2 bf16 for VDPBF16PS), K padded with zeros to a whole word. Rows
-/// are cut into panels of 48 (the last 16, 32 or 48, M padded with zero rows to 16); a
-/// panel is stored k-word by k-word, each k-word as the panel's rows side by side, so
-/// the kernel reads one panel as a single forward stream of 64-byte lines.
+/// are cut into 16-row vectors (M padded with zero rows to 16) and those into panels of
+/// 3 vectors (48 rows), the last of 1 or 2; where one vector would be left over (M = 64,
+/// 256, 1024) the last two panels take 2 each instead: a 16-row tile makes 8 products per
+/// weight load and 8 broadcasts, and ran at 0.5-0.7x a 48-row tile's rate (bf16 GEMM,
+/// K = 256, N = 3136, one thread: M = 16 in 95 us, M = 32 in 133, M = 48 in 186, M = 64
+/// as 48 + 16 in 319). A panel is stored k-word by k-word, each k-word as the panel's
+/// rows side by side, so the kernel reads one panel as a single forward stream of 64-byte
+/// lines.
 class WordPanels {
  public:
   WordPanels() = default;
@@ -211,7 +216,7 @@ class WordPanels {
     const LowpIndex padded = (m + 15) / 16 * 16;
     data_.assign(static_cast<std::size_t>(padded * words_), 0u);
     for (LowpIndex p = 0; p < panels(); ++p) {
-      const LowpIndex r0 = p * kLowpPanelRows, height = 16 * panel_vectors(p);
+      const LowpIndex r0 = panel_row(p), height = 16 * panel_vectors(p);
       std::uint32_t* d = data_.data() + r0 * words_;
       for (LowpIndex g = 0; g < words_; ++g)
         for (LowpIndex r = 0; r < height; ++r) d[g * height + r] = r0 + r < m ? word(r0 + r, g) : 0u;
@@ -221,17 +226,32 @@ class WordPanels {
   LowpIndex rows() const noexcept { return rows_; }
   LowpIndex depth() const noexcept { return depth_; }
   LowpIndex words() const noexcept { return words_; }
-  LowpIndex panels() const noexcept { return (rows_ + kLowpPanelRows - 1) / kLowpPanelRows; }
   /// zmm vectors of 16 rows in all (the unit a row range of gemm_int8_run counts in).
   LowpIndex vectors() const noexcept { return (rows_ + 15) / 16; }
-  /// zmm vectors of 16 rows in panel p: 3, except 1..3 for the last.
+  LowpIndex panels() const noexcept { return full_panels() + (vectors() - 3 * full_panels() + 1) / 2; }
+  /// zmm vectors of 16 rows in panel p: 3, except 1 or 2 for the last one or two.
   int panel_vectors(LowpIndex p) const noexcept {
-    return static_cast<int>(std::min<LowpIndex>(3, (rows_ - p * kLowpPanelRows + 15) / 16));
+    const LowpIndex left = vectors() - 3 * full_panels();  // after the full panels: 0, 1, 2 or 4
+    return p < full_panels() ? 3 : left == 1 ? 1 : 2;
   }
-  const std::uint32_t* panel(LowpIndex p) const noexcept { return data_.data() + p * kLowpPanelRows * words_; }
+  /// The first vector of panel p, and the panel holding vector v.
+  LowpIndex panel_vector(LowpIndex p) const noexcept {
+    return p <= full_panels() ? 3 * p : 3 * full_panels() + 2 * (p - full_panels());
+  }
+  LowpIndex panel_of(LowpIndex v) const noexcept {
+    return v < 3 * full_panels() ? v / 3 : full_panels() + (v - 3 * full_panels()) / 2;
+  }
+  LowpIndex panel_row(LowpIndex p) const noexcept { return 16 * panel_vector(p); }
+  const std::uint32_t* panel(LowpIndex p) const noexcept { return data_.data() + panel_row(p) * words_; }
   std::size_t bytes() const noexcept { return data_.size() * sizeof(std::uint32_t); }
 
  private:
+  // Panels of 3 vectors: all of them, but one fewer where a single vector would be left.
+  LowpIndex full_panels() const noexcept {
+    const LowpIndex v = vectors();
+    return v % 3 == 1 && v > 1 ? (v - 4) / 3 : v / 3;
+  }
+
   LowpIndex rows_ = 0, depth_ = 0, words_ = 0;
   std::vector<std::uint32_t, Align64Allocator<std::uint32_t>> data_;
 };
