@@ -14,8 +14,9 @@
 ///   equal in/out per group, 16 % G == 0 or G % 16 == 0 (ResNeXt): direct (grouped.hpp);
 ///   otherwise         one ConvKernel per group, each group's channels copied out and back.
 /// bf16 (the Precision constructor): an ungrouped conv that the LowpLayers choice gives to
-/// bf16 runs gemm_bf16 over the same fp32 column sources as the GEMM path (fp32 maps in and
-/// out, each block of columns converted while packing); its weights are rounded and packed
+/// bf16 runs gemm_bf16 with fp32 maps in and out: a 1x1 over the same fp32 column sources
+/// as the GEMM path (each block of columns converted while packing), a k x k conv over its
+/// input map converted to bf16 once, into scratch; its weights are rounded and packed
 /// once, and no fp32 copy is kept. Every other conv is the fp32 kernel above.
 /// int8 (the QuantParams constructor): an ungrouped conv runs gemm_int8. Its weights are
 /// quantized per output channel to s8 and packed once (no fp32 copy); run() quantizes the
