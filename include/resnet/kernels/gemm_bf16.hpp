@@ -89,35 +89,26 @@ struct Bf16PanelTask {
 #if defined(RESNET_HAVE_BF16_KERNELS)
 #define RESNET_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-/// K fp32 values as bf16 pairs at dst (K rounded up to even, the pad zero).
-RESNET_BF16_TARGET __attribute__((noinline)) inline void bf16_convert_column(std::uint16_t* dst, const float* src,
-                                                                           LowpIndex k) {
-  const LowpIndex k2 = (k + 1) / 2 * 2;
-  for (LowpIndex t = 0; t < k2; t += 32) {
-    const LowpIndex left = k - t, room = k2 - t;
-    const __mmask16 m_lo = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);  // left >= 1
-    const __mmask16 m_hi =
-        left >= 32 ? __mmask16(0xFFFF) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1u);
-    const __m512 lo = _mm512_maskz_loadu_ps(m_lo, src + t), hi = _mm512_maskz_loadu_ps(m_hi, src + t + 16);
-    const __m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);  // lo -> elements 0..15
-    const __mmask32 store = room >= 32 ? __mmask32(0xFFFFFFFFu) : __mmask32((1u << room) - 1u);
-    _mm512_mask_storeu_epi16(dst + t, store, v);
-  }
-}
-
-/// `count` fp32 values as bf16 bits at dst, rounded as to_bf16_bits (an fp32 map converted
-/// once for the GEMM to read in place; exactly `count` values written).
+/// `count` fp32 values as bf16 bits at dst, rounded as to_bf16_bits (exactly `count`
+/// written): an fp32 map converted once for the GEMM to read in place, or one column.
 RESNET_BF16_TARGET inline void bf16_convert_map(std::uint16_t* dst, const float* src, LowpIndex count) {
   LowpIndex t = 0;
   for (; t + 32 <= count; t += 32) {
     const __m512 lo = _mm512_loadu_ps(src + t), hi = _mm512_loadu_ps(src + t + 16);
-    _mm512_storeu_si512(dst + t, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    _mm512_storeu_si512(dst + t, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));  // lo -> elements 0..15
   }
   for (; t < count; t += 16) {
     const LowpIndex left = count - t;
     const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
     _mm256_mask_storeu_epi16(dst + t, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + t)));
   }
+}
+
+/// K fp32 values as bf16 pairs at dst (K rounded up to even, the pad zero).
+RESNET_BF16_TARGET __attribute__((noinline)) inline void bf16_convert_column(std::uint16_t* dst, const float* src,
+                                                                           LowpIndex k) {
+  bf16_convert_map(dst, src, k);
+  if (k % 2 != 0) dst[k] = 0;
 }
 
 /// The epilogue of one tile, from its fp32 sums acc[j][i] (column j, row vector i); a

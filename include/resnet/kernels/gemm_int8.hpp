@@ -313,10 +313,10 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
   const LowpIndex block = std::min(lowp_block_columns(k), kLowpColumnTable / segments / 8 * 8);
   const std::uint8_t* table[kLowpColumnTable];
   const bool native_bf16 = out.bf16 && !out.integer_bf16 && cpu_features().avx512_bf16 && build_features().bf16_kernels;
+  const LowpIndex vectors = w.vectors(), vend = vector_end < 0 ? vectors : std::min(vector_end, vectors);
   for (LowpIndex n0 = 0; n0 < n; n0 += block) {
     const LowpIndex cols = std::min(block, n - n0);
     column_table(src, n0, cols, run, segments, k, table, scratch);
-    const LowpIndex vectors = w.vectors(), vend = vector_end < 0 ? vectors : std::min(vector_end, vectors);
     for (LowpIndex p = w.panel_of(vector_begin); p < w.panels() && w.panel_vector(p) < vend; ++p) {
       const LowpIndex v0 = w.panel_vector(p);
       const LowpIndex first = std::max(vector_begin, v0) - v0;
