@@ -40,15 +40,26 @@ add_test(NAME cli_bench_bf16 COMMAND ${_lp_check} 0 --expect "1 thread, bf16, ra
   -- ${_lp_cli} bench cifar-resnet20 --precision bf16 --iters 1 --warmup 0 --threads 1)
 set_tests_properties(cli_bench_bf16 PROPERTIES SKIP_REGULAR_EXPRESSION "AVX512_BF16|no bf16 kernels" LABELS cli)
 
+# bf16: the model as built (`measured` layers) within 0.2 points of fp32 (the issue's
+# bound); every conv in bf16 (`all`, with bf16 maps: what PyTorch's autocast computes)
+# within 0.2 points of PyTorch 1.13's own autocast bf16, which on these images lands 3
+# images below fp32 on ResNet-56 (py_cifar_autocast recomputes both figures).
 set(_lp_accuracy)
-foreach(case "20;resnet20-12fca82f;80.4" "56;resnet56-4bfd9763;82.5")
+set(_lp_autocast)
+foreach(case "20;resnet20-12fca82f;80.4;80.5" "56;resnet56-4bfd9763;82.5;82.2")
   list(GET case 0 depth)
   list(GET case 1 file)
   list(GET case 2 top1)
+  list(GET case 3 autocast_top1)
+  list(APPEND _lp_autocast ${depth}:${top1}:${autocast_top1})
   foreach(layers measured all)
+    set(reference ${top1})
+    if(layers STREQUAL "all")
+      set(reference ${autocast_top1})
+    endif()
     add_test(NAME cli_eval_bf16_cifar_resnet${depth}_${layers}
       COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/cli_eval_lowp.sh ${_lp_cli} cifar-resnet${depth}
-              ${_lp_cifar}/checkpoints/${file}.th ${_lp_cifar}/test ${top1} 2 --precision bf16 --lowp-layers ${layers})
+              ${_lp_cifar}/checkpoints/${file}.th ${_lp_cifar}/test ${reference} 2 --precision bf16 --lowp-layers ${layers})
     list(APPEND _lp_accuracy cli_eval_bf16_cifar_resnet${depth}_${layers})
   endforeach()
 endforeach()
@@ -76,6 +87,12 @@ set_property(TEST ${_lp_accuracy} APPEND PROPERTY LABELS exhaustive)
 # the fixture's data; later runs take ~12 s.
 find_program(_lp_python3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)
 if(_lp_python3)
+  # The autocast figures the `all` evaluations above compare with (5-7 s).
+  add_test(NAME py_cifar_autocast
+    COMMAND ${_lp_python3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_cifar_autocast.py ${RESNET_TEST_DATA}
+            ${RESNET_SHARED_DATA} ${_lp_autocast})
+  set_tests_properties(py_cifar_autocast PROPERTIES
+    FIXTURES_REQUIRED cifar_data SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS "cli;python")
   add_test(NAME cli_classify_bf16_vs_pytorch
     COMMAND ${_lp_python3} ${CMAKE_CURRENT_SOURCE_DIR}/cli_classify_bf16.py ${_lp_cli}
             ${RESNET_TEST_DATA}/pil ${RESNET_SHARED_DATA} all)

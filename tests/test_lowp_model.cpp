@@ -6,7 +6,10 @@
 // Accuracy on real weights is tests/lowp.cmake's (CIFAR) and gen_torchvision_bf16's.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <iterator>
+#include <limits>
 #include <map>
 #include <cstdint>
 #include <string>
@@ -89,6 +92,129 @@ TEST_CASE("bf16 ConvKernel equals the reference on bf16-rounded operands", "[low
       CHECK(name.rfind("bf16_", 0) == 0);
       CHECK(err < 2e-5);
     }
+}
+
+std::vector<std::uint16_t> bf16_bits_of(const std::vector<float>& v) {
+  std::vector<std::uint16_t> bits(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) bits[i] = resnet::kernels::to_bf16_bits(v[i]);
+  return bits;
+}
+
+TEST_CASE("bf16 maps at a conv's ends give run()'s values, bit for bit", "[lowp][bf16][conv]") {
+  // A bf16 model hands bf16 maps between its convs (run_bf16_maps): a bf16 input must give
+  // the output of the fp32 input it rounds, a bf16 residual that of its widened values,
+  // and a bf16 output (also from an fp32 Winograd conv) run()'s output rounded.
+  if (!resnet::precision_available(Precision::bf16))
+    RESNET_SKIP(resnet::missing_for(Precision::bf16, resnet::cpu_features(), resnet::build_features()));
+  namespace k = resnet::kernels;
+  struct Case {
+    ConvShape s;
+    int n, h, w;
+    k::ConvAlgorithm fp32_algorithm;  // automatic: a bf16 conv
+    const char* name;
+  };
+  const Case cases[] = {
+      {{24, 40, 1, 1, 0, 1}, 2, 7, 9, k::ConvAlgorithm::automatic, "bf16_gemm_1x1"},
+      {{13, 24, 1, 1, 0, 1}, 1, 5, 6, k::ConvAlgorithm::automatic, "bf16_gemm_1x1"},  // odd K: copied columns
+      {{16, 70, 1, 2, 0, 1}, 1, 9, 11, k::ConvAlgorithm::automatic, "bf16_gemm_1x1_strided"},
+      {{32, 48, 3, 2, 1, 1}, 1, 15, 13, k::ConvAlgorithm::automatic, "bf16_im2col_gemm"},
+      {{3, 64, 7, 2, 3, 1}, 1, 23, 19, k::ConvAlgorithm::automatic, "bf16_im2col_gemm"},  // the stem, K = 147
+      {{24, 40, 3, 1, 1, 1}, 2, 9, 11, k::ConvAlgorithm::winograd_4x4, "winograd_4x4"},
+      {{20, 36, 3, 1, 1, 1}, 1, 7, 6, k::ConvAlgorithm::winograd_2x2, "winograd_2x2"},  // partial vectors
+  };
+  for (const Case& c : cases)
+    for (int threads : {1, 3}) {
+      const ConvShape& s = c.s;
+      INFO(c.name << " in " << s.in_c << " out " << s.out_c << " threads " << threads);
+      const auto weight = resnet50::random_vector(static_cast<std::size_t>(s.weight_count()), 41);
+      const auto bias = resnet50::random_vector(static_cast<std::size_t>(s.out_c), 42);
+      const bool bf16 = c.fp32_algorithm == k::ConvAlgorithm::automatic;
+      const ConvKernel kernel = bf16 ? ConvKernel(s, weight, bias, Precision::bf16, LowpLayers::all)
+                                     : ConvKernel(s, weight, bias, c.fp32_algorithm);
+      CHECK(kernel.algorithm_name() == c.name);
+      CHECK(kernel.takes_bf16() == bf16);
+      CHECK(kernel.writes_bf16());
+      const std::size_t out_size = static_cast<std::size_t>(c.n) * s.out_side(c.h) * s.out_side(c.w) * s.out_c;
+      // The input and residual as bf16 values, so that their fp32 twins are exact.
+      const auto in = rounded_to_bf16(resnet50::random_vector(static_cast<std::size_t>(c.n) * c.h * c.w * s.in_c, 43));
+      const auto residual = rounded_to_bf16(resnet50::random_vector(out_size, 44));
+      const auto in_bits = bf16_bits_of(in), residual_bits = bf16_bits_of(residual);
+      resnet::ThreadPool pool(threads);
+      std::vector<float> scratch(kernel.scratch_floats(c.n, c.h, c.w, threads), std::nanf(""));
+      std::vector<float> expected(out_size);
+      kernel.run(in.data(), c.n, c.h, c.w, expected.data(), residual.data(), true, scratch.data(), pool);
+
+      std::vector<std::uint16_t> out_bits(out_size + 5, 0xABCD);  // past the end: untouched
+      ConvKernel::Bf16Maps to_bf16;
+      to_bf16.out = out_bits.data();
+      kernel.run_bf16_maps(in.data(), c.n, c.h, c.w, nullptr, residual.data(), true, to_bf16, scratch.data(), pool);
+      const auto expected_bits = bf16_bits_of(expected);
+      CHECK(std::equal(expected_bits.begin(), expected_bits.end(), out_bits.begin()));
+      CHECK(std::count(out_bits.begin() + static_cast<std::ptrdiff_t>(out_size), out_bits.end(), 0xABCD) == 5);
+      if (!bf16) continue;
+      ConvKernel::Bf16Maps from_bf16;
+      from_bf16.in = in_bits.data();
+      from_bf16.residual = residual_bits.data();
+      std::vector<float> out(out_size, std::nanf(""));
+      kernel.run_bf16_maps(nullptr, c.n, c.h, c.w, out.data(), nullptr, true, from_bf16, scratch.data(), pool);
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < out_size; ++i) differ += !(out[i] == expected[i]);
+      CHECK(differ == 0);
+      ConvKernel::Bf16Maps all = from_bf16;
+      std::fill(out_bits.begin(), out_bits.end(), std::uint16_t{0xABCD});
+      all.out = out_bits.data();
+      kernel.run_bf16_maps(nullptr, c.n, c.h, c.w, nullptr, nullptr, true, all, scratch.data(), pool);
+      CHECK(std::equal(expected_bits.begin(), expected_bits.end(), out_bits.begin()));
+    }
+
+  // What cannot take or give bf16 maps says so.
+  const ConvShape pointwise{8, 16, 1, 1, 0, 1}, winograd{16, 16, 3, 1, 1, 1};
+  const ConvKernel fp32_1x1(pointwise, resnet50::random_vector(128, 45), {});
+  const ConvKernel fp32_winograd(winograd, resnet50::random_vector(16 * 9 * 16, 46), {},
+                                 k::ConvAlgorithm::winograd_4x4);
+  const ConvKernel bf16_1x1(pointwise, resnet50::random_vector(128, 45), {}, Precision::bf16);
+  CHECK_FALSE(fp32_1x1.writes_bf16());
+  resnet::ThreadPool pool(1);
+  std::vector<float> scratch(fp32_winograd.scratch_floats(1, 4, 4, 1) + bf16_1x1.scratch_floats(1, 4, 4, 1));
+  std::vector<float> in(4 * 4 * 16), out(4 * 4 * 16);
+  std::vector<std::uint16_t> bits(4 * 4 * 16);
+  std::string message;
+  const auto run = [&](const ConvKernel& kernel, ConvKernel::Bf16Maps maps, const float* residual = nullptr) {
+    kernel.run_bf16_maps(in.data(), 1, 4, 4, out.data(), residual, false, maps, scratch.data(), pool);
+  };
+  ConvKernel::Bf16Maps bf16_in, bf16_out, bf16_residual;
+  bf16_in.in = bits.data();
+  bf16_out.out = bits.data();
+  bf16_residual.residual = bits.data();
+  CHECK(test_support::kind_of([&] { run(fp32_winograd, bf16_in); }, &message) == resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("a bf16 input or residual for a conv that computes in fp32 (Winograd)") != std::string::npos);
+  CHECK(test_support::kind_of([&] { run(fp32_1x1, bf16_out); }, &message) == resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("a bf16 output from a conv that computes in fp32") != std::string::npos);
+  CHECK(test_support::kind_of([&] { run(bf16_1x1, bf16_residual, out.data()); }, &message) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("two residuals") != std::string::npos);
+}
+
+TEST_CASE("Winograd's bf16 output rounds special values as to_bf16_bits", "[lowp][bf16][conv]") {
+  // store_bf16 rounds in integer steps on vector registers; VCVTNEPS2BF16 (to_bf16_bits)
+  // is what the bf16 conv reading its output would have done to the fp32 value.
+  namespace d = resnet::kernels::detail;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::nanf("");
+  const float values[16] = {0.0f, -0.0f, 1.0f + 0x1p-8f, 1.0f + 0x1p-7f + 0x1p-8f, 0x1p-130f, -0x1p-140f,
+                            inf, -inf, nan, -nan, std::numeric_limits<float>::max(), -3.3895314e38f,
+                            1.17549435e-38f, 0.1f, -2.5f + 0x1p-10f, 65504.0f};
+  d::Vec16 v;
+  std::memcpy(&v, values, sizeof v);
+  for (int n : {16, 5}) {
+    std::uint16_t bits[17];
+    std::fill(std::begin(bits), std::end(bits), std::uint16_t{0x5A5A});
+    d::store_bf16(bits, v, n);
+    for (int i = 0; i < n; ++i) {
+      INFO("value " << i << " " << values[i]);
+      CHECK(bits[i] == resnet::kernels::to_bf16_bits(values[i]));
+    }
+    CHECK(bits[n] == 0x5A5A);
+  }
 }
 
 struct Int8ConvCase {
@@ -632,6 +758,73 @@ TEST_CASE("int8 ResNet-18: late stages on gathered u8 and bf16 maps give each im
     resnet::ModelOptions o;
     o.precision = Precision::int8;
     o.int8_ranges = resnet::calibrate(fp32, {x}, ws);
+    resnet::ResNet18 split(o);
+    split.init_random(12);
+    CHECK(split.pass_plan(shape).split == (shape.h == 96 ? 0u : 2u));
+    o.images_per_pass = 5;
+    resnet::ResNet18 one_group(o);
+    one_group.init_random(12);
+    const resnet::Tensor a = split.forward(x, ws), b = one_group.forward(x, ws);
+    CHECK(a.values() == b.values());
+  }
+}
+
+TEST_CASE("bf16 ResNet-50 hands bf16 maps from its stem through the pool, between convs, blocks and stages",
+          "[lowp][bf16]") {
+  // The stem writes bf16 for the pool, which keeps it; inside a block every map a bf16
+  // conv reads goes to it as bf16 (also from the fp32 Winograd 3x3s); a block's output goes
+  // on as bf16 where the next block's convs and residual all take it. The conv inputs are
+  // the values each conv rounded its fp32 input to before (the kernel tests above), so
+  // what changes is the residual, now added as bf16 (as PyTorch's autocast keeps it):
+  // against the same model with fp32 maps everywhere (an observer watching), the logits
+  // move about as far as bf16 with fp32 maps is from fp32 (1.0x here), and the two
+  // roundings add like independent errors (1.2x bf16's distance from fp32, not 2x).
+  if (!resnet::precision_available(Precision::bf16))
+    RESNET_SKIP(resnet::missing_for(Precision::bf16, resnet::cpu_features(), resnet::build_features()));
+  resnet::ResNet50 fp32;
+  fp32.init_random(9);
+  resnet::ModelOptions o;
+  o.precision = Precision::bf16;
+  resnet::ResNet50 bf16(o);
+  bf16.init_random(9);
+  resnet::Workspace ws(2);
+  const resnet::Tensor x = seeded_images({2, 96, 80, 3}, 71);
+  const resnet::Tensor fp32_out = fp32.forward(x, ws);
+  const resnet::Tensor lowp_maps = bf16.forward(x, ws);
+  struct Silent : resnet::ConvInputObserver {
+    int seen = 0;
+    void conv_input(int, const float*, std::size_t, int) override { ++seen; }
+  } silent;
+  ws.observe_conv_inputs(&silent);
+  const resnet::Tensor fp32_maps = bf16.forward(x, ws);
+  ws.observe_conv_inputs(nullptr);
+  CHECK(silent.seen == 2 * 53);  // one image at a time at this size (Network::pass_plan)
+  const double gap = gap_to_fp32(fp32_out, fp32_maps, fp32.forward(x, ws));
+  const double map_gap = gap_to_fp32(fp32_maps, lowp_maps, fp32_maps);
+  const double lowp_gap = gap_to_fp32(fp32_out, lowp_maps, fp32_out);
+  INFO("bf16 gap to fp32 " << gap << "; with bf16 maps " << lowp_gap << ", " << map_gap << " from fp32 maps");
+  CHECK(gap > 0);
+  CHECK(gap < 0.05);
+  CHECK(map_gap > 0);  // the bf16 residuals were used
+  CHECK(map_gap < 1.5 * gap);
+  CHECK(lowp_gap < 1.5 * gap);
+  const resnet::Tensor again = bf16.forward(x, ws);
+  CHECK(again.values() == lowp_maps.values());
+}
+
+TEST_CASE("bf16 ResNet-18: late stages on gathered bf16 maps give each image's own values", "[lowp][bf16][memory]") {
+  // Every conv in bf16, so every block takes bf16 maps: at 96x96 the pool's bf16 output
+  // is gathered image by image, at 224x160 stage 2's. Every image's logits are those of
+  // one group of all five.
+  if (!resnet::precision_available(Precision::bf16))
+    RESNET_SKIP(resnet::missing_for(Precision::bf16, resnet::cpu_features(), resnet::build_features()));
+  resnet::Workspace ws(2);
+  for (const resnet::Shape shape : {resnet::Shape{5, 96, 96, 3}, resnet::Shape{5, 224, 160, 3}}) {
+    INFO("input " << shape.str());
+    const resnet::Tensor x = seeded_images(shape, 61);
+    resnet::ModelOptions o;
+    o.precision = Precision::bf16;
+    o.lowp_layers = LowpLayers::all;
     resnet::ResNet18 split(o);
     split.init_random(12);
     CHECK(split.pass_plan(shape).split == (shape.h == 96 ? 0u : 2u));

@@ -98,9 +98,22 @@ class Residual {
     }
   }
 
-  /// out = After(main(x) + shortcut(x)), then the caller's activation. In an int8 block a
-  /// projection writes its map as bf16, which only the main path's last conv reads (as
-  /// its residual), except while a calibration observes the conv inputs.
+  /// bf16: whether every reader of x takes it as bf16 values: the main path's first conv,
+  /// and the projection or, for an identity shortcut, the main path's last conv, which
+  /// adds x as its residual (a bf16 conv adds a bf16 residual). The block before may then
+  /// write x as bf16 only (Fusion::bf16_output).
+  bool bf16_input() const noexcept {
+    if (!detail::bf16_input_of(main_, 0)) return false;
+    if constexpr (adds_input)
+      return detail::bf16_residual_of(main_, 0);
+    else
+      return detail::bf16_input_of(shortcut_, 0);
+  }
+
+  /// out = After(main(x) + shortcut(x)), then the caller's activation. Where the main
+  /// path's last conv is int8 or bf16 a projection writes its map as bf16 (if it computes
+  /// in either), which only that conv reads (as its residual), except while a calibration
+  /// observes the conv inputs.
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
     Fusion to_residual;
     if constexpr (!adds_input) to_residual.bf16_output = !ws.conv_input_observer() && detail::bf16_residual_of(main_, 0);

@@ -59,12 +59,18 @@ class Sequential {
 
   /// The first unit's u8 input (ConvUnit::u8_input()), or null.
   const kernels::QuantParams* u8_input() const noexcept { return detail::u8_input_of(std::get<0>(units_), 0); }
-  /// Whether the last unit adds a bf16 residual: an int8 conv (ConvUnit::forward).
-  bool bf16_residual() const noexcept { return detail::u8_input_of(std::get<count - 1>(units_), 0) != nullptr; }
+  /// Whether the first unit takes a bf16 input (ConvUnit::bf16_input()).
+  bool bf16_input() const noexcept { return detail::bf16_input_of(std::get<0>(units_), 0); }
+  /// Whether the last unit adds a bf16 residual: an int8 or bf16 conv (ConvUnit::forward).
+  bool bf16_residual() const noexcept {
+    const auto& last = std::get<count - 1>(units_);
+    return detail::u8_input_of(last, 0) != nullptr || detail::bf16_input_of(last, 0);
+  }
 
   /// Runs the units in order; the fusion applies to the last one's output. A map that
   /// only an int8 conv reads goes to it as u8, quantized as that conv would (ConvUnit),
-  /// except while a calibration observes the conv inputs.
+  /// and one that only a bf16 conv reads as bf16, rounded as that conv would; neither
+  /// while a calibration observes the conv inputs.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     return forward_each(in, ws, fusion, std::make_index_sequence<count>{});
   }
@@ -89,7 +95,9 @@ class Sequential {
       return last;
     } else {
       Fusion f;
-      if (!ws.conv_input_observer()) f.u8_output = detail::u8_input_of(std::get<I + 1>(units_), 0);
+      if (ws.conv_input_observer()) return f;
+      f.u8_output = detail::u8_input_of(std::get<I + 1>(units_), 0);
+      f.bf16_output = !f.u8_output && detail::bf16_input_of(std::get<I + 1>(units_), 0);
       return f;
     }
   }

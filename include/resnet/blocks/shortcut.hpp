@@ -48,6 +48,8 @@ class Projection {
   void init_random(RandomWeights& rng) { unit_.init_random(rng); }
   /// int8: how the projection quantizes its input (ConvUnit::u8_input()), or null.
   const kernels::QuantParams* u8_input() const noexcept { return detail::u8_input_of(unit_, 0); }
+  /// bf16: whether the projection takes its input as bf16 values (ConvUnit::bf16_input()).
+  bool bf16_input() const noexcept { return detail::bf16_input_of(unit_, 0); }
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
     return unit_.forward(x, ws, fusion);
   }

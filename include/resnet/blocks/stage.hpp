@@ -96,20 +96,23 @@ class Stage {
   /// input as the residual: what the stage before may hand over (Network::forward).
   const kernels::QuantParams* u8_input() const noexcept { return detail::u8_input_of(first_, 0); }
   static constexpr bool adds_input = detail::adds_input_of<First>(0);
+  /// Whether the first block takes its input as bf16 values (Residual::bf16_input()).
+  bool bf16_input() const noexcept { return detail::bf16_input_of(first_, 0); }
 
   /// The blocks in order; the fusion applies to the last block's output. Between the
   /// blocks of an int8 stage a block's output goes to the next as u8 values where that
   /// block takes them (Residual::u8_input()), and as bf16 too where it adds them as its
-  /// residual; never while a calibration observes the conv inputs. The u8 values are the
-  /// bytes the next block's convs would have quantized; the bf16 residual is half the
-  /// bytes of fp32 to write and read again.
+  /// residual; in a bf16 stage as bf16 alone where the next block takes that
+  /// (Residual::bf16_input()); never while a calibration observes the conv inputs. The u8
+  /// values are the bytes the next block's convs would have quantized; the bf16 residual
+  /// is half the bytes of fp32 to write and read again.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const bool observed = ws.conv_input_observer() != nullptr;
     const auto into = [&](const auto& next) {  // the fusion of a block that `next` follows
       Fusion f;
       if (observed) return f;
       f.u8_output = detail::u8_input_of(next, 0);
-      f.bf16_output = f.u8_output && detail::adds_input_of<std::decay_t<decltype(next)>>(0);
+      f.bf16_output = f.u8_output ? detail::adds_input_of<std::decay_t<decltype(next)>>(0) : detail::bf16_input_of(next, 0);
       return f;
     };
     const auto after = [&](std::size_t i) {  // ... of the block before repeated_[i], or before last_ at size()

@@ -24,7 +24,9 @@ struct Fusion {
   const kernels::QuantParams* u8_output = nullptr;
   /// With u8_output: the output is also the next block's residual, so the layer writes it
   /// as bf16 too (FeatureMap::bf16()). Set only between the blocks of an int8 model and by
-  /// its stem.
+  /// its stem. Without: every reader of the output is a bf16 conv (a bf16 model: the next
+  /// conv of a main path, or the next block's convs and residual), so the layer may write
+  /// it as bf16 values only (a bf16 conv does; any other layer ignores it).
   bool bf16_output = false;
 
   bool relu() const noexcept { return act == Act::relu; }
@@ -40,6 +42,17 @@ auto u8_input_of(const Layer& layer, int) -> decltype(layer.u8_input()) {
 template <class Layer>
 const kernels::QuantParams* u8_input_of(const Layer&, long) {
   return nullptr;
+}
+
+/// Whether a layer takes its input as bf16 values (its bf16_input(): a bf16 ConvUnit, and
+/// a block whose every reader of its input is one); false for one that does not say.
+template <class Layer>
+auto bf16_input_of(const Layer& layer, int) -> decltype(bool(layer.bf16_input())) {
+  return layer.bf16_input();
+}
+template <class Layer>
+bool bf16_input_of(const Layer&, long) {
+  return false;
 }
 
 /// Whether a block adds its own input as the residual (Residual::adds_input), so the map

@@ -38,7 +38,8 @@ class Workspace;
 /// quantized by u8_scale() and u8_zero_point(), and data() holds no floats. A block's
 /// output that the next int8 block reads (Fusion::bf16_output) holds bf16 values (bits,
 /// bf16_data(), for that block's residual) followed by their u8 (for its convs): 3 of
-/// the slot's 4 bytes per element.
+/// the slot's 4 bytes per element. In a bf16 model a map that only bf16 convs read holds
+/// bf16 values alone (bf16() and not u8()): 2 of the 4 bytes.
 class FeatureMap {
  public:
   FeatureMap() = default;

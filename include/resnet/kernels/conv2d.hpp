@@ -14,10 +14,13 @@
 ///   equal in/out per group, 16 % G == 0 or G % 16 == 0 (ResNeXt): direct (grouped.hpp);
 ///   otherwise         one ConvKernel per group, each group's channels copied out and back.
 /// bf16 (the Precision constructor): an ungrouped conv that the LowpLayers choice gives to
-/// bf16 runs gemm_bf16 with fp32 maps in and out: a 1x1 over the same fp32 column sources
-/// as the GEMM path (each block of columns converted while packing), a k x k conv over its
-/// input map converted to bf16 once, into scratch; its weights are rounded and packed
-/// once, and no fp32 copy is kept. Every other conv is the fp32 kernel above.
+/// bf16 runs gemm_bf16: run() with fp32 maps in and out, a 1x1 over the same fp32 column
+/// sources as the GEMM path (each block of columns converted while packing), a k x k conv
+/// over its input map converted to bf16 once, into scratch; its weights are rounded and
+/// packed once, and no fp32 copy is kept. Every other conv is the fp32 kernel above.
+/// run_bf16_maps() takes the input and residual as bf16 (read in place, the values run()
+/// would have rounded to) and writes bf16, as does an fp32 Winograd conv's output: a bf16
+/// model hands bf16 maps between its convs (ConvUnit).
 /// int8 (the QuantParams constructor): an ungrouped conv runs gemm_int8. Its weights are
 /// quantized per output channel to s8 and packed once (no fp32 copy); run() quantizes the
 /// fp32 input map to u8 by the calibrated QuantParams into scratch, once, and the GEMM
@@ -162,6 +165,27 @@ class ConvKernel {
   /// scale that is not positive and finite or a zero point outside [0, 255].
   void run_int8(const float* in, int n, int h, int w, float* out, const float* residual, bool relu, const U8Maps& u8,
                 float* scratch, ThreadPool& pool) const;
+
+  /// The bf16 maps a bf16 conv's run_bf16_maps reads or writes in place of fp32 ones.
+  struct Bf16Maps {
+    const std::uint16_t* in = nullptr;        ///< the input as bf16 bits; null: convert the fp32 `in`
+    const std::uint16_t* residual = nullptr;  ///< the residual as bf16 bits; null: the fp32 one, if any
+    std::uint16_t* out = nullptr;             ///< the output rounded to bf16; null: fp32 to `out`
+  };
+
+  /// Whether run_bf16_maps takes a bf16 input and residual: a bf16 conv.
+  bool takes_bf16() const noexcept { return precision_ == Precision::bf16; }
+  /// Whether run_bf16_maps writes a bf16 output: a bf16 conv, or an fp32 one run as
+  /// Winograd (a bf16 model's stride-1 3x3s, whose output a bf16 1x1 reads).
+  bool writes_bf16() const noexcept { return precision_ == Precision::bf16 || path_ == Path::winograd; }
+
+  /// run() with bf16 maps at any of its ends. A bf16 input gives the values run()
+  /// converts `in` to (to_bf16_bits), so the same output; a bf16 residual adds r widened;
+  /// a bf16 output is run()'s rounded by to_bf16_bits. Throws invalid_argument for a bf16
+  /// input or residual where !takes_bf16(), a bf16 output where !writes_bf16(), or two
+  /// residuals.
+  void run_bf16_maps(const float* in, int n, int h, int w, float* out, const float* residual, bool relu,
+                     const Bf16Maps& maps, float* scratch, ThreadPool& pool) const;
 
  private:
   // The constructors' checks of the shape and of the weight and bias counts.
@@ -373,19 +397,29 @@ class ConvKernel {
   }
 
   void run_bf16_conv(const float* in, int n, int h, int w, detail::Index oh, detail::Index ow, float* out,
-                     const detail::OutputEpilogue& e, float* scratch, ThreadPool& pool) const {
+                     const detail::OutputEpilogue& e, const Bf16Maps& maps, float* scratch, ThreadPool& pool) const {
     const ConvShape& s = shape_;
     const detail::Index columns = detail::Index(n) * oh * ow;
     if (path_ == Path::pointwise) {
-      run_bf16(detail::DenseColumns{in, s.in_c}, columns, out, e, scratch, pool);
+      if (maps.in)
+        run_bf16(DenseColumnsOf<std::uint16_t>{maps.in, s.in_c}, columns, out, e, maps, scratch, pool);
+      else
+        run_bf16(detail::DenseColumns{in, s.in_c}, columns, out, e, maps, scratch, pool);
     } else if (path_ == Path::pointwise_strided) {
-      run_bf16(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}, columns, out, e, scratch, pool);
+      if (maps.in)
+        run_bf16(Bf16PixelColumns{maps.in, h, w, s.in_c, oh, ow, s.stride}, columns, out, e, maps, scratch, pool);
+      else
+        run_bf16(detail::StridedColumns{in, h, w, s.in_c, oh, ow, s.stride}, columns, out, e, maps, scratch, pool);
     } else {
-      auto* map = reinterpret_cast<std::uint16_t*>(scratch + pool.size() * bf16_thread_floats());
-      pool.parallel_for(static_cast<std::ptrdiff_t>(bf16_converted_values(n, h, w)),
-                        [&](std::ptrdiff_t b, std::ptrdiff_t end) { convert_to_bf16(map + b, in + b, end - b); });
-      run_bf16(Bf16PatchColumns{map, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow, 0}, columns, out, e, scratch,
-               pool);
+      const std::uint16_t* map = maps.in;
+      if (!map) {
+        auto* converted = reinterpret_cast<std::uint16_t*>(scratch + pool.size() * bf16_thread_floats());
+        pool.parallel_for(static_cast<std::ptrdiff_t>(bf16_converted_values(n, h, w)),
+                          [&](std::ptrdiff_t b, std::ptrdiff_t end) { convert_to_bf16(converted + b, in + b, end - b); });
+        map = converted;
+      }
+      run_bf16(Bf16PatchColumns{map, h, w, s.in_c, s.kernel, s.stride, s.pad, oh, ow, 0}, columns, out, e, maps,
+               scratch, pool);
     }
   }
 
@@ -396,8 +430,8 @@ class ConvKernel {
   // at 7x7 instead, as int8 does, measured no faster: 11.31 against 11.40 ms a pass,
   // medians of eight alternated runs at two threads.)
   template <class Source>
-  void run_bf16(const Source& src, detail::Index columns, float* out, const detail::OutputEpilogue& e, float* scratch,
-                ThreadPool& pool) const {
+  void run_bf16(const Source& src, detail::Index columns, float* out, const detail::OutputEpilogue& e,
+                const Bf16Maps& maps, float* scratch, ThreadPool& pool) const {
     using detail::Index;
     const Index threads = pool.size();
     const Index m = shape_.out_c;
@@ -410,9 +444,14 @@ class ConvKernel {
       Bf16Epilogue epi;
       epi.bias = e.bias;
       epi.residual = e.residual ? e.residual + col0 * m : nullptr;
+      epi.residual_bf16 = maps.residual ? maps.residual + col0 * m : nullptr;
       epi.ldr = m;
       epi.relu = e.relu;
-      gemm_bf16(bf16_, ColumnsFrom<Source>{src, col0}, ncols, epi, out + col0 * m, m, scratch + thread * per_thread);
+      float* tmp = scratch + thread * per_thread;
+      if (maps.out)
+        gemm_bf16(bf16_, ColumnsFrom<Source>{src, col0}, ncols, epi, maps.out + col0 * m, m, tmp);
+      else
+        gemm_bf16(bf16_, ColumnsFrom<Source>{src, col0}, ncols, epi, out + col0 * m, m, tmp);
     });
   }
 
@@ -572,7 +611,7 @@ RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w
     return;
   }
   if (precision_ == Precision::bf16) {
-    run_bf16_conv(in, n, h, w, oh, ow, out, e, scratch, pool);
+    run_bf16_conv(in, n, h, w, oh, ow, out, e, {}, scratch, pool);
     return;
   }
   switch (path_) {
@@ -600,6 +639,29 @@ RESNET_SEPARATE_INLINE void ConvKernel::run_int8(const float* in, int n, int h, 
   check_input(n, h, w, "run_int8");
   const ConvShape& s = shape_;
   run_int8_gemm(in, n, h, w, s.out_side(h), s.out_side(w), out, {bias(), residual, relu}, u8, scratch, pool);
+}
+
+RESNET_SEPARATE_INLINE void ConvKernel::run_bf16_maps(const float* in, int n, int h, int w, float* out,
+                                                        const float* residual, bool relu, const Bf16Maps& maps,
+                                                        float* scratch, ThreadPool& pool) const {
+  const std::string computes = std::string(to_string(precision_)) + (path_ == Path::winograd ? " (Winograd)" : "");
+  if ((maps.in || maps.residual) && !takes_bf16())
+    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_bf16_maps: a bf16 input or residual for a conv that "
+                                             "computes in " + computes);
+  if (maps.out && !writes_bf16())
+    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_bf16_maps: a bf16 output from a conv that computes in " +
+                                                 computes);
+  if (maps.residual && residual)
+    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_bf16_maps: two residuals (fp32 and bf16)");
+  check_input(n, h, w, "run_bf16_maps");
+  const ConvShape& s = shape_;
+  if (path_ == Path::winograd) {
+    detail::OutputEpilogue e{bias(), residual, relu};
+    e.out_bf16 = maps.out;
+    winograd_.run(in, n, h, w, out, e, scratch, pool);
+    return;
+  }
+  run_bf16_conv(in, n, h, w, s.out_side(h), s.out_side(w), out, {bias(), residual, relu}, maps, scratch, pool);
 }
 
 #endif

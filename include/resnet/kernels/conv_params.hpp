@@ -10,6 +10,7 @@
 ///   padding      symmetric, zeros; output side = (side + 2*pad - kernel) / stride + 1.
 
 #include <cstddef>
+#include <cstdint>
 
 namespace resnet::kernels {
 
@@ -32,6 +33,9 @@ struct OutputEpilogue {
   const float* bias = nullptr;      ///< [out_c]
   const float* residual = nullptr;  ///< NHWC, same shape as the output
   bool relu = false;
+  /// Not null: the output goes here as bf16 bits (to_bf16_bits' rounding) instead of fp32,
+  /// for a bf16 conv to read. Only the Winograd kernel takes it (ConvKernel::run_bf16_maps).
+  std::uint16_t* out_bf16 = nullptr;
 };
 }  // namespace detail
 

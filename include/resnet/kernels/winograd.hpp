@@ -62,6 +62,24 @@ inline void store_partial(float* p, Vec16 v, Index n) {
   std::memcpy(p, buf, sizeof(float) * static_cast<std::size_t>(n));
 }
 
+typedef std::uint32_t Vec16u __attribute__((vector_size(64)));
+typedef std::uint16_t Vec16h __attribute__((vector_size(32)));
+
+/// The first n (<= 16) values of v as bf16 bits at p, rounded as to_bf16_bits
+/// (lowp_common.hpp, VCVTNEPS2BF16's rounding) in integer steps, so that a bf16 conv reading
+/// them sees the values it would have rounded an fp32 map to.
+inline void store_bf16(std::uint16_t* p, Vec16 v, Index n) {
+  Vec16u u;
+  std::memcpy(&u, &v, sizeof u);
+  const Vec16u exponent = u & 0x7F800000u, high = u >> 16;
+  const Vec16u rounded = (u + 0x7FFFu + (high & 1u)) >> 16;              // nearest even; may round to inf
+  const Vec16u special = (u & 0x007FFFFFu) == 0 ? high : (high | 0x40u);  // infinity; NaN, quieted
+  const Vec16u zero = high & 0x8000u;                                     // zero, denormal: signed zero
+  const Vec16u bits = exponent == 0 ? zero : exponent == 0x7F800000u ? special : rounded;
+  const Vec16h h = __builtin_convertvector(bits, Vec16h);
+  std::memcpy(p, &h, sizeof(std::uint16_t) * static_cast<std::size_t>(n));
+}
+
 // 1-D transforms, applied to rows then columns: M outputs of a convolution with the
 // given stride from alpha inputs (tiles start every Stride * M inputs). Hand-factored:
 // the dense matrices would spend most of their multiplies on zeros and ones.
@@ -292,7 +310,7 @@ class WinogradConv {
         for (Index j = 0; j < nt; ++j) input_tile<M, S>(in, h, w, p, t0 + j, v + j * ic, v_stride);
         for (Index xi = 0; xi < T; ++xi) gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, 0, nt, buf);
         for (Index j = 0; j < nt; ++j)
-          output_tile<M, S>(mbuf + j * oc, m_stride, p, t0 + j, e.bias, e.residual, e.relu, out);
+          output_tile<M, S>(mbuf + j * oc, m_stride, p, t0 + j, e, out);
       });
       return;
     }
@@ -319,7 +337,7 @@ class WinogradConv {
       });
 
       pool.parallel_tasks(tiles, [&](std::ptrdiff_t t, int) {
-        output_tile<M, S>(mbuf + t * oc, m_stride, p, first + t, e.bias, e.residual, e.relu, out);
+        output_tile<M, S>(mbuf + t * oc, m_stride, p, first + t, e, out);
       });
     }
   }
@@ -364,8 +382,10 @@ class WinogradConv {
   }
 
   template <int M, int S>
-  void output_tile(const float* msrc, Index xi_stride, const Plan& p, Index tile, const float* bias,
-                   const float* residual, bool relu, float* out) const {
+  void output_tile(const float* msrc, Index xi_stride, const Plan& p, Index tile, const OutputEpilogue& e,
+                   float* out) const {
+    const float *bias = e.bias, *residual = e.residual;
+    const bool relu = e.relu;
     using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha;
     const Index oc = s_.out_c;
@@ -388,7 +408,9 @@ class WinogradConv {
           Vec16 val = o[y * M + x] + extra;
           if (residual) val += cn == 16 ? load16(residual + at) : load_partial(residual + at, cn);
           if (relu) val = val < zero ? zero : val;  // NaN passes through, as in PyTorch
-          if (cn == 16)
+          if (e.out_bf16)
+            store_bf16(e.out_bf16 + at, val, cn);
+          else if (cn == 16)
             store16(out + at, val);
           else
             store_partial(out + at, val, cn);

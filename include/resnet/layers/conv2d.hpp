@@ -123,11 +123,17 @@ class ConvUnit {
   /// (Fusion::u8_output); null at any other precision.
   const kernels::QuantParams* u8_input() const noexcept { return kernel_.int8_input(); }
 
+  /// bf16: the conv takes its input map as bf16 values (FeatureMap::bf16()), the values it
+  /// would round its fp32 input to, so the layer before may write bf16 (Fusion::bf16_output).
+  bool bf16_input() const noexcept { return kernel_.precision() == Precision::bf16; }
+
   /// out = act(fusion.act(A(conv(in) + bias) + fusion.residual)) in the kernel's epilogue.
   /// A unit with its own ReLU takes no residual: relu(relu(y) + r) has no single epilogue.
   /// An int8 unit also takes a u8 input map quantized as it would quantize it
   /// (FeatureMap::u8()) and a bf16 residual (FeatureMap::bf16()), and writes u8, bf16 or
-  /// both where fusion.u8_output and fusion.bf16_output ask.
+  /// both where fusion.u8_output and fusion.bf16_output ask. A bf16 unit takes a bf16
+  /// input and residual, and writes bf16 where fusion.bf16_output asks, as does an fp32
+  /// Winograd unit of a bf16 model (ConvKernel::writes_bf16()); any other writes fp32.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape& s = in.shape();
     detail::expect_channels("ConvUnit", s, in_channels);
@@ -138,18 +144,20 @@ class ConvUnit {
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 input map (scale " + std::to_string(in.u8_scale()) +
                                                    ", zero point " + std::to_string(in.u8_zero_point()) +
                                                    ") for a conv that does not quantize its input so");
-    if (in.bf16() && !in.u8())
-      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 input map without its u8 values");
+    const bool bf16_conv = bf16_input();
+    if (in.bf16() && !in.u8() && !bf16_conv)
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 input map (without u8 values) for a conv that is not bf16");
     const bool bf16_residual = fusion.residual && fusion.residual->bf16();
     if (fusion.residual && fusion.residual->u8() && !bf16_residual)
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 residual map (the residual stays fp32 or bf16)");
-    if (bf16_residual && !int8_in)
-      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 residual map for a conv that is not int8");
+    if (bf16_residual && !int8_in && !bf16_conv)
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 residual map for a conv that is neither int8 nor bf16");
     const Extent e = output_extent({s.h, s.w});
     const Shape out_shape{s.n, e.h, e.w, out_channels};
     detail::expect_residual("ConvUnit", out_shape, fusion);
     const kernels::QuantParams* u8_out = int8_in ? fusion.u8_output : nullptr;
-    const bool bf16_out = int8_in && fusion.bf16_output;  // beside the u8 values, or alone (a projection's)
+    // int8: beside the u8 values, or alone (a projection's); bf16 or fp32 Winograd: alone.
+    const bool bf16_out = (int8_in || kernel_.writes_bf16()) && fusion.bf16_output;
     FeatureMap out = ws.allocate(out_shape);
     if (bf16_out) out.set_bf16();
     if (u8_out) out.set_u8(u8_out->scale, u8_out->zero_point);
@@ -157,6 +165,14 @@ class ConvUnit {
     if (ws.planning()) return out;
     const float* residual = fusion.residual && !bf16_residual ? fusion.residual->data() : nullptr;
     const bool relu = A == Act::relu || fusion.relu();
+    if (!int8_in && (in.bf16() || bf16_out || bf16_residual)) {
+      kernels::ConvKernel::Bf16Maps maps;
+      if (in.bf16()) maps.in = in.bf16_data();
+      if (bf16_residual) maps.residual = fusion.residual->bf16_data();
+      if (bf16_out) maps.out = out.bf16_data();
+      kernel_.run_bf16_maps(in.data(), s.n, s.h, s.w, out.data(), residual, relu, maps, scratch, ws.pool());
+      return out;
+    }
     if (in.u8() || u8_out || bf16_out || bf16_residual) {
       kernels::ConvKernel::U8Maps u8;
       if (in.u8()) u8.in = in.u8_data();

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/workspace.hpp"
@@ -51,6 +52,57 @@ void max_of_window(const T* window, int rows, int cols, std::size_t row_stride, 
   }
 }
 
+/// The same over bf16 bits (a bf16 model's map), compared as the fp32 values they widen
+/// to, so NaN wins as above; the maximum is one of the values (or `start`), so writing it
+/// back as bf16 (the top half of its fp32 bits) is exact. `out` gets bf16 bits, or the
+/// widened fp32 values.
+template <class Out>
+void max_of_bf16_window(const std::uint16_t* window, int rows, int cols, std::size_t row_stride, int C, float start,
+                        Out* y) {
+  typedef float Lanes __attribute__((vector_size(64)));
+  typedef std::uint32_t Words __attribute__((vector_size(64)));
+  typedef std::uint16_t Halves __attribute__((vector_size(32)));
+  constexpr int lanes = 16;
+  int c = 0;
+  for (; c + lanes <= C; c += lanes) {
+    Lanes best = Lanes{} + start;
+    for (int r = 0; r < rows; ++r)
+      for (int q = 0; q < cols; ++q) {
+        Halves h;
+        std::memcpy(&h, window + r * row_stride + static_cast<std::size_t>(q) * C + c, sizeof h);
+        const Words bits = __builtin_convertvector(h, Words) << 16;
+        Lanes x;
+        std::memcpy(&x, &bits, sizeof x);
+        best = ((x > best) | (x != x)) ? x : best;
+      }
+    if constexpr (std::is_same_v<Out, float>) {
+      std::memcpy(y + c, &best, sizeof best);
+    } else {
+      Words bits;
+      std::memcpy(&bits, &best, sizeof bits);
+      const Halves h = __builtin_convertvector(bits >> 16, Halves);
+      std::memcpy(y + c, &h, sizeof h);
+    }
+  }
+  for (; c < C; ++c) {
+    float best = start;
+    for (int r = 0; r < rows; ++r)
+      for (int q = 0; q < cols; ++q) {
+        const std::uint32_t bits = std::uint32_t{window[r * row_stride + static_cast<std::size_t>(q) * C + c]} << 16;
+        float x;
+        std::memcpy(&x, &bits, sizeof x);
+        best = x > best || x != x ? x : best;
+      }
+    if constexpr (std::is_same_v<Out, float>) {
+      y[c] = best;
+    } else {
+      std::uint32_t bits;
+      std::memcpy(&bits, &best, sizeof bits);
+      y[c] = static_cast<std::uint16_t>(bits >> 16);
+    }
+  }
+}
+
 }  // namespace detail
 
 template <int K, int Stride, int Pad, PoolPadding Mode = PoolPadding::never_wins>
@@ -62,7 +114,9 @@ struct MaxPool : Weightless {
   }
 
   /// fp32 in and out; or, in an int8 model's stem, u8 in and out: the input quantized
-  /// as fusion.u8_output says the output must be (the next convs' input quantization).
+  /// as fusion.u8_output says the output must be (the next convs' input quantization); or,
+  /// in a bf16 model's stem, bf16 in, and bf16 out where fusion.bf16_output asks (the max
+  /// of rounded values is the rounded max: rounding is monotonic), else fp32.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape s = in.shape();
     const Extent e = output_extent({s.h, s.w});
@@ -74,9 +128,24 @@ struct MaxPool : Weightless {
                fusion.u8_output->scale != in.u8_scale() || fusion.u8_output->zero_point != in.u8_zero_point()))
       throw Error(ErrorKind::invalid_argument,
                   "MaxPool: a u8 input map goes only to a u8 output of the same quantization, with nothing fused");
+    const bool bf16_in = in.bf16() && !u8;
+    const bool bf16_out = bf16_in && fusion.bf16_output && !fusion.residual && !fusion.relu();
     FeatureMap result = ws.allocate({s.n, e.h, e.w, s.c});
     if (u8) result.set_u8(in.u8_scale(), in.u8_zero_point());
+    if (bf16_out) result.set_bf16();
     if (ws.planning()) return result;
+    const auto start = [](bool touches_pad) {
+      return Mode == PoolPadding::zeros && touches_pad ? 0.0f : -std::numeric_limits<float>::infinity();
+    };
+    if (bf16_out) {
+      pool_rows(in.bf16_data(), s, e, result.bf16_data(), ws.pool(), start, [](std::size_t, std::size_t) {});
+      return result;
+    }
+    if (bf16_in) {
+      pool_rows(in.bf16_data(), s, e, result.data(), ws.pool(), start,
+                [&](std::size_t begin, std::size_t end) { detail::apply_fusion(result.data(), begin, end, fusion); });
+      return result;
+    }
     if (u8) {
       // Keras' zero padding is the u8 value of 0.0: the zero point (within [0, 255]).
       const auto zero = static_cast<std::uint8_t>(in.u8_zero_point());
@@ -86,20 +155,16 @@ struct MaxPool : Weightless {
           [](std::size_t, std::size_t) {});
       return result;
     }
-    pool_rows(
-        in.data(), s, e, result.data(), ws.pool(),
-        [](bool touches_pad) {
-          return Mode == PoolPadding::zeros && touches_pad ? 0.0f : -std::numeric_limits<float>::infinity();
-        },
-        [&](std::size_t begin, std::size_t end) { detail::apply_fusion(result.data(), begin, end, fusion); });
+    pool_rows(in.data(), s, e, result.data(), ws.pool(), start,
+              [&](std::size_t begin, std::size_t end) { detail::apply_fusion(result.data(), begin, end, fusion); });
     return result;
   }
 
  private:
   // Every output row of every image, over the pool; start(touches_pad) is a window's
   // value before its first pixel, and then(begin, end) runs on each chunk's outputs.
-  template <class T, class Start, class Then>
-  static void pool_rows(const T* in, const Shape& s, const Extent& e, T* out, ThreadPool& pool, Start start,
+  template <class T, class Out, class Start, class Then>
+  static void pool_rows(const T* in, const Shape& s, const Extent& e, Out* out, ThreadPool& pool, Start start,
                         Then then) {
     const int C = s.c;
     pool.parallel_for(static_cast<std::ptrdiff_t>(s.n) * e.h, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
@@ -109,9 +174,13 @@ struct MaxPool : Weightless {
         for (int ox = 0; ox < e.w; ++ox) {
           const int x0 = std::max(ox * Stride - Pad, 0), x1 = std::min(ox * Stride - Pad + K, s.w);
           const T* window = in + ((static_cast<std::size_t>(n) * s.h + y0) * s.w + x0) * C;
-          T* y = out + ((static_cast<std::size_t>(n) * e.h + oy) * e.w + ox) * C;
-          detail::max_of_window(window, y1 - y0, x1 - x0, static_cast<std::size_t>(s.w) * C, C,
-                                start(y1 - y0 < K || x1 - x0 < K), y);
+          Out* y = out + ((static_cast<std::size_t>(n) * e.h + oy) * e.w + ox) * C;
+          if constexpr (std::is_same_v<T, std::uint16_t>)
+            detail::max_of_bf16_window(window, y1 - y0, x1 - x0, static_cast<std::size_t>(s.w) * C, C,
+                                       start(y1 - y0 < K || x1 - x0 < K), y);
+          else
+            detail::max_of_window(window, y1 - y0, x1 - x0, static_cast<std::size_t>(s.w) * C, C,
+                                  start(y1 - y0 < K || x1 - x0 < K), y);
         }
       }
       const std::size_t row = static_cast<std::size_t>(e.w) * C;

@@ -130,13 +130,18 @@ class Stem {
   }
   void init_random(RandomWeights& rng) { unit_.init_random(rng); }
   /// With a max pool, u8 values asked of the stem (an int8 model's first stage reads
-  /// them) are the conv's output, which the pool keeps u8; bf16 ones it cannot give.
+  /// them) are the conv's output, which the pool keeps u8; bf16 ones beside them it cannot
+  /// give. bf16 values alone (a bf16 model's) are likewise the conv's, kept by the pool.
   FeatureMap forward(const FeatureMap& x, Workspace& ws, const Fusion& fusion = {}) const {
     if constexpr (pooled) {
       Fusion into_pool;
-      if (!fusion.bf16_output && !fusion.residual && !fusion.relu()) into_pool.u8_output = fusion.u8_output;
+      if (!fusion.residual && !fusion.relu()) {
+        if (!fusion.bf16_output) into_pool.u8_output = fusion.u8_output;
+        into_pool.bf16_output = fusion.bf16_output && !fusion.u8_output;
+      }
       Fusion pool_fusion = fusion;
-      if (!into_pool.u8_output) pool_fusion.u8_output = nullptr, pool_fusion.bf16_output = false;
+      if (!into_pool.u8_output) pool_fusion.u8_output = nullptr;
+      if (!into_pool.u8_output && !into_pool.bf16_output) pool_fusion.bf16_output = false;
       return pool_.forward(unit_.forward(x, ws, into_pool), ws, pool_fusion);
     } else {
       return unit_.forward(x, ws, fusion);
@@ -558,18 +563,20 @@ class Network {
     (f(std::get<I>(stages_), std::integral_constant<std::size_t, I>{}), ...);
   }
 
-  /// What the stem writes: u8 values (and bf16 ones) where the first stage takes them.
+  /// What the stem writes: u8 values (and bf16 ones) where the first stage takes them, or
+  /// bf16 values alone (a bf16 model's).
   Fusion stem_fusion(const Workspace& ws) const {
     Fusion f;
     if (ws.conv_input_observer()) return f;
     f.u8_output = std::get<0>(stages_).u8_input();
-    f.bf16_output = f.u8_output && std::tuple_element_t<0, StageTuple>::adds_input;
+    f.bf16_output = f.u8_output ? std::tuple_element_t<0, StageTuple>::adds_input : std::get<0>(stages_).bf16_input();
     return f;
   }
 
   /// What stage I's last block writes: for an int8 stage followed by one whose first
   /// block takes its input as u8 values (Stage::u8_input()), those, and bf16 ones where
-  /// that block adds its input as the residual; fp32 where anyone else reads the map (the
+  /// that block adds its input as the residual; for a bf16 stage followed by one that takes
+  /// bf16 values (Stage::bf16_input()), those; fp32 where anyone else reads the map (the
   /// caller's stage outputs, a calibration, the last stage's pooling and features).
   template <std::size_t I>
   Fusion stage_fusion(bool stages_read, const Workspace& ws) const {
@@ -578,7 +585,7 @@ class Network {
       using Next = std::tuple_element_t<I + 1, StageTuple>;
       if (stages_read || ws.conv_input_observer()) return f;
       f.u8_output = std::get<I + 1>(stages_).u8_input();
-      f.bf16_output = f.u8_output && Next::adds_input;
+      f.bf16_output = f.u8_output ? Next::adds_input : std::get<I + 1>(stages_).bf16_input();
     }
     return f;
   }
