@@ -101,26 +101,27 @@ std::vector<std::uint16_t> bf16_bits_of(const std::vector<float>& v) {
 }
 
 TEST_CASE("bf16 maps at a conv's ends give run()'s values, bit for bit", "[lowp][bf16][conv]") {
-  // A bf16 model hands bf16 maps between its convs (run_bf16_maps): a bf16 input must give
-  // the output of the fp32 input it rounds, a bf16 residual that of its widened values,
-  // and a bf16 output (also from an fp32 Winograd conv) run()'s output rounded.
+  // A bf16 model hands bf16 maps between its convs (run_bf16_maps), also to and from the
+  // stride-1 3x3s it keeps on fp32 Winograd: a bf16 input must give the output of the fp32
+  // input it rounds (a bf16 conv) or widens to (Winograd), a bf16 residual that of its
+  // widened values, and a bf16 output run()'s output rounded.
   if (!resnet::precision_available(Precision::bf16))
     RESNET_SKIP(resnet::missing_for(Precision::bf16, resnet::cpu_features(), resnet::build_features()));
   namespace k = resnet::kernels;
   struct Case {
     ConvShape s;
     int n, h, w;
-    k::ConvAlgorithm fp32_algorithm;  // automatic: a bf16 conv
-    const char* name;
+    const char* name;  // what LowpLayers::measured gives the shape
   };
   const Case cases[] = {
-      {{24, 40, 1, 1, 0, 1}, 2, 7, 9, k::ConvAlgorithm::automatic, "bf16_gemm_1x1"},
-      {{13, 24, 1, 1, 0, 1}, 1, 5, 6, k::ConvAlgorithm::automatic, "bf16_gemm_1x1"},  // odd K: copied columns
-      {{16, 70, 1, 2, 0, 1}, 1, 9, 11, k::ConvAlgorithm::automatic, "bf16_gemm_1x1_strided"},
-      {{32, 48, 3, 2, 1, 1}, 1, 15, 13, k::ConvAlgorithm::automatic, "bf16_im2col_gemm"},
-      {{3, 64, 7, 2, 3, 1}, 1, 23, 19, k::ConvAlgorithm::automatic, "bf16_im2col_gemm"},  // the stem, K = 147
-      {{24, 40, 3, 1, 1, 1}, 2, 9, 11, k::ConvAlgorithm::winograd_4x4, "winograd_4x4"},
-      {{20, 36, 3, 1, 1, 1}, 1, 7, 6, k::ConvAlgorithm::winograd_2x2, "winograd_2x2"},  // partial vectors
+      {{24, 40, 1, 1, 0, 1}, 2, 7, 9, "bf16_gemm_1x1"},
+      {{13, 24, 1, 1, 0, 1}, 1, 5, 6, "bf16_gemm_1x1"},  // odd K: copied columns
+      {{16, 70, 1, 2, 0, 1}, 1, 9, 11, "bf16_gemm_1x1_strided"},
+      {{32, 48, 3, 2, 1, 1}, 1, 15, 13, "bf16_im2col_gemm"},
+      {{3, 64, 7, 2, 3, 1}, 1, 23, 19, "bf16_im2col_gemm"},  // the stem, K = 147
+      {{24, 40, 3, 1, 1, 1}, 2, 9, 11, "winograd_4x4"},
+      {{20, 36, 3, 1, 1, 1}, 1, 7, 6, "winograd_4x4"},      // partial vectors
+      {{264, 250, 3, 1, 1, 1}, 1, 5, 3, "bf16_im2col_gemm"},  // F(2x2) in fp32: bf16 in a bf16 model
   };
   for (const Case& c : cases)
     for (int threads : {1, 3}) {
@@ -128,12 +129,9 @@ TEST_CASE("bf16 maps at a conv's ends give run()'s values, bit for bit", "[lowp]
       INFO(c.name << " in " << s.in_c << " out " << s.out_c << " threads " << threads);
       const auto weight = resnet50::random_vector(static_cast<std::size_t>(s.weight_count()), 41);
       const auto bias = resnet50::random_vector(static_cast<std::size_t>(s.out_c), 42);
-      const bool bf16 = c.fp32_algorithm == k::ConvAlgorithm::automatic;
-      const ConvKernel kernel = bf16 ? ConvKernel(s, weight, bias, Precision::bf16, LowpLayers::all)
-                                     : ConvKernel(s, weight, bias, c.fp32_algorithm);
+      const ConvKernel kernel(s, weight, bias, Precision::bf16, LowpLayers::measured);
       CHECK(kernel.algorithm_name() == c.name);
-      CHECK(kernel.takes_bf16() == bf16);
-      CHECK(kernel.writes_bf16());
+      CHECK(kernel.takes_bf16());
       const std::size_t out_size = static_cast<std::size_t>(c.n) * s.out_side(c.h) * s.out_side(c.w) * s.out_c;
       // The input and residual as bf16 values, so that their fp32 twins are exact.
       const auto in = rounded_to_bf16(resnet50::random_vector(static_cast<std::size_t>(c.n) * c.h * c.w * s.in_c, 43));
@@ -151,7 +149,6 @@ TEST_CASE("bf16 maps at a conv's ends give run()'s values, bit for bit", "[lowp]
       const auto expected_bits = bf16_bits_of(expected);
       CHECK(std::equal(expected_bits.begin(), expected_bits.end(), out_bits.begin()));
       CHECK(std::count(out_bits.begin() + static_cast<std::ptrdiff_t>(out_size), out_bits.end(), 0xABCD) == 5);
-      if (!bf16) continue;
       ConvKernel::Bf16Maps from_bf16;
       from_bf16.in = in_bits.data();
       from_bf16.residual = residual_bits.data();
@@ -167,13 +164,12 @@ TEST_CASE("bf16 maps at a conv's ends give run()'s values, bit for bit", "[lowp]
       CHECK(std::equal(expected_bits.begin(), expected_bits.end(), out_bits.begin()));
     }
 
-  // What cannot take or give bf16 maps says so.
+  // An fp32 model's convs (Winograd too) take no bf16 maps, and say so.
   const ConvShape pointwise{8, 16, 1, 1, 0, 1}, winograd{16, 16, 3, 1, 1, 1};
-  const ConvKernel fp32_1x1(pointwise, resnet50::random_vector(128, 45), {});
-  const ConvKernel fp32_winograd(winograd, resnet50::random_vector(16 * 9 * 16, 46), {},
-                                 k::ConvAlgorithm::winograd_4x4);
+  const ConvKernel fp32_winograd(winograd, resnet50::random_vector(16 * 9 * 16, 46), {});
   const ConvKernel bf16_1x1(pointwise, resnet50::random_vector(128, 45), {}, Precision::bf16);
-  CHECK_FALSE(fp32_1x1.writes_bf16());
+  CHECK(fp32_winograd.algorithm_name() == "winograd_4x4");
+  CHECK_FALSE(fp32_winograd.takes_bf16());
   resnet::ThreadPool pool(1);
   std::vector<float> scratch(fp32_winograd.scratch_floats(1, 4, 4, 1) + bf16_1x1.scratch_floats(1, 4, 4, 1));
   std::vector<float> in(4 * 4 * 16), out(4 * 4 * 16);
@@ -182,14 +178,12 @@ TEST_CASE("bf16 maps at a conv's ends give run()'s values, bit for bit", "[lowp]
   const auto run = [&](const ConvKernel& kernel, ConvKernel::Bf16Maps maps, const float* residual = nullptr) {
     kernel.run_bf16_maps(in.data(), 1, 4, 4, out.data(), residual, false, maps, scratch.data(), pool);
   };
-  ConvKernel::Bf16Maps bf16_in, bf16_out, bf16_residual;
-  bf16_in.in = bits.data();
+  ConvKernel::Bf16Maps bf16_out, bf16_residual;
   bf16_out.out = bits.data();
   bf16_residual.residual = bits.data();
-  CHECK(test_support::kind_of([&] { run(fp32_winograd, bf16_in); }, &message) == resnet::ErrorKind::invalid_argument);
-  CHECK(message.find("a bf16 input or residual for a conv that computes in fp32 (Winograd)") != std::string::npos);
-  CHECK(test_support::kind_of([&] { run(fp32_1x1, bf16_out); }, &message) == resnet::ErrorKind::invalid_argument);
-  CHECK(message.find("a bf16 output from a conv that computes in fp32") != std::string::npos);
+  CHECK(test_support::kind_of([&] { run(fp32_winograd, bf16_out); }, &message) == resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("bf16 maps for a conv that computes in fp32 (only a bf16 model's convs take them)") !=
+        std::string::npos);
   CHECK(test_support::kind_of([&] { run(bf16_1x1, bf16_residual, out.data()); }, &message) ==
         resnet::ErrorKind::invalid_argument);
   CHECK(message.find("two residuals") != std::string::npos);

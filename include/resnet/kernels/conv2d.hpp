@@ -173,17 +173,15 @@ class ConvKernel {
     std::uint16_t* out = nullptr;             ///< the output rounded to bf16; null: fp32 to `out`
   };
 
-  /// Whether run_bf16_maps takes a bf16 input and residual: a bf16 conv.
-  bool takes_bf16() const noexcept { return precision_ == Precision::bf16; }
-  /// Whether run_bf16_maps writes a bf16 output: a bf16 conv, or an fp32 one run as
-  /// Winograd (a bf16 model's stride-1 3x3s, whose output a bf16 1x1 reads).
-  bool writes_bf16() const noexcept { return precision_ == Precision::bf16 || path_ == Path::winograd; }
+  /// Whether run_bf16_maps takes bf16 maps (input, residual, output): a bf16 conv, or one
+  /// that a bf16 model keeps in fp32 and runs as Winograd (the stride-1 3x3s), which widens
+  /// its bf16 input and residual and rounds its output. An fp32 model's convs do not.
+  bool takes_bf16() const noexcept { return precision_ == Precision::bf16 || bf16_model_winograd_; }
 
-  /// run() with bf16 maps at any of its ends. A bf16 input gives the values run()
-  /// converts `in` to (to_bf16_bits), so the same output; a bf16 residual adds r widened;
-  /// a bf16 output is run()'s rounded by to_bf16_bits. Throws invalid_argument for a bf16
-  /// input or residual where !takes_bf16(), a bf16 output where !writes_bf16(), or two
-  /// residuals.
+  /// run() with bf16 maps at any of its ends. A bf16 input gives a bf16 conv the values
+  /// run() converts `in` to (to_bf16_bits), so the same output, and a Winograd conv its
+  /// widened values; a bf16 residual adds r widened; a bf16 output is run()'s rounded by
+  /// to_bf16_bits. Throws invalid_argument where !takes_bf16(), or for two residuals.
   void run_bf16_maps(const float* in, int n, int h, int w, float* out, const float* residual, bool relu,
                      const Bf16Maps& maps, float* scratch, ThreadPool& pool) const;
 
@@ -514,6 +512,7 @@ class ConvKernel {
   detail::GroupedDirectConv grouped_;
   std::vector<ConvKernel> groups_;  // per_group
   Precision precision_ = Precision::fp32;
+  bool bf16_model_winograd_ = false;  // an fp32 Winograd conv of a bf16 model: bf16 maps at its ends
   PackedBf16Weights bf16_;  // bf16: the weights, in place of lhs_
   PackedInt8Weights int8_;  // int8: the weights, in place of lhs_
   QuantParams int8_input_;  // int8: how the fp32 input is quantized
@@ -566,6 +565,7 @@ RESNET_SEPARATE_INLINE ConvKernel::ConvKernel(const ConvShape& s, std::vector<fl
   if (precision == Precision::bf16) require_precision(Precision::bf16);
   if (precision != Precision::bf16 || !runs_bf16(s, layers)) {
     *this = ConvKernel(s, std::move(weight_ohwi), std::move(bias));
+    bf16_model_winograd_ = precision == Precision::bf16 && path_ == Path::winograd;
     return;
   }
   const detail::Index depth = start_lowp(s, weight_ohwi.size(), std::move(bias));
@@ -594,7 +594,7 @@ RESNET_SEPARATE_INLINE void ConvKernel::run(const float* in, int n, int h, int w
   check_input(n, h, w, "run");
   const detail::OutputEpilogue e{bias(), residual, relu};
   if (path_ == Path::winograd) {
-    winograd_.run(in, n, h, w, out, e, scratch, pool);
+    winograd_.run(detail::WinogradInput{in, nullptr}, n, h, w, out, e, scratch, pool);
     return;
   }
   if (path_ == Path::grouped_direct) {
@@ -644,21 +644,19 @@ RESNET_SEPARATE_INLINE void ConvKernel::run_int8(const float* in, int n, int h, 
 RESNET_SEPARATE_INLINE void ConvKernel::run_bf16_maps(const float* in, int n, int h, int w, float* out,
                                                         const float* residual, bool relu, const Bf16Maps& maps,
                                                         float* scratch, ThreadPool& pool) const {
-  const std::string computes = std::string(to_string(precision_)) + (path_ == Path::winograd ? " (Winograd)" : "");
-  if ((maps.in || maps.residual) && !takes_bf16())
-    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_bf16_maps: a bf16 input or residual for a conv that "
-                                             "computes in " + computes);
-  if (maps.out && !writes_bf16())
-    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_bf16_maps: a bf16 output from a conv that computes in " +
-                                                 computes);
+  if (!takes_bf16())
+    throw Error(ErrorKind::invalid_argument, "ConvKernel::run_bf16_maps: bf16 maps for a conv that computes in " +
+                                                 std::string(to_string(precision_)) +
+                                                 " (only a bf16 model's convs take them)");
   if (maps.residual && residual)
     throw Error(ErrorKind::invalid_argument, "ConvKernel::run_bf16_maps: two residuals (fp32 and bf16)");
   check_input(n, h, w, "run_bf16_maps");
   const ConvShape& s = shape_;
   if (path_ == Path::winograd) {
     detail::OutputEpilogue e{bias(), residual, relu};
+    e.residual_bf16 = maps.residual;
     e.out_bf16 = maps.out;
-    winograd_.run(in, n, h, w, out, e, scratch, pool);
+    winograd_.run(detail::WinogradInput{in, maps.in}, n, h, w, out, e, scratch, pool);
     return;
   }
   run_bf16_conv(in, n, h, w, s.out_side(h), s.out_side(w), out, {bias(), residual, relu}, maps, scratch, pool);

@@ -33,8 +33,10 @@ struct OutputEpilogue {
   const float* bias = nullptr;      ///< [out_c]
   const float* residual = nullptr;  ///< NHWC, same shape as the output
   bool relu = false;
-  /// Not null: the output goes here as bf16 bits (to_bf16_bits' rounding) instead of fp32,
-  /// for a bf16 conv to read. Only the Winograd kernel takes it (ConvKernel::run_bf16_maps).
+  /// A bf16 model's maps (ConvKernel::run_bf16_maps), which only the Winograd kernel
+  /// takes here: not null, the residual as bf16 bits (widened) in place of `residual`, and
+  /// the output as bf16 bits (to_bf16_bits' rounding) instead of fp32.
+  const std::uint16_t* residual_bf16 = nullptr;
   std::uint16_t* out_bf16 = nullptr;
 };
 }  // namespace detail

@@ -43,6 +43,8 @@ inline bool winograd_s2_pays(const ConvShape& s) { return 1LL * s.in_c * s.out_c
 // 16 floats as one value (GCC/Clang vector extension: one zmm register with AVX-512,
 // split by the compiler otherwise). The transforms below run on whole registers.
 typedef float Vec16 __attribute__((vector_size(64)));
+typedef std::uint32_t Vec16u __attribute__((vector_size(64)));
+typedef std::uint16_t Vec16h __attribute__((vector_size(32)));
 
 inline Vec16 load16(const float* p) {
   Vec16 v;
@@ -56,14 +58,25 @@ inline Vec16 load_partial(const float* p, Index n) {
   std::memcpy(buf, p, sizeof(float) * static_cast<std::size_t>(n));
   return load16(buf);
 }
+/// 16 bf16 values (bits) widened to fp32, exactly; and the first n (< 16), the rest zero.
+inline Vec16 load16(const std::uint16_t* p) {
+  Vec16h h;
+  std::memcpy(&h, p, sizeof h);
+  const Vec16u bits = __builtin_convertvector(h, Vec16u) << 16;
+  Vec16 v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+inline Vec16 load_partial(const std::uint16_t* p, Index n) {
+  alignas(32) std::uint16_t buf[16] = {};
+  std::memcpy(buf, p, sizeof(std::uint16_t) * static_cast<std::size_t>(n));
+  return load16(buf);
+}
 inline void store_partial(float* p, Vec16 v, Index n) {
   alignas(64) float buf[16];
   store16(buf, v);
   std::memcpy(p, buf, sizeof(float) * static_cast<std::size_t>(n));
 }
-
-typedef std::uint32_t Vec16u __attribute__((vector_size(64)));
-typedef std::uint16_t Vec16h __attribute__((vector_size(32)));
 
 /// The first n (<= 16) values of v as bf16 bits at p, rounded as to_bf16_bits
 /// (lowp_common.hpp, VCVTNEPS2BF16's rounding) in integer steps, so that a bf16 conv reading
@@ -167,6 +180,13 @@ template <> struct WinogradTransforms<2, 2> {
   }
 };
 
+/// A Winograd conv's input map: fp32, or (bf16 not null) a bf16 model's bf16 bits, which
+/// the input transform widens exactly.
+struct WinogradInput {
+  const float* f32 = nullptr;
+  const std::uint16_t* bf16 = nullptr;
+};
+
 class WinogradConv {
  public:
   WinogradConv() = default;
@@ -191,7 +211,7 @@ class WinogradConv {
     return static_cast<std::size_t>(most);
   }
 
-  void run(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, float* scratch,
+  void run(WinogradInput in, int n, int h, int w, float* out, const OutputEpilogue& e, float* scratch,
            ThreadPool& pool) const {
     if (s_.stride == 2)
       run_tiled<2, 2>(in, n, h, w, out, e, scratch, pool);
@@ -282,12 +302,18 @@ class WinogradConv {
   }
 
   template <int M, int S = 1>
-  void run_tiled(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, float* scratch,
+  void run_tiled(WinogradInput in, int n, int h, int w, float* out, const OutputEpilogue& e, float* scratch,
                  ThreadPool& pool) const {
     using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha, T = A * A;
     const Index threads = pool.size();
     const Plan p = plan(n, h, w, threads);
+    const auto transform = [&](Index tile, float* dst, Index stride) {
+      if (in.bf16)
+        input_tile<M, S>(in.bf16, h, w, p, tile, dst, stride);
+      else
+        input_tile<M, S>(in.f32, h, w, p, tile, dst, stride);
+    };
     const Index ic = s_.in_c, oc = s_.out_c;
 
     // M_xi[:, cols] = U_xi * V_xi[:, cols] over all rows of U.
@@ -307,7 +333,7 @@ class WinogradConv {
         float* mbuf = v + T * v_stride;            // [xi][local tile][oc]
         float* buf = mbuf + T * m_stride;          // B packing
         const Index t0 = total * b / blocks, nt = total * (b + 1) / blocks - t0;
-        for (Index j = 0; j < nt; ++j) input_tile<M, S>(in, h, w, p, t0 + j, v + j * ic, v_stride);
+        for (Index j = 0; j < nt; ++j) transform(t0 + j, v + j * ic, v_stride);
         for (Index xi = 0; xi < T; ++xi) gemm(xi, v + xi * v_stride, mbuf + xi * m_stride, 0, nt, buf);
         for (Index j = 0; j < nt; ++j)
           output_tile<M, S>(mbuf + j * oc, m_stride, p, t0 + j, e, out);
@@ -325,7 +351,7 @@ class WinogradConv {
       const Index v_stride = xi_stride(tiles, ic), m_stride = xi_stride(tiles, oc);
 
       pool.parallel_tasks(tiles, [&](std::ptrdiff_t t, int) {
-        input_tile<M, S>(in, h, w, p, first + t, v + t * ic, v_stride);
+        transform(first + t, v + t * ic, v_stride);
       });
 
       const Index slices = ceil_div(tiles, kNc);
@@ -342,16 +368,17 @@ class WinogradConv {
     }
   }
 
-  // One tile's input patch for all channels, 16 at a time (the tail via a padded copy).
-  template <int M, int S>
-  void input_tile(const float* in, Index h, Index w, const Plan& p, Index tile, float* dst, Index xi_stride) const {
+  // One tile's input patch for all channels, 16 at a time (the tail via a padded copy);
+  // T: float, or bf16 bits (std::uint16_t), widened as loaded.
+  template <int M, int S, class T>
+  void input_tile(const T* in, Index h, Index w, const Plan& p, Index tile, float* dst, Index xi_stride) const {
     // tile: index over all images (its position); dst: its column in V; xi_stride: floats between V_xi
     using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha;
     const Index ic = s_.in_c;
     const Index img = tile / p.tiles_per_image, r = tile % p.tiles_per_image;
     const Index y0 = (r / p.tw) * M * S - s_.pad, x0 = (r % p.tw) * M * S - s_.pad;
-    const float* base = in + img * h * w * ic;
+    const T* base = in + img * h * w * ic;
     const bool inside = y0 >= 0 && x0 >= 0 && y0 + A <= h && x0 + A <= w;
     Vec16 d[A * A], t[A * A];
     for (Index c = 0; c < ic; c += 16) {
@@ -363,7 +390,7 @@ class WinogradConv {
         for (int y = 0; y < A; ++y)
           for (int x = 0; x < A; ++x) {
             const Index iy = y0 + y, ix = x0 + x;
-            const float* src = base + (iy * w + ix) * ic + c;
+            const T* src = base + (iy * w + ix) * ic + c;
             if (iy < 0 || iy >= h || ix < 0 || ix >= w)
               d[y * A + x] = Vec16{};
             else
@@ -385,6 +412,7 @@ class WinogradConv {
   void output_tile(const float* msrc, Index xi_stride, const Plan& p, Index tile, const OutputEpilogue& e,
                    float* out) const {
     const float *bias = e.bias, *residual = e.residual;
+    const std::uint16_t* residual_bf16 = e.residual_bf16;
     const bool relu = e.relu;
     using Tr = WinogradTransforms<M, S>;
     constexpr int A = Tr::alpha;
@@ -407,6 +435,7 @@ class WinogradConv {
           const Index at = ((img * p.oh + y0 + y) * p.ow + x0 + x) * oc + c;
           Vec16 val = o[y * M + x] + extra;
           if (residual) val += cn == 16 ? load16(residual + at) : load_partial(residual + at, cn);
+          if (residual_bf16) val += cn == 16 ? load16(residual_bf16 + at) : load_partial(residual_bf16 + at, cn);
           if (relu) val = val < zero ? zero : val;  // NaN passes through, as in PyTorch
           if (e.out_bf16)
             store_bf16(e.out_bf16 + at, val, cn);

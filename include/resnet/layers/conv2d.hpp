@@ -123,17 +123,18 @@ class ConvUnit {
   /// (Fusion::u8_output); null at any other precision.
   const kernels::QuantParams* u8_input() const noexcept { return kernel_.int8_input(); }
 
-  /// bf16: the conv takes its input map as bf16 values (FeatureMap::bf16()), the values it
-  /// would round its fp32 input to, so the layer before may write bf16 (Fusion::bf16_output).
-  bool bf16_input() const noexcept { return kernel_.precision() == Precision::bf16; }
+  /// A bf16 model's conv (ConvKernel::takes_bf16(): a bf16 one, or an fp32 Winograd one)
+  /// takes its input map as bf16 values (FeatureMap::bf16()), so the layer before may write
+  /// bf16 (Fusion::bf16_output). A bf16 conv would round an fp32 input to those values.
+  bool bf16_input() const noexcept { return kernel_.takes_bf16(); }
 
   /// out = act(fusion.act(A(conv(in) + bias) + fusion.residual)) in the kernel's epilogue.
   /// A unit with its own ReLU takes no residual: relu(relu(y) + r) has no single epilogue.
   /// An int8 unit also takes a u8 input map quantized as it would quantize it
   /// (FeatureMap::u8()) and a bf16 residual (FeatureMap::bf16()), and writes u8, bf16 or
-  /// both where fusion.u8_output and fusion.bf16_output ask. A bf16 unit takes a bf16
-  /// input and residual, and writes bf16 where fusion.bf16_output asks, as does an fp32
-  /// Winograd unit of a bf16 model (ConvKernel::writes_bf16()); any other writes fp32.
+  /// both where fusion.u8_output and fusion.bf16_output ask. A bf16 model's unit
+  /// (bf16_input()) takes a bf16 input and residual, and writes bf16 where
+  /// fusion.bf16_output asks; any other writes fp32.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape& s = in.shape();
     detail::expect_channels("ConvUnit", s, in_channels);
@@ -146,18 +147,20 @@ class ConvUnit {
                                                    ") for a conv that does not quantize its input so");
     const bool bf16_conv = bf16_input();
     if (in.bf16() && !in.u8() && !bf16_conv)
-      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 input map (without u8 values) for a conv that is not bf16");
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 input map (without u8 values) for a conv that "
+                                               "does not take one (not a bf16 model's)");
     const bool bf16_residual = fusion.residual && fusion.residual->bf16();
     if (fusion.residual && fusion.residual->u8() && !bf16_residual)
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 residual map (the residual stays fp32 or bf16)");
     if (bf16_residual && !int8_in && !bf16_conv)
-      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 residual map for a conv that is neither int8 nor bf16");
+      throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 residual map for a conv that is neither int8 nor a "
+                                               "bf16 model's");
     const Extent e = output_extent({s.h, s.w});
     const Shape out_shape{s.n, e.h, e.w, out_channels};
     detail::expect_residual("ConvUnit", out_shape, fusion);
     const kernels::QuantParams* u8_out = int8_in ? fusion.u8_output : nullptr;
-    // int8: beside the u8 values, or alone (a projection's); bf16 or fp32 Winograd: alone.
-    const bool bf16_out = (int8_in || kernel_.writes_bf16()) && fusion.bf16_output;
+    // int8: beside the u8 values, or alone (a projection's); a bf16 model's: alone.
+    const bool bf16_out = (int8_in || bf16_conv) && fusion.bf16_output;
     FeatureMap out = ws.allocate(out_shape);
     if (bf16_out) out.set_bf16();
     if (u8_out) out.set_u8(u8_out->scale, u8_out->zero_point);
