@@ -207,7 +207,7 @@ void input_option(CLI::App& sub, Command& cmd) {
 /// model is built (exit 1), as for any other run-time refusal.
 void precision_options(CLI::App& sub, Command& cmd) {
   library_parsed_option(sub, "--precision", cmd.precision, &resnet::parse_precision,
-                        "fp32 (default), bf16 or int8. bf16: bf16 weights and conv inputs\n"
+                        "fp32 (default), bf16 or int8. bf16: bf16 weights and maps\n"
                         "with fp32 sums (AVX512-BF16). int8: s8 weights per channel, u8\n"
                         "conv inputs by the ranges of --ranges, int32 sums (AVX512-VNNI)")
       ->option_text("P");

@@ -90,7 +90,10 @@ inline void store_bf16(std::uint16_t* p, Vec16 v, Index n) {
   const Vec16u zero = high & 0x8000u;                                     // zero, denormal: signed zero
   const Vec16u bits = exponent == 0 ? zero : exponent == 0x7F800000u ? special : rounded;
   const Vec16h h = __builtin_convertvector(bits, Vec16h);
-  std::memcpy(p, &h, sizeof(std::uint16_t) * static_cast<std::size_t>(n));
+  if (n == 16)
+    std::memcpy(p, &h, sizeof h);  // a fixed size: one store, not a call
+  else
+    std::memcpy(p, &h, sizeof(std::uint16_t) * static_cast<std::size_t>(n));
 }
 
 // 1-D transforms, applied to rows then columns: M outputs of a convolution with the
