@@ -211,6 +211,36 @@ TEST_CASE("Winograd's bf16 output rounds special values as to_bf16_bits", "[lowp
   }
 }
 
+TEST_CASE("The max pool over bf16 maps gives the fp32 pool's values, bit for bit", "[lowp][bf16]") {
+  // A bf16 model's stem hands its max pool bf16 values: the max of the widened values,
+  // written back as bf16 or as fp32, must be what the fp32 pool makes of the same
+  // values, NaN (which wins) and the padding's start value included. 37 channels: two
+  // vectors and a scalar tail.
+  namespace d = resnet::detail;
+  const int rows = 3, cols = 3, C = 37;
+  auto values = rounded_to_bf16(resnet50::random_vector(static_cast<std::size_t>(rows * cols * C), 51));
+  const float nan = std::nanf(""), inf = std::numeric_limits<float>::infinity();
+  values[5] = nan, values[C + 20] = -nan, values[2 * C + 36] = nan, values[7] = -inf, values[C + 8] = inf;
+  values[3 * C + 1] = -0.0f, values[4 * C + 33] = 0x1p-126f;
+  const auto bits = bf16_bits_of(values);
+  for (float start : {-inf, 0.0f}) {
+    std::vector<float> expected(C), widened(C);
+    std::vector<std::uint16_t> narrow(C);
+    d::max_of_window(values.data(), rows, cols, static_cast<std::size_t>(cols) * C, C, start, expected.data());
+    d::max_of_bf16_window(bits.data(), rows, cols, static_cast<std::size_t>(cols) * C, C, start, widened.data());
+    d::max_of_bf16_window(bits.data(), rows, cols, static_cast<std::size_t>(cols) * C, C, start, narrow.data());
+    for (int c = 0; c < C; ++c) {
+      INFO("start " << start << " channel " << c);
+      std::uint32_t want, got;
+      std::memcpy(&want, &expected[static_cast<std::size_t>(c)], 4);
+      std::memcpy(&got, &widened[static_cast<std::size_t>(c)], 4);
+      CHECK(got == want);
+      CHECK(narrow[static_cast<std::size_t>(c)] == static_cast<std::uint16_t>(want >> 16));
+      CHECK((want & 0xFFFFu) == 0u);  // the fp32 max is one of the bf16 values
+    }
+  }
+}
+
 struct Int8ConvCase {
   ConvShape s;
   int n, h, w;
