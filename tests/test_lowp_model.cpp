@@ -213,9 +213,10 @@ TEST_CASE("Winograd's bf16 output rounds special values as to_bf16_bits", "[lowp
 
 TEST_CASE("The max pool over bf16 maps gives the fp32 pool's values, bit for bit", "[lowp][bf16]") {
   // A bf16 model's stem hands its max pool bf16 values: the max of the widened values,
-  // written back as bf16 or as fp32, must be what the fp32 pool makes of the same
-  // values, NaN (which wins) and the padding's start value included. 37 channels: two
-  // vectors and a scalar tail.
+  // written back as bf16 or as fp32, must be what an fp32 pool makes of the same values
+  // (a plain loop here: a value replaces the maximum when it is greater or NaN, as in
+  // PyTorch), NaN and the padding's start value included. 37 channels: two vectors and a
+  // scalar tail.
   namespace d = resnet::detail;
   const int rows = 3, cols = 3, C = 37;
   auto values = rounded_to_bf16(resnet50::random_vector(static_cast<std::size_t>(rows * cols * C), 51));
@@ -224,11 +225,16 @@ TEST_CASE("The max pool over bf16 maps gives the fp32 pool's values, bit for bit
   values[3 * C + 1] = -0.0f, values[4 * C + 33] = 0x1p-126f;
   const auto bits = bf16_bits_of(values);
   for (float start : {-inf, 0.0f}) {
-    std::vector<float> expected(C), widened(C);
+    std::vector<float> expected(C, start), widened(C);
     std::vector<std::uint16_t> narrow(C);
-    d::max_of_window(values.data(), rows, cols, static_cast<std::size_t>(cols) * C, C, start, expected.data());
-    d::max_of_bf16_window(bits.data(), rows, cols, static_cast<std::size_t>(cols) * C, C, start, widened.data());
-    d::max_of_bf16_window(bits.data(), rows, cols, static_cast<std::size_t>(cols) * C, C, start, narrow.data());
+    for (int tap = 0; tap < rows * cols; ++tap)
+      for (int c = 0; c < C; ++c) {
+        const float x = values[static_cast<std::size_t>(tap * C + c)];
+        float& best = expected[static_cast<std::size_t>(c)];
+        if (x > best || std::isnan(x)) best = x;
+      }
+    d::max_of_window(bits.data(), rows, cols, static_cast<std::size_t>(cols) * C, C, start, widened.data());
+    d::max_of_window(bits.data(), rows, cols, static_cast<std::size_t>(cols) * C, C, start, narrow.data());
     for (int c = 0; c < C; ++c) {
       INFO("start " << start << " channel " << c);
       std::uint32_t want, got;
@@ -503,6 +509,22 @@ double gap_to_fp32(const resnet::Tensor& fp32, const resnet::Tensor& lowp, const
   return worst / scale;
 }
 
+/// The model's output with its reduced-precision maps switched off: while an observer
+/// watches the conv inputs (calibration), every conv takes and gives fp32 maps. *seen: how
+/// many conv inputs the observer saw.
+template <class Model>
+resnet::Tensor forward_with_fp32_maps(const Model& model, const resnet::Tensor& x, resnet::Workspace& ws, int* seen) {
+  struct Counting : resnet::ConvInputObserver {
+    int seen = 0;
+    void conv_input(int, const float*, std::size_t, int) override { ++seen; }
+  } counting;
+  ws.observe_conv_inputs(&counting);
+  resnet::Tensor out = model.forward(x, ws);
+  ws.observe_conv_inputs(nullptr);
+  *seen = counting.seen;
+  return out;
+}
+
 TEST_CASE("ModelOptions::precision: int8 needs ranges, bf16 needs the CPU", "[lowp][bf16]") {
   resnet::ModelOptions o;
   o.precision = Precision::int8;
@@ -679,15 +701,10 @@ TEST_CASE("int8 CIFAR ResNet-20 stays near its fp32 twin; ranges of another mode
   // The u8 values are the same bytes; the bf16 residuals leave int8's gap to fp32 where
   // it was (a bf16 rounding moves a few u8 values by one step downstream, so the two int8
   // results differ by a fraction of that gap, not by bf16's 2^-9).
-  struct Silent : resnet::ConvInputObserver {
-    int seen = 0;
-    void conv_input(int, const float*, std::size_t, int) override { ++seen; }
-  } silent;
   const resnet::Tensor lowp_maps = int8.forward(x, ws);
-  ws.observe_conv_inputs(&silent);
-  const resnet::Tensor fp32_maps = int8.forward(x, ws);
-  ws.observe_conv_inputs(nullptr);
-  CHECK(silent.seen == 19);  // every conv once: four 32x32 images make one (automatic) pass
+  int seen = 0;
+  const resnet::Tensor fp32_maps = forward_with_fp32_maps(int8, x, ws, &seen);
+  CHECK(seen == 19);  // every conv once: four 32x32 images make one (automatic) pass
   REQUIRE(lowp_maps.shape() == fp32_maps.shape());
   const double map_gap = gap_to_fp32(fp32_maps, lowp_maps, fp32_maps);
   const double fp32_maps_gap = gap_to_fp32(fp32.forward(x, ws), fp32_maps, fp32_again.forward(x, ws));
@@ -745,14 +762,9 @@ TEST_CASE("int8 ResNet-18 hands u8 maps from its stem through the pool, and u8 a
   int8.init_random(9);
   const resnet::Tensor fp32_out = fp32.forward(x, ws);
   const resnet::Tensor lowp_maps = int8.forward(x, ws);
-  struct Silent : resnet::ConvInputObserver {
-    int seen = 0;
-    void conv_input(int, const float*, std::size_t, int) override { ++seen; }
-  } silent;
-  ws.observe_conv_inputs(&silent);
-  const resnet::Tensor fp32_maps = int8.forward(x, ws);
-  ws.observe_conv_inputs(nullptr);
-  CHECK(silent.seen == 20);
+  int seen = 0;
+  const resnet::Tensor fp32_maps = forward_with_fp32_maps(int8, x, ws, &seen);
+  CHECK(seen == 20);
   const double gap = gap_to_fp32(fp32_out, fp32_maps, fp32.forward(x, ws));
   const double map_gap = gap_to_fp32(fp32_maps, lowp_maps, fp32_maps);
   const double lowp_gap = gap_to_fp32(fp32_out, lowp_maps, fp32_out);
@@ -765,6 +777,21 @@ TEST_CASE("int8 ResNet-18 hands u8 maps from its stem through the pool, and u8 a
   CHECK(std::equal(again.values().begin(), again.values().end(), lowp_maps.values().begin()));
 }
 
+
+/// A ResNet-18 of `o` (seed 12) on 5 images of `shape`: 96x96 gathers the stem's output
+/// image by image into the first stage, 224x160 stage 2's into stage 3; every image's
+/// logits must be those of one group of all five.
+void check_gathered_is_one_group(resnet::ModelOptions o, const resnet::Tensor& x, resnet::Workspace& ws) {
+  const resnet::Shape shape = x.shape();
+  resnet::ResNet18 split(o);
+  split.init_random(12);
+  CHECK(split.pass_plan(shape).split == (shape.h == 96 ? 0u : 2u));
+  o.images_per_pass = 5;
+  resnet::ResNet18 one_group(o);
+  one_group.init_random(12);
+  const resnet::Tensor a = split.forward(x, ws), b = one_group.forward(x, ws);
+  CHECK(a.values() == b.values());
+}
 
 TEST_CASE("int8 ResNet-18: late stages on gathered u8 and bf16 maps give each image's own values",
           "[lowp][int8][memory]") {
@@ -782,14 +809,7 @@ TEST_CASE("int8 ResNet-18: late stages on gathered u8 and bf16 maps give each im
     resnet::ModelOptions o;
     o.precision = Precision::int8;
     o.int8_ranges = resnet::calibrate(fp32, {x}, ws);
-    resnet::ResNet18 split(o);
-    split.init_random(12);
-    CHECK(split.pass_plan(shape).split == (shape.h == 96 ? 0u : 2u));
-    o.images_per_pass = 5;
-    resnet::ResNet18 one_group(o);
-    one_group.init_random(12);
-    const resnet::Tensor a = split.forward(x, ws), b = one_group.forward(x, ws);
-    CHECK(a.values() == b.values());
+    check_gathered_is_one_group(o, x, ws);
   }
 }
 
@@ -815,14 +835,9 @@ TEST_CASE("bf16 ResNet-50 hands bf16 maps from its stem through the pool, betwee
   const resnet::Tensor x = seeded_images({2, 96, 80, 3}, 71);
   const resnet::Tensor fp32_out = fp32.forward(x, ws);
   const resnet::Tensor lowp_maps = bf16.forward(x, ws);
-  struct Silent : resnet::ConvInputObserver {
-    int seen = 0;
-    void conv_input(int, const float*, std::size_t, int) override { ++seen; }
-  } silent;
-  ws.observe_conv_inputs(&silent);
-  const resnet::Tensor fp32_maps = bf16.forward(x, ws);
-  ws.observe_conv_inputs(nullptr);
-  CHECK(silent.seen == 2 * 53);  // one image at a time at this size (Network::pass_plan)
+  int seen = 0;
+  const resnet::Tensor fp32_maps = forward_with_fp32_maps(bf16, x, ws, &seen);
+  CHECK(seen == 2 * 53);  // one image at a time at this size (Network::pass_plan)
   const double gap = gap_to_fp32(fp32_out, fp32_maps, fp32.forward(x, ws));
   const double map_gap = gap_to_fp32(fp32_maps, lowp_maps, fp32_maps);
   const double lowp_gap = gap_to_fp32(fp32_out, lowp_maps, fp32_out);
@@ -849,14 +864,7 @@ TEST_CASE("bf16 ResNet-18: late stages on gathered bf16 maps give each image's o
     resnet::ModelOptions o;
     o.precision = Precision::bf16;
     o.lowp_layers = LowpLayers::all;
-    resnet::ResNet18 split(o);
-    split.init_random(12);
-    CHECK(split.pass_plan(shape).split == (shape.h == 96 ? 0u : 2u));
-    o.images_per_pass = 5;
-    resnet::ResNet18 one_group(o);
-    one_group.init_random(12);
-    const resnet::Tensor a = split.forward(x, ws), b = one_group.forward(x, ws);
-    CHECK(a.values() == b.values());
+    check_gathered_is_one_group(o, x, ws);
   }
 }
 

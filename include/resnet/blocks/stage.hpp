@@ -109,11 +109,7 @@ class Stage {
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const bool observed = ws.conv_input_observer() != nullptr;
     const auto into = [&](const auto& next) {  // the fusion of a block that `next` follows
-      Fusion f;
-      if (observed) return f;
-      f.u8_output = detail::u8_input_of(next, 0);
-      f.bf16_output = f.u8_output ? detail::adds_input_of<std::decay_t<decltype(next)>>(0) : detail::bf16_input_of(next, 0);
-      return f;
+      return observed ? Fusion{} : detail::handover_to(next);
     };
     const auto after = [&](std::size_t i) {  // ... of the block before repeated_[i], or before last_ at size()
       if (i < repeated_.size()) return into(repeated_[i]);

@@ -65,6 +65,17 @@ template <class Block>
 constexpr bool adds_input_of(long) {
   return true;
 }
+
+/// What a block (or stage) writes when `next` is the only reader of its output: the u8
+/// values next's convs take (and the bf16 ones beside them where next adds its input as
+/// its residual), or, in a bf16 model, bf16 values alone where next takes those.
+template <class Next>
+Fusion handover_to(const Next& next) {
+  Fusion f;
+  f.u8_output = u8_input_of(next, 0);
+  f.bf16_output = f.u8_output ? adds_input_of<Next>(0) : bf16_input_of(next, 0);
+  return f;
+}
 }  // namespace detail
 
 }  // namespace resnet

@@ -145,14 +145,14 @@ class ConvUnit {
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 input map (scale " + std::to_string(in.u8_scale()) +
                                                    ", zero point " + std::to_string(in.u8_zero_point()) +
                                                    ") for a conv that does not quantize its input so");
-    const bool bf16_conv = bf16_input();
-    if (in.bf16() && !in.u8() && !bf16_conv)
+    const bool takes_bf16 = bf16_input();
+    if (in.bf16() && !in.u8() && !takes_bf16)
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 input map (without u8 values) for a conv that "
                                                "does not take one (not a bf16 model's)");
     const bool bf16_residual = fusion.residual && fusion.residual->bf16();
     if (fusion.residual && fusion.residual->u8() && !bf16_residual)
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a u8 residual map (the residual stays fp32 or bf16)");
-    if (bf16_residual && !int8_in && !bf16_conv)
+    if (bf16_residual && !int8_in && !takes_bf16)
       throw Error(ErrorKind::invalid_argument, "ConvUnit: a bf16 residual map for a conv that is neither int8 nor a "
                                                "bf16 model's");
     const Extent e = output_extent({s.h, s.w});
@@ -160,7 +160,7 @@ class ConvUnit {
     detail::expect_residual("ConvUnit", out_shape, fusion);
     const kernels::QuantParams* u8_out = int8_in ? fusion.u8_output : nullptr;
     // int8: beside the u8 values, or alone (a projection's); a bf16 model's: alone.
-    const bool bf16_out = (int8_in || bf16_conv) && fusion.bf16_output;
+    const bool bf16_out = (int8_in || takes_bf16) && fusion.bf16_output;
     FeatureMap out = ws.allocate(out_shape);
     if (bf16_out) out.set_bf16();
     if (u8_out) out.set_u8(u8_out->scale, u8_out->zero_point);

@@ -10,6 +10,7 @@
 
 #include "resnet/core/error.hpp"
 #include "resnet/core/workspace.hpp"
+#include "resnet/kernels/lowp_common.hpp"
 #include "resnet/layers/common.hpp"
 
 namespace resnet {
@@ -20,85 +21,80 @@ enum class PoolPadding { never_wins, zeros };
 
 namespace detail {
 
+/// What max_of_window compares a map's element as: itself, or for bf16 bits
+/// (std::uint16_t, a bf16 model's map) the fp32 value they widen to.
+template <class T>
+struct PoolValue {
+  using type = T;
+};
+template <>
+struct PoolValue<std::uint16_t> {
+  using type = float;
+};
+
 /// y[c] = max(start, the window's pixels' channel c) for c < C: `rows` x `cols` pixels of
-/// C values, rows `row_stride` values apart; 64 bytes of channels at a time in one
+/// C values, rows `row_stride` values apart; 64 bytes of compared values at a time in one
 /// register (GCC/Clang vector extensions), so each output is written once instead of once
 /// per tap. fp32: NaN wins, as in PyTorch (a value replaces the maximum when it is greater
 /// or NaN). u8 (an int8 model's map): the max of quantized values is the quantized max,
-/// quantization being monotonic.
-template <class T>
-void max_of_window(const T* window, int rows, int cols, std::size_t row_stride, int C, T start, T* y) {
-  typedef T Lanes __attribute__((vector_size(64)));
-  constexpr int lanes = 64 / sizeof(T);
-  int c = 0;
-  for (; c + lanes <= C; c += lanes) {
-    Lanes best = Lanes{} + start;
-    for (int r = 0; r < rows; ++r)
-      for (int q = 0; q < cols; ++q) {
-        Lanes x;
-        std::memcpy(&x, window + r * row_stride + static_cast<std::size_t>(q) * C + c, sizeof x);
-        best = ((x > best) | (x != x)) ? x : best;
-      }
-    std::memcpy(y + c, &best, sizeof best);
-  }
-  for (; c < C; ++c) {
-    T best = start;
-    for (int r = 0; r < rows; ++r)
-      for (int q = 0; q < cols; ++q) {
-        const T x = window[r * row_stride + static_cast<std::size_t>(q) * C + c];
-        best = x > best || x != x ? x : best;
-      }
-    y[c] = best;
-  }
-}
-
-/// The same over bf16 bits (a bf16 model's map), compared as the fp32 values they widen
-/// to, so NaN wins as above; the maximum is one of the values (or `start`), so writing it
-/// back as bf16 (the top half of its fp32 bits) is exact. `out` gets bf16 bits, or the
-/// widened fp32 values.
-template <class Out>
-void max_of_bf16_window(const std::uint16_t* window, int rows, int cols, std::size_t row_stride, int C, float start,
-                        Out* y) {
-  typedef float Lanes __attribute__((vector_size(64)));
+/// quantization being monotonic. bf16 bits: compared as fp32, so NaN wins as there; the
+/// maximum is one of the values (or `start`), so writing it back as bf16 (the top half of
+/// its fp32 bits, Out = std::uint16_t) or as fp32 (Out = float) is exact.
+template <class T, class Out>
+void max_of_window(const T* window, int rows, int cols, std::size_t row_stride, int C,
+                   typename PoolValue<T>::type start, Out* y) {
+  using V = typename PoolValue<T>::type;
+  constexpr bool bf16_in = std::is_same_v<T, std::uint16_t>, bf16_out = std::is_same_v<Out, std::uint16_t>;
+  static_assert(std::is_same_v<T, Out> || (bf16_in && std::is_same_v<Out, float>),
+                "max_of_window: the output is the input's type, or fp32 for bf16 bits");
+  typedef V Lanes __attribute__((vector_size(64)));
   typedef std::uint32_t Words __attribute__((vector_size(64)));
   typedef std::uint16_t Halves __attribute__((vector_size(32)));
-  constexpr int lanes = 16;
+  constexpr int lanes = 64 / sizeof(V);
   int c = 0;
   for (; c + lanes <= C; c += lanes) {
     Lanes best = Lanes{} + start;
     for (int r = 0; r < rows; ++r)
       for (int q = 0; q < cols; ++q) {
-        Halves h;
-        std::memcpy(&h, window + r * row_stride + static_cast<std::size_t>(q) * C + c, sizeof h);
-        const Words bits = __builtin_convertvector(h, Words) << 16;
+        const T* p = window + r * row_stride + static_cast<std::size_t>(q) * C + c;
         Lanes x;
-        std::memcpy(&x, &bits, sizeof x);
+        if constexpr (bf16_in) {
+          Halves h;
+          std::memcpy(&h, p, sizeof h);
+          const Words bits = __builtin_convertvector(h, Words) << 16;
+          std::memcpy(&x, &bits, sizeof x);
+        } else {
+          std::memcpy(&x, p, sizeof x);
+        }
         best = ((x > best) | (x != x)) ? x : best;
       }
-    if constexpr (std::is_same_v<Out, float>) {
-      std::memcpy(y + c, &best, sizeof best);
-    } else {
+    if constexpr (bf16_out) {
       Words bits;
       std::memcpy(&bits, &best, sizeof bits);
       const Halves h = __builtin_convertvector(bits >> 16, Halves);
       std::memcpy(y + c, &h, sizeof h);
+    } else {
+      std::memcpy(y + c, &best, sizeof best);
     }
   }
   for (; c < C; ++c) {
-    float best = start;
+    V best = start;
     for (int r = 0; r < rows; ++r)
       for (int q = 0; q < cols; ++q) {
-        const std::uint32_t bits = std::uint32_t{window[r * row_stride + static_cast<std::size_t>(q) * C + c]} << 16;
-        float x;
-        std::memcpy(&x, &bits, sizeof x);
+        const T v = window[r * row_stride + static_cast<std::size_t>(q) * C + c];
+        V x;
+        if constexpr (bf16_in)
+          x = kernels::bf16_to_float(v);
+        else
+          x = v;
         best = x > best || x != x ? x : best;
       }
-    if constexpr (std::is_same_v<Out, float>) {
-      y[c] = best;
-    } else {
+    if constexpr (bf16_out) {
       std::uint32_t bits;
       std::memcpy(&bits, &best, sizeof bits);
       y[c] = static_cast<std::uint16_t>(bits >> 16);
+    } else {
+      y[c] = best;
     }
   }
 }
@@ -175,12 +171,8 @@ struct MaxPool : Weightless {
           const int x0 = std::max(ox * Stride - Pad, 0), x1 = std::min(ox * Stride - Pad + K, s.w);
           const T* window = in + ((static_cast<std::size_t>(n) * s.h + y0) * s.w + x0) * C;
           Out* y = out + ((static_cast<std::size_t>(n) * e.h + oy) * e.w + ox) * C;
-          if constexpr (std::is_same_v<T, std::uint16_t>)
-            detail::max_of_bf16_window(window, y1 - y0, x1 - x0, static_cast<std::size_t>(s.w) * C, C,
-                                       start(y1 - y0 < K || x1 - x0 < K), y);
-          else
-            detail::max_of_window(window, y1 - y0, x1 - x0, static_cast<std::size_t>(s.w) * C, C,
-                                  start(y1 - y0 < K || x1 - x0 < K), y);
+          detail::max_of_window(window, y1 - y0, x1 - x0, static_cast<std::size_t>(s.w) * C, C,
+                                start(y1 - y0 < K || x1 - x0 < K), y);
         }
       }
       const std::size_t row = static_cast<std::size_t>(e.w) * C;

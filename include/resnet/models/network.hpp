@@ -566,11 +566,7 @@ class Network {
   /// What the stem writes: u8 values (and bf16 ones) where the first stage takes them, or
   /// bf16 values alone (a bf16 model's).
   Fusion stem_fusion(const Workspace& ws) const {
-    Fusion f;
-    if (ws.conv_input_observer()) return f;
-    f.u8_output = std::get<0>(stages_).u8_input();
-    f.bf16_output = f.u8_output ? std::tuple_element_t<0, StageTuple>::adds_input : std::get<0>(stages_).bf16_input();
-    return f;
+    return ws.conv_input_observer() ? Fusion{} : detail::handover_to(std::get<0>(stages_));
   }
 
   /// What stage I's last block writes: for an int8 stage followed by one whose first
@@ -580,14 +576,10 @@ class Network {
   /// caller's stage outputs, a calibration, the last stage's pooling and features).
   template <std::size_t I>
   Fusion stage_fusion(bool stages_read, const Workspace& ws) const {
-    Fusion f;
     if constexpr (I + 1 < stage_count_) {
-      using Next = std::tuple_element_t<I + 1, StageTuple>;
-      if (stages_read || ws.conv_input_observer()) return f;
-      f.u8_output = std::get<I + 1>(stages_).u8_input();
-      f.bf16_output = f.u8_output ? Next::adds_input : std::get<I + 1>(stages_).bf16_input();
+      if (!stages_read && !ws.conv_input_observer()) return detail::handover_to(std::get<I + 1>(stages_));
     }
-    return f;
+    return {};
   }
 
   /// Copies map `from` into `to` (a map of more images) from image `offset` on, in its
