@@ -785,7 +785,9 @@ void check_gathered_is_one_group(resnet::ModelOptions o, const resnet::Tensor& x
   const resnet::Shape shape = x.shape();
   resnet::ResNet18 split(o);
   split.init_random(12);
-  CHECK(split.pass_plan(shape).split == (shape.h == 96 ? 0u : 2u));
+  const auto groups = split.pass_plan(shape).group;  // the stem, then each stage
+  CHECK(groups[shape.h == 96 ? 1 : 3] == 5);
+  CHECK(groups[shape.h == 96 ? 0 : 2] == 1);
   o.images_per_pass = 5;
   resnet::ResNet18 one_group(o);
   one_group.init_random(12);

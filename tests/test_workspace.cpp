@@ -275,23 +275,37 @@ TEST_CASE("The late stages run on the images of several early groups at once, wi
   ModelOptions automatic, whole;
   whole.images_per_pass = 5;
   const ResNet18 split_model(automatic), whole_model(whole);
-  using Plan = ResNet18::PassPlan;
   const auto plan_of = [&](const ResNet18& m, Shape s) {
-    const Plan p = m.pass_plan(s);
-    return std::vector<long long>{p.images, p.early, static_cast<long long>(p.split)};
+    const ResNet18::PassPlan p = m.pass_plan(s);
+    std::vector<int> images_and_groups{p.images};
+    images_and_groups.insert(images_and_groups.end(), p.group.begin(), p.group.end());
+    return images_and_groups;
   };
-  CHECK(plan_of(split_model, {5, 224, 160, 3}) == std::vector<long long>{5, 1, 2});
-  CHECK(plan_of(split_model, {5, 96, 96, 3}) == std::vector<long long>{5, 1, 0});
-  CHECK(plan_of(split_model, {3, 224, 224, 3}) == std::vector<long long>{1, 1, 4});  // too few to gather
-  CHECK(plan_of(split_model, {32, 224, 224, 3}) == std::vector<long long>{8, 1, 2});  // 10 fit: 4 passes of 8
-  CHECK(plan_of(split_model, {32, 32, 32, 3}) == std::vector<long long>{32, 8, 0});   // 8 images a group
-  CHECK(plan_of(whole_model, {32, 224, 224, 3}) == std::vector<long long>{5, 5, 4});
-  for (const Shape shape : {Shape{5, 224, 160, 3}, Shape{5, 96, 96, 3}}) {
-    INFO("input " << shape.str());
+  using V = std::vector<int>;  // images a pass; the stem's group, then each stage's
+  CHECK(plan_of(split_model, {5, 224, 160, 3}) == V{5, 1, 1, 1, 5, 5});
+  CHECK(plan_of(split_model, {5, 96, 96, 3}) == V{5, 1, 5, 5, 5, 5});
+  CHECK(plan_of(split_model, {3, 224, 224, 3}) == V{1, 1, 1, 1, 1, 1});     // too few to gather
+  CHECK(plan_of(split_model, {32, 224, 224, 3}) == V{8, 1, 1, 1, 8, 8});    // 10 fit: 4 passes of 8
+  CHECK(plan_of(split_model, {32, 32, 32, 3}) == V{32, 8, 32, 32, 32, 32});  // 8 images a group
+  CHECK(plan_of(whole_model, {32, 224, 224, 3}) == V{5, 5, 5, 5, 5, 5});
+  // ResNet-50's stage 3 output (14x14x1024) is 2^19 values for 2.6 images, its stage 4's
+  // (7x7x2048) for 5.2: 2 and 4 of a batch of 8 (5 images: 2, 2, 1, then all 5)
+  const ResNet50 deep;
+  const auto deep_plan = [&](Shape s) {
+    const ResNet50::PassPlan p = deep.pass_plan(s);
+    return V{p.images, p.group[0], p.group[1], p.group[2], p.group[3], p.group[4]};
+  };
+  CHECK(deep_plan({8, 224, 224, 3}) == V{4, 1, 1, 1, 2, 4});
+  CHECK(deep_plan({5, 224, 224, 3}) == V{5, 1, 1, 1, 2, 5});
+  CHECK(deep_plan({8, 448, 448, 3}) == V{1, 1, 1, 1, 1, 1});  // stage 4's output alone is 2^19 values
+  // Every output of a gathered pass, against the whole batch as one group.
+  const auto check_same_as_one_group = [](auto model_tag, const Shape& shape, const ModelOptions& automatic) {
+    using Model = decltype(model_tag);
+    INFO(Model::name << ", input " << shape.str());
     Tensor x(shape);
     for (std::size_t i = 0; i < x.values().size(); ++i) x.values()[i] = static_cast<float>((i * 7919) % 1000) / 500.0f - 1.0f;
     const auto run = [&](const ModelOptions& o) {
-      ResNet18 model(o);
+      Model model(o);
       model.init_random(6);
       Workspace ws(2);
       std::vector<Tensor> r(4);
@@ -306,6 +320,8 @@ TEST_CASE("The late stages run on the images of several early groups at once, wi
       r.insert(r.end(), stages.begin(), stages.end());
       return r;
     };
+    ModelOptions whole = automatic;
+    whole.images_per_pass = shape.n;
     const std::vector<Tensor> split = run(automatic), one_group = run(whole);
     REQUIRE(split.size() == 8);
     for (std::size_t i = 0; i < split.size(); ++i) {
@@ -313,5 +329,11 @@ TEST_CASE("The late stages run on the images of several early groups at once, wi
       CHECK(split[i].shape() == one_group[i].shape());
       CHECK(split[i].values() == one_group[i].values());
     }
-  }
+  };
+  check_same_as_one_group(ResNet18{}, {5, 224, 160, 3}, automatic);
+  check_same_as_one_group(ResNet18{}, {5, 96, 96, 3}, automatic);
+  // Three group sizes, 1, 2 and 4 images, in passes of 4 and 3 (the last gathers 2 + 1
+  // from stage 2 and 1 + 1 + 1 from stage 1).
+  CHECK(deep_plan({7, 160, 160, 3}) == V{4, 1, 1, 2, 4, 4});
+  check_same_as_one_group(ResNet50{}, {7, 160, 160, 3}, automatic);
 }

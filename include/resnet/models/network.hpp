@@ -366,38 +366,62 @@ class Network {
   }
 
   /// How forward() groups a batch of `shape`: passes of `images` images, in each of
-  /// which the stem and stages [0, split) run `early` images at a time. Automatic
-  /// (images_per_pass 0): `early` images make about 8,192 input pixels; the first stage
-  /// whose input map takes 4x as many images for as many pixels starts the late stages,
-  /// which run on all the pass's images, gathered from the early groups (up to 8,192
-  /// pixels of that stage's input), so their weights, larger than their maps (ResNet-50's
-  /// last stage: 15 MB in fp32 for 49 pixels an image), are read once for all of them.
-  /// ResNet-50 at 224x224, batch 8: the last two stages on 8 images at once, 4-11 % less
-  /// time than one image at a time through every stage. A set images_per_pass is one
-  /// group through every stage.
+  /// which the stem runs on groups of `group[0]` images and stage s on groups of
+  /// `group[s + 1]`. Groups never shrink; where a group grows, the maps of the smaller
+  /// groups before it are gathered into one (the last of them may be short).
+  ///
+  /// Automatic (images_per_pass 0): the stem and the early stages take images for about
+  /// 8,192 input pixels a group. The first stage whose input map takes 4x as many images
+  /// for as many pixels starts the late stages, and a pass holds that many images (up to
+  /// 8,192 pixels of that stage's input). The late stages run on the images of several
+  /// early groups at once, so their weights, larger than their maps (ResNet-50's last
+  /// stage: 15 MB in fp32 for 49 pixels an image), are read once for several images; but
+  /// no more than about 2^19 values of a stage's output a group, for beyond that a
+  /// block's output and the residual it adds leave the core's cache (ResNet-101's stage
+  /// 3 on 8 images gathered took 8-12 % longer a pass than in groups of 2, every
+  /// precision; docs/design.md). ResNet-50 at 224x224, batch 8: stage 3 on 2 images at
+  /// a time, stage 4 on 4. A set images_per_pass is one group through every stage.
   struct PassPlan {
-    int images = 1;                    ///< per pass of the workspace
-    int early = 1;                     ///< per group through the stem and the early stages
-    std::size_t split = stage_count_;  ///< the first late stage (stage_count_: none)
+    int images = 1;                             ///< per pass of the workspace
+    std::array<int, stage_count_ + 1> group{};  ///< images per group: the stem, then each stage
   };
   PassPlan pass_plan(const Shape& shape) const {
-    if (options_.images_per_pass > 0) return {options_.images_per_pass, options_.images_per_pass, stage_count_};
-    constexpr long long kPassPixels = 8192;
-    const auto images_for = [&](Extent e, int least) {
-      return static_cast<int>(std::clamp<long long>(kPassPixels / std::max(1LL, 1LL * e.h * e.w), least, shape.n));
-    };
-    const int early = images_for({shape.h, shape.w}, 1);
-    std::array<Extent, stage_count_> input{};
-    Extent e = StemT::output_extent({shape.h, shape.w});
-    std::size_t i = 0;
-    ((input[i++] = e, e = Stages::output_extent(e)), ...);
-    for (std::size_t stage = 0; stage < stage_count_; ++stage) {
-      const int late = images_for(input[stage], early);
-      if (late < 4 * early) continue;
-      const int passes = (shape.n + late - 1) / late;  // equal passes: 32 as 8 x 4, not 10 x 3 + 2
-      return {(shape.n + passes - 1) / passes, early, stage};
+    PassPlan plan;
+    if (options_.images_per_pass > 0) {
+      plan.images = options_.images_per_pass;
+      plan.group.fill(plan.images);
+      return plan;
     }
-    return {early, early, stage_count_};
+    constexpr long long kGroupPixels = 8192, kLateGroupValues = 1 << 19;
+    const auto images_for = [](long long per_image, long long budget, int least, int most) {
+      return static_cast<int>(std::clamp<long long>(budget / std::max(1LL, per_image), least, most));
+    };
+    const auto equal_groups = [](int images, int most) {  // 8 in at most 5: 4 + 4, not 5 + 3
+      const int groups = (images + most - 1) / most;
+      return (images + groups - 1) / groups;
+    };
+    const int early = images_for(1LL * shape.h * shape.w, kGroupPixels, 1, shape.n);
+    std::array<Extent, stage_count_ + 1> extent{};  // each stage's input, then the last output
+    extent[0] = StemT::output_extent({shape.h, shape.w});
+    std::size_t i = 0;
+    ((extent[i + 1] = Stages::output_extent(extent[i]), ++i), ...);
+    const std::array<int, stage_count_> channels{Stages::out_channels...};
+    plan.images = early;
+    plan.group.fill(early);
+    for (std::size_t stage = 0; stage < stage_count_; ++stage) {
+      const int late = images_for(1LL * extent[stage].h * extent[stage].w, kGroupPixels, early, shape.n);
+      if (late < 4 * early) continue;
+      plan.images = equal_groups(shape.n, late);  // equal passes: 32 as 8 x 4, not 10 x 3 + 2
+      for (std::size_t s = stage; s < stage_count_; ++s) {
+        const int before = plan.group[s];
+        const long long values = 1LL * extent[s + 1].h * extent[s + 1].w * channels[s];
+        const int most = images_for(values, kLateGroupValues, before, plan.images);
+        plan.group[s + 1] = std::max(before, equal_groups(plan.images, most));
+      }
+      plan.images = plan.group[stage_count_];
+      break;
+    }
+    return plan;
   }
 
   /// Runs the network on `input` (NHWC or NCHW, as its layout says; 3 channels) and
@@ -671,34 +695,43 @@ void Network<Family, StemT, PostNorm, Stages...>::forward(const float* data, std
     });
   };
   const PassPlan plan = pass_plan(shape);
-  // Images [first, first + part.n), a pass of the workspace each (planning, computing):
-  // the stem and stages [0, plan.split) in groups of plan.early images, gathered into one
-  // map, then the later stages on all of them.
+  // Images [first, first + part.n), a pass of the workspace each (planning, computing).
   const auto pass = [&](int first, const Shape& part) {
     ws.run([&] {
-      const auto early_stages = [&](int offset, int count) {
-        Shape group = part;
-        group.n = count;
-        const float* group_data = data + static_cast<std::size_t>(first + offset) * shape.h * shape.w * shape.c;
-        FeatureMap y = stem_.forward(ws.import(group_data, group, layout), ws, stem_fusion(ws));
-        run_stages(y, 0, plan.split, first + offset);
-        return y;
-      };
-      FeatureMap x;
-      if (plan.early >= part.n) {
-        x = early_stages(0, part.n);
-      } else {
-        for (int offset = 0; offset < part.n; offset += plan.early) {
-          const FeatureMap y = early_stages(offset, std::min(plan.early, part.n - offset));
-          if (offset == 0) {
-            Shape whole = y.shape();
-            whole.n = part.n;
-            x = ws.allocate(whole);
+      // The map after stages [0, end) of images [offset, offset + count) of the pass:
+      // stages [begin, end) share one group size; the stages before them ran on smaller
+      // groups, whose maps are gathered here.
+      // The map after the stem and stages [0, end - 1) of images [offset, offset +
+      // count) of the pass: levels (the stem, then the stages) [begin, end) share one
+      // group size; the levels before them ran on smaller groups, gathered here.
+      const auto through = [&](const auto& self, std::size_t end, int offset, int count) -> FeatureMap {
+        std::size_t begin = end - 1;
+        while (begin > 0 && plan.group[begin - 1] == plan.group[end - 1]) --begin;
+        FeatureMap x;
+        if (begin == 0) {
+          Shape group = part;
+          group.n = count;
+          const float* group_data = data + static_cast<std::size_t>(first + offset) * shape.h * shape.w * shape.c;
+          x = stem_.forward(ws.import(group_data, group, layout), ws, stem_fusion(ws));
+          begin = 1;
+        } else if (plan.group[begin - 1] >= count) {  // a pass's last, short group
+          x = self(self, begin, offset, count);
+        } else {
+          const int smaller = plan.group[begin - 1];
+          for (int at = 0; at < count; at += smaller) {
+            const FeatureMap y = self(self, begin, offset + at, std::min(smaller, count - at));
+            if (at == 0) {
+              Shape whole = y.shape();
+              whole.n = count;
+              x = ws.allocate(whole);
+            }
+            copy_images(y, x, at, ws);
           }
-          copy_images(y, x, offset, ws);
         }
-      }
-      run_stages(x, plan.split, stage_count_, first);
+        run_stages(x, begin - 1, end - 1, first + offset);
+        return x;
+      };
+      FeatureMap x = through(through, stage_count_ + 1, 0, part.n);
       if (!outputs.features && !outputs.pooled && !classify) return;
       if constexpr (post_normalised) x = post_.forward(x, ws, Fusion{nullptr, Act::relu});
       if (outputs.features) copy_out(x, *outputs.features, outputs.layout, first, shape.n, ws);
