@@ -19,6 +19,7 @@
 /// The kernels are compiled with a `target` attribute (core/cpu_features.hpp says why)
 /// and run only after require_precision(Precision::int8) has passed.
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -169,6 +170,12 @@ __attribute__((target("avx512f,avx512bw,avx512dq"), always_inline)) inline __m25
 /// kept them in registers across the k loop and spilled accumulators to the stack on
 /// every step (half speed). The tile costs 16 * P * NC stores and loads more, against
 /// K / 4 * P * NC VPDPBUSD.
+///
+/// Column by column: a column's 16 * P rows are one pixel's channels, contiguous in the
+/// output, so its u8 values go out packed in one store (VPACKUSDW, VPACKUSWB, a lane
+/// permute) and its bf16 values two vectors to a VCVTNE2PS2BF16, rather than a VPMOVUSDB
+/// store per 16 values: the blocks' last 1x1s, whose short K leaves the epilogue a large
+/// share of the tile, write u8 and bf16 (see benchmarks/README.md, "Packed epilogue").
 template <int P, int NC>
 RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelTask& t, const __m512i (&acc)[NC][P],
                                                                 LowpIndex j0) {
@@ -178,41 +185,64 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
   const __m512i res_zp = _mm512_set1_epi32(t.epi.residual_q.zero_point);
   const __m512 res_scale = _mm512_set1_ps(t.epi.residual_q.scale);
   const __mmask16 all = 0xFFFF;
+  __mmask16 mask[P];
+  __m512i correction[P];
+  __m512 multiplier[P], bias[P];
   for (int i = 0; i < P; ++i) {
     const LowpIndex left = t.rows - 16 * i;
-    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-    const __m512i correction = _mm512_load_si512(t.correction + 16 * i);
-    const __m512 multiplier = _mm512_load_ps(t.multiplier + 16 * i), bias = _mm512_load_ps(t.bias + 16 * i);
-    for (int j = 0; j < NC; ++j) {
+    mask[i] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
+    correction[i] = _mm512_load_si512(t.correction + 16 * i);
+    multiplier[i] = _mm512_load_ps(t.multiplier + 16 * i);
+    bias[i] = _mm512_load_ps(t.bias + 16 * i);
+  }
+  const LowpIndex rows = std::min<LowpIndex>(t.rows, 16 * P);
+  const __mmask64 byte_mask = rows >= 64 ? ~__mmask64(0) : (__mmask64(1) << rows) - 1u;
+  // Lane L of the packed bytes holds values 4L..4L+3 of each of the four vectors in turn
+  // (as quantize_u8_avx512).
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  for (int j = 0; j < NC; ++j) {
+    const LowpIndex at = (j0 + j) * t.epi.ldr, to = (j0 + j) * t.out.ldc;
+    __m512 y[P];
+    for (int i = 0; i < P; ++i) {
       // The masked conversion: _mm512_cvtepi32_ps's _mm512_undefined_ps() draws GCC 12's
       // -Wuninitialized wherever <immintrin.h> came in before lowp_common.hpp's pragma.
-      __m512 y = _mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(acc[j][i], correction));
-      y = _mm512_fmadd_ps(y, multiplier, bias);  // bias 0 if none: no mul + add a compiler might contract
-      const LowpIndex at = (j0 + j) * t.epi.ldr + 16 * i;
-      if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, t.residual + at));
+      y[i] = _mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(acc[j][i], correction[i]));
+      y[i] = _mm512_fmadd_ps(y[i], multiplier[i], bias[i]);  // bias 0 if none: no mul + add a compiler might contract
+      if (t.residual) y[i] = _mm512_add_ps(y[i], _mm512_maskz_loadu_ps(mask[i], t.residual + at + 16 * i));
       if (t.residual_u8) {
-        const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, t.residual_u8 + at));
-        y = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, res_zp)), res_scale, y);
+        const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask[i], t.residual_u8 + at + 16 * i));
+        y[i] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, res_zp)), res_scale, y[i]);
       }
       if (t.residual_bf16) {  // bf16 -> fp32 is a shift: the bits above 16 zeros
-        const __m256i r = _mm256_maskz_loadu_epi16(mask, t.residual_bf16 + at);
-        y = _mm512_add_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(r), 16)));
+        const __m256i r = _mm256_maskz_loadu_epi16(mask[i], t.residual_bf16 + at + 16 * i);
+        y[i] = _mm512_add_ps(y[i], _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(r), 16)));
       }
-      if (t.epi.relu) y = _mm512_max_ps(zero, y);  // zero > y ? zero : y; NaN passes
-      const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
-      if (t.out.f32) {
-        _mm512_mask_storeu_ps(t.out.f32 + to, mask, y);
-      } else {
-        if (t.out.u8) _mm512_mask_cvtusepi32_storeu_epi8(t.out.u8 + to, mask, quantize16_u8(y, inv_out, out_zp));
-        if (t.out.bf16) {
+      if (t.epi.relu) y[i] = _mm512_max_ps(zero, y[i]);  // zero > y ? zero : y; NaN passes
+    }
+    if (t.out.f32) {
+      for (int i = 0; i < P; ++i) _mm512_mask_storeu_ps(t.out.f32 + to + 16 * i, mask[i], y[i]);
+      continue;
+    }
+    if (t.out.u8) {  // int32 values in [0, 767], saturated to bytes by the packs
+      __m512i q[4];
+      for (int i = 0; i < 4; ++i) q[i] = i < P ? quantize16_u8(y[i], inv_out, out_zp) : _mm512_setzero_si512();
+      const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(q[0], q[1]), _mm512_packus_epi32(q[2], q[3]));
+      _mm512_mask_storeu_epi8(t.out.u8 + to, byte_mask, _mm512_permutexvar_epi32(order, bytes));
+    }
+    if (t.out.bf16) {
 #if defined(RESNET_HAVE_BF16_KERNELS)
-          if (t.native_bf16)  // one instruction for bf16_round16's steps: the last 1x1s spend their time here
-            _mm256_mask_storeu_epi16(t.out.bf16 + to, mask, (__m256i)_mm512_cvtneps_pbh(y));
-          else
-#endif
-            _mm256_mask_storeu_epi16(t.out.bf16 + to, mask, bf16_round16(y));
+      if (t.native_bf16) {  // one instruction for two vectors of bf16_round16's steps
+        for (int i = 0; i + 1 < P; i += 2) {
+          const __m512i pair = (__m512i)_mm512_cvtne2ps_pbh(y[i + 1], y[i]);
+          const __mmask32 pair_mask = __mmask32(mask[i]) | (__mmask32(mask[i + 1]) << 16);
+          _mm512_mask_storeu_epi16(t.out.bf16 + to + 16 * i, pair_mask, pair);
         }
+        if (P % 2 == 1)
+          _mm256_mask_storeu_epi16(t.out.bf16 + to + 16 * (P - 1), mask[P - 1], (__m256i)_mm512_cvtneps_pbh(y[P - 1]));
+        continue;
       }
+#endif
+      for (int i = 0; i < P; ++i) _mm256_mask_storeu_epi16(t.out.bf16 + to + 16 * i, mask[i], bf16_round16(y[i]));
     }
   }
 }
