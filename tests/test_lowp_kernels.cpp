@@ -29,6 +29,7 @@
 #include <catch2/catch.hpp>
 
 #include "resnet/core/precision.hpp"
+#include "resnet/kernels/dense_int8.hpp"
 #include "resnet/kernels/gemm_bf16.hpp"
 #include "resnet/kernels/gemm_int8.hpp"
 #include "resnet/kernels/im2col_lowp.hpp"
@@ -322,6 +323,47 @@ TEST_CASE("weights quantize per channel as PyTorch's symmetric qint8 observer", 
   const float bad[] = {1.0f, std::nanf("")};
   CHECK(test_support::kind_of([&] { resnet::kernels::quantize_weights_per_channel(bad, 1, 2, 2); }) ==
         resnet::ErrorKind::invalid_argument);
+}
+
+TEST_CASE("an int8 model's classifier multiplies fp32 features by its s8 weights per class", "[lowp][int8]") {
+  // Against a double-precision product with the dequantized weights: the kernel sums in
+  // fp32 in its own order, so equal within a few ulps of the sum of magnitudes; rows past
+  // [r0, r1) and past each image's classes untouched. Odd K (a partial 16, a single 32),
+  // row counts around the kernel's 4, one and three images.
+  for (const LowpIndex k : {1, 5, 16, 33, 48, 2048})
+    for (const LowpIndex m : {1, 3, 4, 5, 17}) {
+      INFO("k " << k << " m " << m);
+      const auto w = lowp_floats(static_cast<std::size_t>(m * k), 11 + static_cast<unsigned>(k + m));
+      const QuantizedWeights q = resnet::kernels::quantize_weights_per_channel(w.data(), m, k, k);
+      const LowpIndex n = 3, ldy = m + 2;
+      const auto x = lowp_floats(static_cast<std::size_t>(n * k), 5, -3.0f, 3.0f);
+      const auto bias = lowp_floats(static_cast<std::size_t>(m), 6);
+      const LowpIndex r0 = m > 2 ? 1 : 0, r1 = m;
+      for (const LowpIndex images : {LowpIndex{1}, n}) {
+        std::vector<float> got(static_cast<std::size_t>(n * ldy), -7.0f), plain = got;
+        resnet::kernels::dense_s8_weights(q, k, r0, r1, x.data(), images, bias.data(), got.data(), ldy);
+        resnet::kernels::dense_s8_weights_reference(q, k, r0, r1, x.data(), images, bias.data(), plain.data(), ldy);
+        for (LowpIndex i = 0; i < n; ++i)
+          for (LowpIndex r = 0; r < ldy; ++r) {
+            const float g = got[static_cast<std::size_t>(i * ldy + r)];
+            if (i >= images || r < r0 || r >= r1) {
+              CHECK(g == -7.0f);
+              continue;
+            }
+            double exact = 0, magnitude = 0;
+            for (LowpIndex t = 0; t < k; ++t) {
+              const double term = double(q.values[static_cast<std::size_t>(r * k + t)]) * x[static_cast<std::size_t>(i * k + t)];
+              exact += term;
+              magnitude += std::abs(term);
+            }
+            const double scale = q.scales[static_cast<std::size_t>(r)];
+            exact = exact * scale + bias[static_cast<std::size_t>(r)];
+            const double slack = 1e-6 * (magnitude * scale + std::abs(bias[static_cast<std::size_t>(r)])) + 1e-30;
+            CHECK(std::abs(g - exact) <= slack);
+            CHECK(std::abs(plain[static_cast<std::size_t>(i * ldy + r)] - exact) <= slack);
+          }
+      }
+    }
 }
 
 TEST_CASE("bf16 rounding matches VCVTNE2PS2BF16", "[lowp][bf16]") {

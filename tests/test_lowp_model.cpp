@@ -733,6 +733,51 @@ TEST_CASE("int8 CIFAR ResNet-20 stays near its fp32 twin; ranges of another mode
   CHECK(message.find("conv 3 takes 16 channels, the range was measured on 32") != std::string::npos);
 }
 
+TEST_CASE("an int8 model's classifier multiplies its pooled features by s8 weights per class", "[lowp][int8]") {
+  // A head installed with set_head: the logits are the s8 weights (quantized per class as
+  // the convs' are) times the pooled features the same pass gives, not the fp32 weights'
+  // product, which lies further away than the tolerance.
+  if (!resnet::precision_available(Precision::int8))
+    RESNET_SKIP(resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
+  resnet::CifarResNet20 fp32;
+  fp32.init_random(5);
+  resnet::Workspace ws(2);
+  resnet::ModelOptions o;
+  o.precision = Precision::int8;
+  o.int8_ranges = resnet::calibrate(fp32, {cifar_batch(8, 41)}, ws);
+  resnet::CifarResNet20 int8(o);
+  int8.init_random(5);
+  constexpr int in = resnet::CifarResNet20::feature_channels, classes = 10;
+  std::vector<float> weight(static_cast<std::size_t>(classes * in)), bias(classes);
+  for (std::size_t i = 0; i < weight.size(); ++i) weight[i] = std::sin(0.37f * static_cast<float>(i)) * 0.3f;
+  for (int c = 0; c < classes; ++c) bias[static_cast<std::size_t>(c)] = 0.01f * static_cast<float>(c);
+  int8.set_head(resnet::Dense<in>(classes, weight, bias));
+  const resnet::kernels::QuantizedWeights q = resnet::kernels::quantize_weights_per_channel(weight.data(), classes, in, in);
+  resnet::Tensor logits, pooled;
+  resnet::Outputs out;
+  out.logits = &logits;
+  out.pooled = &pooled;
+  const resnet::Tensor x = cifar_batch(3, 42);
+  int8.forward(x, out, ws);
+  double largest_s8_vs_fp32 = 0;
+  for (int i = 0; i < x.shape().n; ++i)
+    for (int c = 0; c < classes; ++c) {
+      double s8 = 0, fp = 0, magnitude = 0;
+      for (int t = 0; t < in; ++t) {
+        const double f = pooled.values()[static_cast<std::size_t>(i * in + t)];
+        s8 += q.values[static_cast<std::size_t>(c * in + t)] * f;
+        fp += weight[static_cast<std::size_t>(c * in + t)] * f;
+        magnitude += std::abs(weight[static_cast<std::size_t>(c * in + t)] * f);
+      }
+      s8 = s8 * q.scales[static_cast<std::size_t>(c)] + bias[static_cast<std::size_t>(c)];
+      fp += bias[static_cast<std::size_t>(c)];
+      const double got = logits.values()[static_cast<std::size_t>(i * classes + c)];
+      CHECK(std::abs(got - s8) <= 1e-5 * (magnitude + 1));
+      largest_s8_vs_fp32 = std::max(largest_s8_vs_fp32, std::abs(s8 - fp) / (magnitude + 1));
+    }
+  CHECK(largest_s8_vs_fp32 > 1e-4);  // the check above tells the two apart
+}
+
 /// Seeded images in [-0.8, 2.2): ReLU-like inputs with a few negatives, for the ResNet-18 cases.
 resnet::Tensor seeded_images(const resnet::Shape& shape, unsigned seed) {
   resnet::Tensor t(shape);

@@ -13,6 +13,7 @@
 #include "resnet/core/math.hpp"
 #include "resnet/core/thread_pool.hpp"
 #include "resnet/core/workspace.hpp"
+#include "resnet/kernels/dense_int8.hpp"
 #include "resnet/layers/common.hpp"
 
 namespace resnet {
@@ -53,16 +54,28 @@ class Dense {
   void load(Loader& loader, const std::string& site) {
     weight_ = loader.dense_kernel(site, classes_, In);
     bias_ = loader.bias(site, classes_);
+    use_int8_weights(int8_on_);
   }
   void init_random(RandomWeights& rng) {
     weight_ = rng.normal(static_cast<std::size_t>(classes_) * In, std::sqrt(1.0f / In));
     bias_ = rng.uniform(classes_, -0.1f, 0.1f);
+    use_int8_weights(int8_on_);
   }
+
+  /// An int8 model's classifier multiplies by its weights quantized to s8 per class
+  /// (kernels/dense_int8.hpp: a quarter of the bytes to stream, the features stay fp32);
+  /// weight() and bias() stay the loaded fp32 values. Called again after new weights.
+  void use_int8_weights(bool on) {
+    int8_on_ = on;
+    int8_ = on && !weight_.empty() ? kernels::quantize_weights_per_channel(weight_.data(), classes_, In, In)
+                                   : kernels::QuantizedWeights{};
+  }
+  bool int8_weights() const noexcept { return int8_on_; }
 
   /// (n, 1, 1, In) features in, (n, 1, 1, classes) out = fusion.act(W x + b + residual).
   /// At batch 1 this is a matrix-vector product that streams the whole weight matrix
-  /// (8 MB for ResNet-50's 1000 classes) once from DRAM: blocks of classes are spread
-  /// over the pool's threads.
+  /// (8 MB for ResNet-50's 1000 classes in fp32, 2 MB in s8) once from DRAM: blocks of
+  /// classes are spread over the pool's threads.
   FeatureMap forward(const FeatureMap& in, Workspace& ws, const Fusion& fusion = {}) const {
     const Shape& s = in.shape();
     if (s.h != 1 || s.w != 1 || s.c != In)
@@ -80,6 +93,14 @@ class Dense {
     const int n = s.n;
     ws.pool().parallel_tasks((classes_ + kBlock - 1) / kBlock, [&](std::ptrdiff_t block, int) {
       const int c0 = static_cast<int>(block) * kBlock, count = std::min(kBlock, classes_ - c0);
+      if (int8_on_) {
+        kernels::dense_s8_weights(int8_, In, c0, c0 + count, features, n, bias_.data(), out, classes_);
+        for (int i = 0; i < n; ++i) {
+          const std::size_t row = static_cast<std::size_t>(i) * classes_ + c0;
+          detail::apply_fusion(out, row, row + count, fusion);
+        }
+        return;
+      }
       Eigen::Map<const RowMajor> w(weight_.data() + static_cast<std::size_t>(c0) * In, count, In);
       for (int i = 0; i < n; ++i) {  // row by row: a matrix-vector product allocates nothing
         Eigen::Map<const Eigen::RowVectorXf> x(features + static_cast<std::size_t>(i) * In, In);
@@ -96,6 +117,8 @@ class Dense {
  private:
   int classes_;
   std::vector<float> weight_, bias_;
+  bool int8_on_ = false;
+  kernels::QuantizedWeights int8_;  // of weight_, while int8_on_
 };
 
 }  // namespace resnet

@@ -55,8 +55,9 @@ struct ModelOptions {
   /// accumulates in fp32, for the convs `lowp_layers` picks (the rest, the classifier and
   /// the maps between layers stay fp32; docs/lowp.md). int8 quantizes the weights per
   /// output channel (s8) and each conv's input per tensor (u8, by int8_ranges), sums in
-  /// int32 and dequantizes in the epilogue; grouped convs, the classifier and the maps
-  /// between blocks stay fp32 (inside a block they pass from conv to conv as u8).
+  /// int32 and dequantizes in the epilogue; the classifier's weights are s8 per class,
+  /// its features fp32; grouped convs stay fp32; maps pass from conv to conv as u8, and
+  /// as u8 beside bf16 where a block adds them (docs/lowp.md).
   /// Constructing a model with a precision the CPU or build lacks (AVX512-BF16,
   /// AVX512-VNNI) throws ErrorKind::unsupported_cpu; int8 without int8_ranges throws
   /// ErrorKind::invalid_argument.
@@ -199,6 +200,7 @@ class Network {
 
   explicit Network(ModelOptions options = {}) : options_(options), head_(resolve_classes(options)) {
     options_.classes = head_.classes();
+    head_.use_int8_weights(options_.precision == Precision::int8);
     if (!options_.classifier) options_.classifier = Family::classifier;
     if (options_.max_batch_pixels < 1)
       throw Error(ErrorKind::invalid_argument, "ModelOptions: max_batch_pixels must be positive");
@@ -326,6 +328,7 @@ class Network {
       throw Error(ErrorKind::shape_mismatch, "set_head: " + std::to_string(class_names.size()) +
                                                  " class names for " + std::to_string(options_.classes) + " classes");
     head_ = std::move(head);
+    head_.use_int8_weights(options_.precision == Precision::int8);
     head_ready_ = true;
     class_names_ = std::move(class_names);
   }
@@ -510,6 +513,7 @@ class Network {
     if (!options_.include_top)
       throw Error(ErrorKind::invalid_argument, "load_head: the model was built without its top (include_top = false)");
     Dense<feature_channels> head(options_.classes);
+    head.use_int8_weights(options_.precision == Precision::int8);
     WeightLoader<names> loader(file);
     check_head_width(file, loader.classifier());
     head.load(loader, loader.classifier());
