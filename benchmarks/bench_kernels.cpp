@@ -21,6 +21,9 @@
 //       point), u8 or bf16 NHWC in and out, bias and ReLU
 //   resnet50_all_convs_<int8|bf16>/threads:1                  the 53 convs so, as resnet50_all_convs
 //   resnet50_all_convs_bf16_fp32_maps/threads:1               bf16 with fp32 maps, converted while packing
+//   classifier/2048x1000/<fp32|int8>/batch:<n>/threads:1      ResNet-50's classifier (Dense<2048>, 1000
+//       classes; int8: s8 weights, an int8 model's) with its weights evicted from the caches
+//       before each pass, as a network pass finds them
 //
 // GFLOP/s for Winograd counts the direct convolution's MACs (an "effective" rate), so
 // the paths of one shape compare directly. Quote medians:
@@ -38,6 +41,7 @@
 #include "resnet/kernels/gemm_bf16.hpp"
 #include "resnet/kernels/gemm_int8.hpp"
 #include "resnet/kernels/im2col_lowp.hpp"
+#include "resnet/layers/dense.hpp"
 #include "resnet50_conv_layers.hpp"
 
 namespace {
@@ -354,6 +358,28 @@ void bench_gemm(benchmark::State& state, GemmShape g, resnet::Precision precisio
   state.counters["GOPS"] = benchmark::Counter(2.0 * g.m * g.k * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void bench_classifier(benchmark::State& state, bool int8, int batch) {
+  constexpr int in = 2048, classes = 1000;
+  resnet::Dense<in> dense(classes, random_vector(static_cast<std::size_t>(classes) * in, 4),
+                          random_vector(static_cast<std::size_t>(classes), 5));
+  dense.use_int8_weights(int8);
+  const auto features = random_vector(static_cast<std::size_t>(batch) * in, 6);
+  resnet::Workspace ws(1);
+  std::vector<char> other(64 << 20, 1);  // twice the L3: the weights leave every cache
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (std::size_t i = 0; i < other.size(); i += 64) other[i] = static_cast<char>(other[i] + 1);
+    state.ResumeTiming();
+    ws.run([&] {
+      resnet::FeatureMap x = ws.allocate({batch, 1, 1, in});
+      if (!ws.planning()) std::memcpy(x.data(), features.data(), features.size() * sizeof(float));
+      const resnet::FeatureMap y = dense.forward(x, ws);
+      benchmark::DoNotOptimize(y.data());
+    });
+  }
+  benchmark::DoNotOptimize(other.data());
+}
+
 std::string shape_name(const Layer& l) {
   if (l.s.groups > 1)
     return std::string(l.kind) + "/" + std::to_string(l.s.in_c) + "g" + std::to_string(l.s.groups) + "s" +
@@ -372,6 +398,13 @@ int main(int argc, char** argv) {
                                std::to_string(g.side * g.side) + "/" + resnet::to_string(p);
       benchmark::RegisterBenchmark(name.c_str(), bench_gemm, g, p)->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
+  for (const int batch : {1, 8})
+    for (const bool int8 : {false, true})
+      benchmark::RegisterBenchmark(("classifier/2048x1000/" + std::string(int8 ? "int8" : "fp32") + "/batch:" +
+                                    std::to_string(batch) + "/threads:1").c_str(),
+                                   bench_classifier, int8, batch)
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
   for (int threads : {1, 2}) {
     std::vector<Layer> plain(std::begin(resnet50::kConvLayers), std::end(resnet50::kConvLayers));
     plain.insert(plain.end(), std::begin(kWideLayers), std::end(kWideLayers));

@@ -466,6 +466,51 @@ TEST_CASE("Dense with 7 classes matches W x + b (torch [out,in] and Keras [in,ou
   }
 }
 
+TEST_CASE("Dense with s8 weights (an int8 model's classifier) multiplies by the quantized weights",
+          "[layers][dense][int8]") {
+  // 130 classes: three blocks of classes over the threads, the last one short. Against
+  // W' x + b in double with W' the per-class s8 weights times their scales; the fp32
+  // weights' product is further off than the tolerance, so the check tells them apart.
+  constexpr int in = 13, classes = 130;
+  std::vector<float> weight(static_cast<std::size_t>(classes * in)), bias(classes);
+  for (std::size_t i = 0; i < weight.size(); ++i) weight[i] = std::cos(0.71f * static_cast<float>(i)) * 0.5f;
+  for (int c = 0; c < classes; ++c) bias[static_cast<std::size_t>(c)] = 0.003f * static_cast<float>(c);
+  Dense<in> dense(classes, weight, bias);
+  REQUIRE_FALSE(dense.int8_weights());
+  dense.use_int8_weights(true);
+  REQUIRE(dense.int8_weights());
+  CHECK(dense.weight() == weight);  // the loaded values stay what a caller reads and saves
+  const auto q = resnet::kernels::quantize_weights_per_channel(weight.data(), classes, in, in);
+  const ref::Map x = ref::random_map(3, in, 1, 1, 153, -2.0, 2.0);
+  double apart = 0;
+  for (const int threads : {1, 3}) {
+    const ref::Map out = run(dense, x, threads);
+    REQUIRE(ref::nhwc_shape(out) == (Shape{3, 1, 1, classes}));
+    for (int i = 0; i < 3; ++i)
+      for (int c = 0; c < classes; ++c) {
+        double want = 0, fp32 = 0;
+        for (int t = 0; t < in; ++t) {
+          const double v = x.v[static_cast<std::size_t>(i * in + t)];
+          want += double(q.values[static_cast<std::size_t>(c * in + t)]) * q.scales[static_cast<std::size_t>(c)] * v;
+          fp32 += double(weight[static_cast<std::size_t>(c * in + t)]) * v;
+        }
+        want += bias[static_cast<std::size_t>(c)];
+        fp32 += bias[static_cast<std::size_t>(c)];
+        INFO("threads " << threads << " image " << i << " class " << c);
+        CHECK(std::abs(out.v[static_cast<std::size_t>(i * classes + c)] - want) <= 1e-5 * std::max(1.0, std::abs(want)));
+        apart = std::max(apart, std::abs(fp32 - want));
+      }
+  }
+  CHECK(apart > 1e-3);
+  dense.use_int8_weights(false);  // and back to the fp32 product
+  const ref::Map back = run(dense, x, 1);
+  CHECK(std::abs(back.v[0] - [&] {
+          double s = bias[0];
+          for (int t = 0; t < in; ++t) s += double(weight[static_cast<std::size_t>(t)]) * x.v[static_cast<std::size_t>(t)];
+          return s;
+        }()) <= 1e-5);
+}
+
 TEST_CASE("Dense rejects a class count below 1", "[layers][dense][errors]") {
   try {
     Dense<13> bad(0);
