@@ -776,6 +776,18 @@ TEST_CASE("an int8 model's classifier multiplies its pooled features by s8 weigh
       largest_s8_vs_fp32 = std::max(largest_s8_vs_fp32, std::abs(s8 - fp) / (magnitude + 1));
     }
   CHECK(largest_s8_vs_fp32 > 1e-4);  // the check above tells the two apart
+
+  // A head with a NaN weight cannot be quantized: an Error naming it, the model unchanged.
+  std::vector<float> bad = weight;
+  bad[17] = std::nanf("");
+  std::string message;
+  CHECK(test_support::kind_of([&] { int8.set_head(resnet::Dense<in>(classes, bad, bias)); }, &message) ==
+        resnet::ErrorKind::invalid_argument);
+  CHECK(message.find("NaN or infinite weight") != std::string::npos);
+  resnet::Tensor again;
+  out.logits = &again;
+  int8.forward(x, out, ws);
+  CHECK(again.values() == logits.values());
 }
 
 /// Seeded images in [-0.8, 2.2): ReLU-like inputs with a few negatives, for the ResNet-18 cases.

@@ -52,9 +52,12 @@ class Dense {
 
   template <class Loader>
   void load(Loader& loader, const std::string& site) {
-    weight_ = loader.dense_kernel(site, classes_, In);
-    bias_ = loader.bias(site, classes_);
-    use_int8_weights(int8_on_);
+    std::vector<float> weight = loader.dense_kernel(site, classes_, In), bias = loader.bias(site, classes_);
+    kernels::QuantizedWeights quantized;  // before anything changes: a NaN weight throws here
+    if (int8_on_) quantized = kernels::quantize_weights_per_channel(weight.data(), classes_, In, In);
+    weight_ = std::move(weight);
+    bias_ = std::move(bias);
+    int8_ = std::move(quantized);
   }
   void init_random(RandomWeights& rng) {
     weight_ = rng.normal(static_cast<std::size_t>(classes_) * In, std::sqrt(1.0f / In));
@@ -65,10 +68,13 @@ class Dense {
   /// An int8 model's classifier multiplies by its weights quantized to s8 per class
   /// (kernels/dense_int8.hpp: a quarter of the bytes to stream, the features stay fp32);
   /// weight() and bias() stay the loaded fp32 values. Called again after new weights.
+  /// A weight that is NaN or infinite is an Error (invalid_argument), and the layer is
+  /// left as it was.
   void use_int8_weights(bool on) {
+    kernels::QuantizedWeights quantized;
+    if (on && !weight_.empty()) quantized = kernels::quantize_weights_per_channel(weight_.data(), classes_, In, In);
+    int8_ = std::move(quantized);
     int8_on_ = on;
-    int8_ = on && !weight_.empty() ? kernels::quantize_weights_per_channel(weight_.data(), classes_, In, In)
-                                   : kernels::QuantizedWeights{};
   }
   bool int8_weights() const noexcept { return int8_on_; }
 

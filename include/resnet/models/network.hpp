@@ -327,8 +327,8 @@ class Network {
     if (!class_names.empty() && static_cast<int>(class_names.size()) != options_.classes)
       throw Error(ErrorKind::shape_mismatch, "set_head: " + std::to_string(class_names.size()) +
                                                  " class names for " + std::to_string(options_.classes) + " classes");
+    head.use_int8_weights(options_.precision == Precision::int8);  // may throw: before anything changes
     head_ = std::move(head);
-    head_.use_int8_weights(options_.precision == Precision::int8);
     head_ready_ = true;
     class_names_ = std::move(class_names);
   }
