@@ -674,13 +674,21 @@ TEST_CASE("int8 ranges survive a safetensors round trip; hostile files are Error
   CHECK(m.rfind(bad, 0) == 0);
 }
 
+/// int8 options for a CIFAR ResNet-20 of seed 5, calibrated on its fp32 twin.
+resnet::ModelOptions int8_cifar20_options(resnet::Workspace& ws) {
+  resnet::CifarResNet20 fp32;
+  fp32.init_random(5);
+  resnet::ModelOptions o;
+  o.precision = Precision::int8;
+  o.int8_ranges = resnet::calibrate(fp32, {cifar_batch(8, 41)}, ws);
+  return o;
+}
+
 TEST_CASE("int8 CIFAR ResNet-20 stays near its fp32 twin; ranges of another model are Errors", "[lowp][int8][calibration]") {
   resnet::CifarResNet20 fp32;
   fp32.init_random(5);
   resnet::Workspace ws(2);
-  resnet::ModelOptions o;
-  o.precision = Precision::int8;
-  o.int8_ranges = resnet::calibrate(fp32, {cifar_batch(8, 41)}, ws);
+  const resnet::ModelOptions o = int8_cifar20_options(ws);
   if (!resnet::precision_available(Precision::int8)) {
     std::string message;
     CHECK(test_support::kind_of([&] { resnet::CifarResNet20 m(o); }, &message) == resnet::ErrorKind::unsupported_cpu);
@@ -739,13 +747,8 @@ TEST_CASE("an int8 model's classifier multiplies its pooled features by s8 weigh
   // product, which lies further away than the tolerance.
   if (!resnet::precision_available(Precision::int8))
     RESNET_SKIP(resnet::missing_for(Precision::int8, resnet::cpu_features(), resnet::build_features()));
-  resnet::CifarResNet20 fp32;
-  fp32.init_random(5);
   resnet::Workspace ws(2);
-  resnet::ModelOptions o;
-  o.precision = Precision::int8;
-  o.int8_ranges = resnet::calibrate(fp32, {cifar_batch(8, 41)}, ws);
-  resnet::CifarResNet20 int8(o);
+  resnet::CifarResNet20 int8(int8_cifar20_options(ws));
   int8.init_random(5);
   constexpr int in = resnet::CifarResNet20::feature_channels, classes = 10;
   std::vector<float> weight(static_cast<std::size_t>(classes * in)), bias(classes);

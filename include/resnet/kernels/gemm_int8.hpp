@@ -144,6 +144,16 @@ __attribute__((target("avx512f"), always_inline)) inline __m512i quantize16_u8(_
   return _mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(s), zp), _mm512_setzero_si512());
 }
 
+// Four vectors of int32 values in [0, 767] (quantize16_u8's) as 64 bytes in their order,
+// saturated at 255: VPACKUSDW and VPACKUSWB interleave per 128-bit lane (lane L holds
+// values 4L..4L+3 of each vector in turn), one permute puts 32-bit word d back to vector
+// d / 4's values 4 (d % 4) .. + 3. For the epilogue's columns and quantize_u8_avx512.
+__attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i bytes_in_order(__m512i a, __m512i b,
+                                                                                          __m512i c, __m512i d) {
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_epi32(order, _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d)));
+}
+
 // 16 fp32 values to bf16 bits exactly as to_bf16_bits (nearest even; denormals to signed
 // zero; NaN kept, quieted), in integer steps: AVX512-VNNI does not bring VCVTNEPS2BF16.
 // Zeros and infinities come out of the rounding right; denormals and NaNs, rare, are
@@ -172,8 +182,7 @@ __attribute__((target("avx512f,avx512bw,avx512dq"), always_inline)) inline __m25
 /// K / 4 * P * NC VPDPBUSD.
 ///
 /// Column by column: a column's 16 * P rows are one pixel's channels, contiguous in the
-/// output, so its u8 values go out packed in one store (VPACKUSDW, VPACKUSWB, a lane
-/// permute) and its bf16 values two vectors to a VCVTNE2PS2BF16, rather than a VPMOVUSDB
+/// output, so its u8 values go out packed in one store (bytes_in_order) and its bf16 values two vectors to a VCVTNE2PS2BF16, rather than a VPMOVUSDB
 /// store per 16 values: the blocks' last 1x1s, whose short K leaves the epilogue a large
 /// share of the tile, write u8 and bf16 (see benchmarks/README.md, "Packed epilogue").
 template <int P, int NC>
@@ -197,9 +206,6 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
   }
   const LowpIndex rows = std::min<LowpIndex>(t.rows, 16 * P);
   const __mmask64 byte_mask = rows >= 64 ? ~__mmask64(0) : (__mmask64(1) << rows) - 1u;
-  // Lane L of the packed bytes holds values 4L..4L+3 of each of the four vectors in turn
-  // (as quantize_u8_avx512).
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   for (int j = 0; j < NC; ++j) {
     const LowpIndex at = (j0 + j) * t.epi.ldr, to = (j0 + j) * t.out.ldc;
     __m512 y[P];
@@ -226,8 +232,7 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
     if (t.out.u8) {  // int32 values in [0, 767], saturated to bytes by the packs
       __m512i q[4];
       for (int i = 0; i < 4; ++i) q[i] = i < P ? quantize16_u8(y[i], inv_out, out_zp) : _mm512_setzero_si512();
-      const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(q[0], q[1]), _mm512_packus_epi32(q[2], q[3]));
-      _mm512_mask_storeu_epi8(t.out.u8 + to, byte_mask, _mm512_permutexvar_epi32(order, bytes));
+      _mm512_mask_storeu_epi8(t.out.u8 + to, byte_mask, bytes_in_order(q[0], q[1], q[2], q[3]));
     }
     if (t.out.bf16) {
 #if defined(RESNET_HAVE_BF16_KERNELS)
@@ -391,26 +396,21 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
 namespace detail {
 #if defined(RESNET_HAVE_INT8_KERNELS)
 /// quantize_u8 over count values with the epilogue's u8 steps (the same IEEE operations,
-/// so the same bytes). 64 values make one 64-byte store: their int32 results, in
-/// [0, 767], are packed to bytes (VPACKUSDW, VPACKUSWB: saturating at 255) and put
-/// back in order across the 128-bit lanes; the last values, 16 at a time, masked. One
+/// so the same bytes). 64 values make one 64-byte store (bytes_in_order); the last
+/// values, 16 at a time, masked. One
 /// VPMOVDB store per 16 values instead took 2.7-3x as long on a map that was not in cache
 /// (a ResNet-50 1x1 conv's input, 0.2-0.8 M values) and 1.4x on one that was.
 __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void quantize_u8_avx512(const float* x, LowpIndex count,
                                                                                    QuantParams q, std::uint8_t* out) {
   const __m512 inv = _mm512_set1_ps(1.0f / q.scale);
   const __m512i zp = _mm512_set1_epi32(q.zero_point);
-  // Lane L of the packed bytes holds values 4L..4L+3 of each of the four vectors in turn;
-  // 32-bit word d of the output is vector d / 4's values 4 (d % 4) .. + 3.
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   LowpIndex i = 0;
   for (; i + 64 <= count; i += 64) {
     const __m512i a = quantize16_u8(_mm512_loadu_ps(x + i), inv, zp);
     const __m512i b = quantize16_u8(_mm512_loadu_ps(x + i + 16), inv, zp);
     const __m512i c = quantize16_u8(_mm512_loadu_ps(x + i + 32), inv, zp);
     const __m512i d = quantize16_u8(_mm512_loadu_ps(x + i + 48), inv, zp);
-    const __m512i bytes = _mm512_packus_epi16(_mm512_packus_epi32(a, b), _mm512_packus_epi32(c, d));
-    _mm512_storeu_si512(out + i, _mm512_permutexvar_epi32(order, bytes));
+    _mm512_storeu_si512(out + i, bytes_in_order(a, b, c, d));
   }
   for (; i < count; i += 16) {
     const LowpIndex left = count - i;

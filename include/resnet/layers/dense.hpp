@@ -53,8 +53,7 @@ class Dense {
   template <class Loader>
   void load(Loader& loader, const std::string& site) {
     std::vector<float> weight = loader.dense_kernel(site, classes_, In), bias = loader.bias(site, classes_);
-    kernels::QuantizedWeights quantized;  // before anything changes: a NaN weight throws here
-    if (int8_on_) quantized = kernels::quantize_weights_per_channel(weight.data(), classes_, In, In);
+    kernels::QuantizedWeights quantized = quantize(weight, int8_on_);  // before anything changes
     weight_ = std::move(weight);
     bias_ = std::move(bias);
     int8_ = std::move(quantized);
@@ -62,7 +61,7 @@ class Dense {
   void init_random(RandomWeights& rng) {
     weight_ = rng.normal(static_cast<std::size_t>(classes_) * In, std::sqrt(1.0f / In));
     bias_ = rng.uniform(classes_, -0.1f, 0.1f);
-    use_int8_weights(int8_on_);
+    int8_ = quantize(weight_, int8_on_);
   }
 
   /// An int8 model's classifier multiplies by its weights quantized to s8 per class
@@ -71,9 +70,7 @@ class Dense {
   /// A weight that is NaN or infinite is an Error (invalid_argument), and the layer is
   /// left as it was.
   void use_int8_weights(bool on) {
-    kernels::QuantizedWeights quantized;
-    if (on && !weight_.empty()) quantized = kernels::quantize_weights_per_channel(weight_.data(), classes_, In, In);
-    int8_ = std::move(quantized);
+    int8_ = quantize(weight_, on);
     int8_on_ = on;
   }
   bool int8_weights() const noexcept { return int8_on_; }
@@ -101,19 +98,17 @@ class Dense {
       const int c0 = static_cast<int>(block) * kBlock, count = std::min(kBlock, classes_ - c0);
       if (int8_on_) {
         kernels::dense_s8_weights(int8_, In, c0, c0 + count, features, n, bias_.data(), out, classes_);
-        for (int i = 0; i < n; ++i) {
-          const std::size_t row = static_cast<std::size_t>(i) * classes_ + c0;
-          detail::apply_fusion(out, row, row + count, fusion);
+      } else {
+        Eigen::Map<const RowMajor> w(weight_.data() + static_cast<std::size_t>(c0) * In, count, In);
+        for (int i = 0; i < n; ++i) {  // row by row: a matrix-vector product allocates nothing
+          Eigen::Map<const Eigen::RowVectorXf> x(features + static_cast<std::size_t>(i) * In, In);
+          Eigen::Map<Eigen::RowVectorXf> y(out + static_cast<std::size_t>(i) * classes_ + c0, count);
+          y.noalias() = x * w.transpose();
+          y += Eigen::Map<const Eigen::RowVectorXf>(bias_.data() + c0, count);
         }
-        return;
       }
-      Eigen::Map<const RowMajor> w(weight_.data() + static_cast<std::size_t>(c0) * In, count, In);
-      for (int i = 0; i < n; ++i) {  // row by row: a matrix-vector product allocates nothing
-        Eigen::Map<const Eigen::RowVectorXf> x(features + static_cast<std::size_t>(i) * In, In);
+      for (int i = 0; i < n; ++i) {
         const std::size_t row = static_cast<std::size_t>(i) * classes_ + c0;
-        Eigen::Map<Eigen::RowVectorXf> y(out + row, count);
-        y.noalias() = x * w.transpose();
-        y += Eigen::Map<const Eigen::RowVectorXf>(bias_.data() + c0, count);
         detail::apply_fusion(out, row, row + count, fusion);
       }
     });
@@ -121,6 +116,12 @@ class Dense {
   }
 
  private:
+  // s8 weights of `weight` while `on`; throws for a NaN or infinite weight.
+  kernels::QuantizedWeights quantize(const std::vector<float>& weight, bool on) const {
+    if (!on || weight.empty()) return {};
+    return kernels::quantize_weights_per_channel(weight.data(), classes_, In, In);
+  }
+
   int classes_;
   std::vector<float> weight_, bias_;
   bool int8_on_ = false;

@@ -409,21 +409,20 @@ class Network {
     std::size_t i = 0;
     ((extent[i + 1] = Stages::output_extent(extent[i]), ++i), ...);
     const std::array<int, stage_count_> channels{Stages::out_channels...};
-    plan.images = early;
     plan.group.fill(early);
     for (std::size_t stage = 0; stage < stage_count_; ++stage) {
       const int late = images_for(1LL * extent[stage].h * extent[stage].w, kGroupPixels, early, shape.n);
       if (late < 4 * early) continue;
-      plan.images = equal_groups(shape.n, late);  // equal passes: 32 as 8 x 4, not 10 x 3 + 2
+      const int gathered = equal_groups(shape.n, late);  // equal passes: 32 as 8 x 4, not 10 x 3 + 2
       for (std::size_t s = stage; s < stage_count_; ++s) {
         const int before = plan.group[s];
         const long long values = 1LL * extent[s + 1].h * extent[s + 1].w * channels[s];
-        const int most = images_for(values, kLateGroupValues, before, plan.images);
-        plan.group[s + 1] = std::max(before, equal_groups(plan.images, most));
+        const int most = images_for(values, kLateGroupValues, before, gathered);
+        plan.group[s + 1] = std::max(before, equal_groups(gathered, most));
       }
-      plan.images = plan.group[stage_count_];
       break;
     }
+    plan.images = plan.group[stage_count_];  // a pass: one group of the last stage
     return plan;
   }
 
@@ -702,9 +701,6 @@ void Network<Family, StemT, PostNorm, Stages...>::forward(const float* data, std
   // Images [first, first + part.n), a pass of the workspace each (planning, computing).
   const auto pass = [&](int first, const Shape& part) {
     ws.run([&] {
-      // The map after stages [0, end) of images [offset, offset + count) of the pass:
-      // stages [begin, end) share one group size; the stages before them ran on smaller
-      // groups, whose maps are gathered here.
       // The map after the stem and stages [0, end - 1) of images [offset, offset +
       // count) of the pass: levels (the stem, then the stages) [begin, end) share one
       // group size; the levels before them ran on smaller groups, gathered here.
