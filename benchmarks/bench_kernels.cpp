@@ -21,6 +21,9 @@
 //       point), u8 or bf16 NHWC in and out, bias and ReLU
 //   resnet50_all_convs_<int8|bf16>/threads:1                  the 53 convs so, as resnet50_all_convs
 //   resnet50_all_convs_bf16_fp32_maps/threads:1               bf16 with fp32 maps, converted while packing
+//   block_output/<in>x<out>@<side>/int8/<warm|cold>/threads:1  an int8 block's last 1x1 as the
+//       models run it between blocks: bf16 residual in, u8 and bf16 out; cold: every map
+//       evicted from the caches before each pass
 //   classifier/2048x1000/<fp32|int8>/batch:<n>/threads:1      ResNet-50's classifier (Dense<2048>, 1000
 //       classes; int8: s8 weights, an int8 model's) with its weights evicted from the caches
 //       before each pass, as a network pass finds them
@@ -380,6 +383,51 @@ void bench_classifier(benchmark::State& state, bool int8, int batch) {
   benchmark::DoNotOptimize(other.data());
 }
 
+/// An int8 block's last conv as a block followed by another runs it: a 1x1 over u8
+/// pixels adding a bf16 residual, writing u8 (the next block's input) and bf16 (its
+/// residual). With `cold`, every map has left the caches before each pass, as in a
+/// network pass where the residual was written blocks ago (the epilogue's loads and
+/// stores are what a short K leaves it; see lowp_common.hpp's load_f32x16).
+void bench_block_output(benchmark::State& state, GemmShape g, bool cold) {
+  namespace k = resnet::kernels;
+  const int n = g.side * g.side;
+  const auto weights = random_vector(static_cast<std::size_t>(g.m) * g.k, 1);
+  const auto bias = random_vector(static_cast<std::size_t>(g.m), 2);
+  const auto in = random_vector(static_cast<std::size_t>(g.k) * n, 3);
+  const auto residual = random_vector(static_cast<std::size_t>(g.m) * n, 4);
+  std::vector<std::uint8_t> in8(in.size()), out8(residual.size());
+  for (std::size_t i = 0; i < in.size(); ++i) in8[i] = static_cast<std::uint8_t>(128 + 127 * in[i]);
+  std::vector<std::uint16_t> residual16(residual.size()), out16(residual.size());
+  for (std::size_t i = 0; i < residual.size(); ++i) residual16[i] = k::to_bf16_bits(residual[i]);
+  std::vector<char> other(cold ? 64 << 20 : 0, 1);  // twice the L3
+  try {
+    const auto packed = k::PackedInt8Weights::quantize(weights.data(), g.m, g.k, g.k);
+    k::Int8Epilogue epi;
+    epi.input = {1.0f / 127, 0};
+    epi.bias = bias.data();
+    epi.residual_bf16 = residual16.data();
+    epi.ldr = g.m;
+    epi.relu = true;
+    k::detail::Int8Output out;
+    out.u8 = out8.data();
+    out.q = {0.05f, 0};
+    out.bf16 = out16.data();
+    out.ldc = g.m;
+    for (auto _ : state) {
+      if (cold) {
+        state.PauseTiming();
+        for (std::size_t i = 0; i < other.size(); i += 64) other[i] = static_cast<char>(other[i] + 1);
+        state.ResumeTiming();
+      }
+      k::detail::gemm_int8_run(packed, k::DenseColumnsOf<std::uint8_t>{in8.data(), g.k}, n, epi, out, nullptr);
+      benchmark::ClobberMemory();
+    }
+  } catch (const resnet::Error& e) {
+    state.SkipWithError(e.what());
+  }
+  benchmark::DoNotOptimize(other.data());
+}
+
 std::string shape_name(const Layer& l) {
   if (l.s.groups > 1)
     return std::string(l.kind) + "/" + std::to_string(l.s.in_c) + "g" + std::to_string(l.s.groups) + "s" +
@@ -398,6 +446,14 @@ int main(int argc, char** argv) {
                                std::to_string(g.side * g.side) + "/" + resnet::to_string(p);
       benchmark::RegisterBenchmark(name.c_str(), bench_gemm, g, p)->UseRealTime()->Unit(benchmark::kMicrosecond);
     }
+  for (const GemmShape g : {GemmShape{256, 64, 56}, GemmShape{512, 128, 28}, GemmShape{1024, 256, 14}})
+    for (const bool cold : {false, true})
+      benchmark::RegisterBenchmark(("block_output/" + std::to_string(g.k) + "x" + std::to_string(g.m) + "@" +
+                                    std::to_string(g.side) + "/int8/" + (cold ? "cold" : "warm") + "/threads:1")
+                                       .c_str(),
+                                   bench_block_output, g, cold)
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
   for (const int batch : {1, 8})
     for (const bool int8 : {false, true})
       benchmark::RegisterBenchmark(("classifier/2048x1000/" + std::string(int8 ? "int8" : "fp32") + "/batch:" +

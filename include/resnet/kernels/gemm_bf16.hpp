@@ -124,17 +124,17 @@ RESNET_BF16_TARGET __attribute__((noinline)) void bf16_epilogue(const Bf16PanelT
     for (int j = 0; j < NC; ++j) {
       __m512 y = acc[j][i];
       if (t.bias) y = _mm512_add_ps(y, bias);
-      if (t.residual) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, t.residual + (j0 + j) * t.ldr + 16 * i));
+      if (t.residual) y = _mm512_add_ps(y, load_f32x16(t.residual + (j0 + j) * t.ldr + 16 * i, mask));
       if (t.residual_bf16) {  // bf16 -> fp32 is a shift: the bits above 16 zeros
-        const __m256i r = _mm256_maskz_loadu_epi16(mask, t.residual_bf16 + (j0 + j) * t.ldr + 16 * i);
+        const __m256i r = load_bf16x16(t.residual_bf16 + (j0 + j) * t.ldr + 16 * i, mask);
         y = _mm512_add_ps(y, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(r), 16)));
       }
       if (t.relu) y = _mm512_max_ps(zero, y);  // NaN passes, as in the fp32 path
       const LowpIndex to = (j0 + j) * t.out.ldc + 16 * i;
       if (t.out.f32)
-        _mm512_mask_storeu_ps(t.out.f32 + to, mask, y);
+        store_f32x16(t.out.f32 + to, mask, y);
       else  // VCVTNEPS2BF16 rounds as to_bf16_bits
-        _mm256_mask_storeu_epi16(t.out.bf16 + to, mask, (__m256i)_mm512_cvtneps_pbh(y));
+        store_bf16x16(t.out.bf16 + to, mask, (__m256i)_mm512_cvtneps_pbh(y));
     }
   }
 }

@@ -205,7 +205,6 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
     bias[i] = _mm512_load_ps(t.bias + 16 * i);
   }
   const LowpIndex rows = std::min<LowpIndex>(t.rows, 16 * P);
-  const __mmask64 byte_mask = rows >= 64 ? ~__mmask64(0) : (__mmask64(1) << rows) - 1u;
   for (int j = 0; j < NC; ++j) {
     const LowpIndex at = (j0 + j) * t.epi.ldr, to = (j0 + j) * t.out.ldc;
     __m512 y[P];
@@ -214,25 +213,25 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
       // -Wuninitialized wherever <immintrin.h> came in before lowp_common.hpp's pragma.
       y[i] = _mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(acc[j][i], correction[i]));
       y[i] = _mm512_fmadd_ps(y[i], multiplier[i], bias[i]);  // bias 0 if none: no mul + add a compiler might contract
-      if (t.residual) y[i] = _mm512_add_ps(y[i], _mm512_maskz_loadu_ps(mask[i], t.residual + at + 16 * i));
+      if (t.residual) y[i] = _mm512_add_ps(y[i], load_f32x16(t.residual + at + 16 * i, mask[i]));
       if (t.residual_u8) {
-        const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask[i], t.residual_u8 + at + 16 * i));
+        const __m512i r = _mm512_cvtepu8_epi32(load_u8x16(t.residual_u8 + at + 16 * i, mask[i]));
         y[i] = _mm512_fmadd_ps(_mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(r, res_zp)), res_scale, y[i]);
       }
       if (t.residual_bf16) {  // bf16 -> fp32 is a shift: the bits above 16 zeros
-        const __m256i r = _mm256_maskz_loadu_epi16(mask[i], t.residual_bf16 + at + 16 * i);
+        const __m256i r = load_bf16x16(t.residual_bf16 + at + 16 * i, mask[i]);
         y[i] = _mm512_add_ps(y[i], _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(r), 16)));
       }
       if (t.epi.relu) y[i] = _mm512_max_ps(zero, y[i]);  // zero > y ? zero : y; NaN passes
     }
     if (t.out.f32) {
-      for (int i = 0; i < P; ++i) _mm512_mask_storeu_ps(t.out.f32 + to + 16 * i, mask[i], y[i]);
+      for (int i = 0; i < P; ++i) store_f32x16(t.out.f32 + to + 16 * i, mask[i], y[i]);
       continue;
     }
     if (t.out.u8) {  // int32 values in [0, 767], saturated to bytes by the packs
       __m512i q[4];
       for (int i = 0; i < 4; ++i) q[i] = i < P ? quantize16_u8(y[i], inv_out, out_zp) : _mm512_setzero_si512();
-      _mm512_mask_storeu_epi8(t.out.u8 + to, byte_mask, bytes_in_order(q[0], q[1], q[2], q[3]));
+      store_u8_first(t.out.u8 + to, rows, bytes_in_order(q[0], q[1], q[2], q[3]));
     }
     if (t.out.bf16) {
 #if defined(RESNET_HAVE_BF16_KERNELS)
@@ -240,14 +239,14 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
         for (int i = 0; i + 1 < P; i += 2) {
           const __m512i pair = (__m512i)_mm512_cvtne2ps_pbh(y[i + 1], y[i]);
           const __mmask32 pair_mask = __mmask32(mask[i]) | (__mmask32(mask[i + 1]) << 16);
-          _mm512_mask_storeu_epi16(t.out.bf16 + to + 16 * i, pair_mask, pair);
+          store_bf16x32(t.out.bf16 + to + 16 * i, pair_mask, pair);
         }
         if (P % 2 == 1)
-          _mm256_mask_storeu_epi16(t.out.bf16 + to + 16 * (P - 1), mask[P - 1], (__m256i)_mm512_cvtneps_pbh(y[P - 1]));
+          store_bf16x16(t.out.bf16 + to + 16 * (P - 1), mask[P - 1], (__m256i)_mm512_cvtneps_pbh(y[P - 1]));
         continue;
       }
 #endif
-      for (int i = 0; i < P; ++i) _mm256_mask_storeu_epi16(t.out.bf16 + to + 16 * i, mask[i], bf16_round16(y[i]));
+      for (int i = 0; i < P; ++i) store_bf16x16(t.out.bf16 + to + 16 * i, mask[i], bf16_round16(y[i]));
     }
   }
 }

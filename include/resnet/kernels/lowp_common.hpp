@@ -196,6 +196,56 @@ struct Align64Allocator {
 /// Rows of a panel: 48 = three zmm of 16 lanes, the register tile's height.
 constexpr LowpIndex kLowpPanelRows = 48;
 
+#if defined(RESNET_HAVE_INT8_KERNELS) || defined(RESNET_HAVE_BF16_KERNELS)
+// The epilogues' loads and stores of a row vector: plain where the mask is full, masked
+// only for a panel's last, partial vector. On the AMD EPYC (Zen 5) VM masked loads and
+// stores that missed the cache took 2-3x as long as plain ones: a 64 -> 256 1x1 conv at
+// 56x56 reading a bf16 residual and writing u8 and bf16 maps that were not in cache,
+// 1.6-2.8 ms masked and 0.7-0.8 ms plain (benchmarks/README.md, "Plain stores").
+#define RESNET_LOWP_MEMORY __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline
+RESNET_LOWP_MEMORY __m512 load_f32x16(const float* p, __mmask16 m) {
+  return m == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
+}
+RESNET_LOWP_MEMORY __m128i load_u8x16(const std::uint8_t* p, __mmask16 m) {
+  return m == 0xFFFF ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)) : _mm_maskz_loadu_epi8(m, p);
+}
+RESNET_LOWP_MEMORY __m256i load_bf16x16(const std::uint16_t* p, __mmask16 m) {
+  return m == 0xFFFF ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)) : _mm256_maskz_loadu_epi16(m, p);
+}
+RESNET_LOWP_MEMORY void store_f32x16(float* p, __mmask16 m, __m512 v) {
+  if (m == 0xFFFF)
+    _mm512_storeu_ps(p, v);
+  else
+    _mm512_mask_storeu_ps(p, m, v);
+}
+RESNET_LOWP_MEMORY void store_bf16x16(std::uint16_t* p, __mmask16 m, __m256i v) {
+  if (m == 0xFFFF)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+  else
+    _mm256_mask_storeu_epi16(p, m, v);
+}
+RESNET_LOWP_MEMORY void store_bf16x32(std::uint16_t* p, __mmask32 m, __m512i v) {
+  if (m == 0xFFFFFFFFu)
+    _mm512_storeu_si512(p, v);
+  else
+    _mm512_mask_storeu_epi16(p, m, v);
+}
+/// The first `bytes` (1 .. 64) of v at p: whole 16-byte vectors plain.
+RESNET_LOWP_MEMORY void store_u8_first(std::uint8_t* p, LowpIndex bytes, __m512i v) {
+  switch (bytes) {
+    case 64: _mm512_storeu_si512(p, v); return;
+    case 48:
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_castsi512_si256(v));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 32), _mm512_extracti32x4_epi32(v, 2));
+      return;
+    case 32: _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_castsi512_si256(v)); return;
+    case 16: _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_castsi512_si128(v)); return;
+    default: _mm512_mask_storeu_epi8(p, (__mmask64(1) << bytes) - 1u, v);
+  }
+}
+#undef RESNET_LOWP_MEMORY
+#endif
+
 /// A (M x K) as 32-bit words that each hold one row's `per_word` consecutive k values
 /// (4 s8 for VPDPBUSD, 2 bf16 for VDPBF16PS), K padded with zeros to a whole word. Rows
 /// are cut into 16-row vectors (M padded with zero rows to 16) and those into panels of
