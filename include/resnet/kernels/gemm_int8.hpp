@@ -107,7 +107,8 @@ struct Int8PanelTask {
   LowpIndex k = 0;
   const std::uint8_t* const* cols = nullptr;  // column j: runs at cols[j * segments + s]
   LowpIndex segments = 1;
-  alignas(64) std::int32_t correction[kLowpPanelRows] = {};  // in.zero_point * sum_k A[i][k]
+  // -in.zero_point * sum_k A[i][k]: the sums start there, and come out corrected.
+  alignas(64) std::int32_t start[kLowpPanelRows] = {};
   alignas(64) float multiplier[kLowpPanelRows] = {};         // in.scale * a_scale[i]
   alignas(64) float bias[kLowpPanelRows] = {};               // bias[i], or 0
   const float* residual = nullptr;     // at the panel's first row and the block's first column
@@ -131,21 +132,22 @@ struct Int8PanelTask {
 
 // quantize_u8's steps for 16 values, for the epilogue's u8 output and quantize_u8_map:
 // clamped to +-512 (beyond u8 after any zero point; NaN -> -512), rounded to nearest
-// even, zero point added, clamped to [0, 255]; in fewer steps, with the same bytes. The
-// clamp at -512 and at 255 are left out: the int32 values it returns, in [0, 767], are
-// stored with unsigned saturation (VPMOVUSDB, VPACKUS*). Below -512 (or -inf) the
-// conversion still gives a negative value, or INT_MIN beyond int32; so does NaN, kept
-// by min(512, NaN); the zero point (<= 255) leaves them negative, and max(0) takes them
-// to 0, as the clamp at -512 did. A function of its own, not a lambda: a lambda does not
-// take its enclosing function's target attribute, so a build without -mavx512f (a
-// consumer's) could not inline it.
+// even, zero point added, clamped to [0, 255]; in fewer steps, with the same bytes once
+// saturated to unsigned bytes by VPACKUSDW and VPACKUSWB (bytes_in_order), which take a
+// negative int32 to 0 and anything above 255 to 255. So the clamps are left out: above,
+// min(512) keeps the values below 767; below -512 (or -inf) the conversion gives a
+// negative value, or INT_MIN beyond int32, and so does NaN, kept by min(512, NaN); the
+// zero point (<= 255) leaves them negative, and the packs take them to 0, as the clamp at
+// -512 did. A store that saturates int32 as unsigned (VPMOVUSDB) needs max(0) first. A
+// function of its own, not a lambda: a lambda does not take its enclosing function's
+// target attribute, so a build without -mavx512f (a consumer's) could not inline it.
 __attribute__((target("avx512f"), always_inline)) inline __m512i quantize16_u8(__m512 v, __m512 inv, __m512i zp) {
   const __m512 s = _mm512_min_ps(_mm512_set1_ps(512.0f), _mm512_mul_ps(v, inv));  // MINPS returns NaN, its 2nd
-  return _mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(s), zp), _mm512_setzero_si512());
+  return _mm512_add_epi32(_mm512_cvtps_epi32(s), zp);
 }
 
-// Four vectors of int32 values in [0, 767] (quantize16_u8's) as 64 bytes in their order,
-// saturated at 255: VPACKUSDW and VPACKUSWB interleave per 128-bit lane (lane L holds
+// Four vectors of int32 values below 768 (quantize16_u8's) as 64 bytes in their order,
+// saturated to [0, 255]: VPACKUSDW and VPACKUSWB interleave per 128-bit lane (lane L holds
 // values 4L..4L+3 of each vector in turn), one permute puts 32-bit word d back to vector
 // d / 4's values 4 (d % 4) .. + 3. For the epilogue's columns and quantize_u8_avx512.
 __attribute__((target("avx512f,avx512bw"), always_inline)) inline __m512i bytes_in_order(__m512i a, __m512i b,
@@ -195,12 +197,10 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
   const __m512 res_scale = _mm512_set1_ps(t.epi.residual_q.scale);
   const __mmask16 all = 0xFFFF;
   __mmask16 mask[P];
-  __m512i correction[P];
   __m512 multiplier[P], bias[P];
   for (int i = 0; i < P; ++i) {
     const LowpIndex left = t.rows - 16 * i;
     mask[i] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
-    correction[i] = _mm512_load_si512(t.correction + 16 * i);
     multiplier[i] = _mm512_load_ps(t.multiplier + 16 * i);
     bias[i] = _mm512_load_ps(t.bias + 16 * i);
   }
@@ -211,7 +211,7 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
     for (int i = 0; i < P; ++i) {
       // The masked conversion: _mm512_cvtepi32_ps's _mm512_undefined_ps() draws GCC 12's
       // -Wuninitialized wherever <immintrin.h> came in before lowp_common.hpp's pragma.
-      y[i] = _mm512_maskz_cvtepi32_ps(all, _mm512_sub_epi32(acc[j][i], correction[i]));
+      y[i] = _mm512_maskz_cvtepi32_ps(all, acc[j][i]);
       y[i] = _mm512_fmadd_ps(y[i], multiplier[i], bias[i]);  // bias 0 if none: no mul + add a compiler might contract
       if (t.residual) y[i] = _mm512_add_ps(y[i], load_f32x16(t.residual + at + 16 * i, mask[i]));
       if (t.residual_u8) {
@@ -228,7 +228,7 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
       for (int i = 0; i < P; ++i) store_f32x16(t.out.f32 + to + 16 * i, mask[i], y[i]);
       continue;
     }
-    if (t.out.u8) {  // int32 values in [0, 767], saturated to bytes by the packs
+    if (t.out.u8) {  // int32 values below 768, saturated to bytes by the packs
       __m512i q[4];
       for (int i = 0; i < 4; ++i) q[i] = i < P ? quantize16_u8(y[i], inv_out, out_zp) : _mm512_setzero_si512();
       store_u8_first(t.out.u8 + to, rows, bytes_in_order(q[0], q[1], q[2], q[3]));
@@ -270,17 +270,16 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask
     // The last, partial word of K first (its weights end the panel's stream): with it
     // after the loop, GCC 12 kept the accumulators in memory inside the loop.
     __m512i acc[NC][P];
+    for (int j = 0; j < NC; ++j)
+      for (int i = 0; i < P; ++i) acc[j][i] = _mm512_load_si512(t.start + 16 * i);
     if (tail) {
       const std::uint32_t* at = t.a + words * t.stride;
       __m512i a[P];
       for (int i = 0; i < P; ++i) a[i] = _mm512_load_si512(at + 16 * i);
       for (int j = 0; j < NC; ++j) {
         const __m512i bk = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8(tail_mask, bj[j] + 4 * words));
-        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), bk, a[i]);
+        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_dpbusd_epi32(acc[j][i], bk, a[i]);
       }
-    } else {
-      for (int j = 0; j < NC; ++j)
-        for (int i = 0; i < P; ++i) acc[j][i] = _mm512_setzero_si512();
     }
     const std::uint32_t* ap = t.a;
     for (LowpIndex seg = 0; seg < segments; ++seg) {
@@ -365,7 +364,7 @@ void gemm_int8_run(const PackedInt8Weights& a, const Source& src, LowpIndex n, c
       t.cols = table;
       t.segments = segments;
       for (LowpIndex i = 0; i < t.rows; ++i) {
-        t.correction[i] = epi.input.zero_point * a.sums()[r0 + i];
+        t.start[i] = -epi.input.zero_point * a.sums()[r0 + i];
         t.multiplier[i] = epi.input.scale * a.scales()[r0 + i];
         t.bias[i] = epi.bias ? epi.bias[r0 + i] : 0.0f;
       }
@@ -414,7 +413,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void quantize_u8_avx
   for (; i < count; i += 16) {
     const LowpIndex left = count - i;
     const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-    _mm512_mask_cvtusepi32_storeu_epi8(out + i, mask, quantize16_u8(_mm512_maskz_loadu_ps(mask, x + i), inv, zp));
+    const __m512i q16 = quantize16_u8(_mm512_maskz_loadu_ps(mask, x + i), inv, zp);
+    _mm512_mask_cvtusepi32_storeu_epi8(out + i, mask, _mm512_max_epi32(q16, _mm512_setzero_si512()));
   }
 }
 #endif
