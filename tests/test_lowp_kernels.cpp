@@ -651,6 +651,73 @@ TEST_CASE("an fp32 map quantizes to u8 as quantize_u8 does, value by value", "[l
   }
 }
 
+#if defined(RESNET_HAVE_INT8_KERNELS) || defined(RESNET_HAVE_BF16_KERNELS)
+/// The epilogues' row-vector stores (plain where the mask is full): bytes 0 .. count-1 of
+/// the vector 0, 1, 2, ... land at p, and nothing beyond.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) std::vector<std::uint8_t> stored_lanes(int kind, int count) {
+  namespace d = resnet::kernels::detail;
+  alignas(64) std::uint8_t bytes[64];
+  for (int i = 0; i < 64; ++i) bytes[i] = static_cast<std::uint8_t>(i + 1);
+  const __m512i v = _mm512_load_si512(bytes);
+  std::vector<std::uint8_t> out(64 + 2, 0xA5);
+  std::uint8_t* p = out.data() + 1;
+  const __mmask16 m16 = count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u);
+  const __mmask32 m32 = count >= 32 ? ~__mmask32(0) : (__mmask32(1) << count) - 1u;
+  switch (kind) {
+    case 0: d::store_u8_first(p, count, v); break;  // count bytes
+    case 1: d::store_f32x16(reinterpret_cast<float*>(p), m16, _mm512_castsi512_ps(v)); break;  // count floats
+    case 2: d::store_bf16x16(reinterpret_cast<std::uint16_t*>(p), m16, _mm512_castsi512_si256(v)); break;
+    default: d::store_bf16x32(reinterpret_cast<std::uint16_t*>(p), m32, v); break;
+  }
+  return out;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) std::vector<std::uint8_t> loaded_lanes(int kind, int count) {
+  namespace d = resnet::kernels::detail;
+  std::vector<std::uint8_t> in(64 + 2);
+  for (std::size_t i = 0; i < in.size(); ++i) in[i] = static_cast<std::uint8_t>(i + 7);
+  const std::uint8_t* p = in.data() + 1;
+  const __mmask16 m = count >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << count) - 1u);
+  alignas(64) std::uint8_t got[64] = {};
+  switch (kind) {
+    case 0: _mm_store_si128(reinterpret_cast<__m128i*>(got), d::load_u8x16(p, m)); break;
+    case 1: _mm512_store_ps(reinterpret_cast<float*>(got), d::load_f32x16(reinterpret_cast<const float*>(p), m)); break;
+    default:
+      _mm256_store_si256(reinterpret_cast<__m256i*>(got), d::load_bf16x16(reinterpret_cast<const std::uint16_t*>(p), m));
+  }
+  return std::vector<std::uint8_t>(got, got + 64);
+}
+#endif
+
+TEST_CASE("the epilogues' row-vector loads and stores touch exactly their lanes", "[lowp]") {
+#if defined(RESNET_HAVE_INT8_KERNELS) || defined(RESNET_HAVE_BF16_KERNELS)
+  const resnet::CpuFeatures& cpu = resnet::cpu_features();
+  if (!(cpu.avx512f && cpu.avx512bw && cpu.avx512vl && cpu.os_zmm)) RESNET_SKIP("needs AVX-512 F/BW/VL");
+  // Stores: element width in bytes and lanes of each kind; full counts take the plain path.
+  const int width[] = {1, 4, 2, 2}, lanes[] = {64, 16, 16, 32};
+  for (int kind = 0; kind < 4; ++kind)
+    for (int count = 1; count <= lanes[kind]; ++count) {
+      INFO("store kind " << kind << ", " << count << " lanes");
+      const std::vector<std::uint8_t> out = stored_lanes(kind, count);
+      std::vector<std::uint8_t> want(out.size(), 0xA5);
+      for (int b = 0; b < count * width[kind]; ++b) want[static_cast<std::size_t>(b + 1)] = static_cast<std::uint8_t>(b + 1);
+      REQUIRE(out == want);
+    }
+  // Loads: the first count lanes, the rest zero.
+  const int load_width[] = {1, 4, 2};
+  for (int kind = 0; kind < 3; ++kind)
+    for (int count = 1; count <= 16; ++count) {
+      INFO("load kind " << kind << ", " << count << " lanes");
+      const std::vector<std::uint8_t> got = loaded_lanes(kind, count);
+      for (int b = 0; b < 64; ++b)
+        REQUIRE(got[static_cast<std::size_t>(b)] ==
+                (b < count * load_width[kind] ? static_cast<std::uint8_t>(b + 8) : std::uint8_t(0)));
+    }
+#else
+  RESNET_SKIP("built without the AVX-512 kernels");
+#endif
+}
+
 /// An NHWC map's im2col, built directly: column (n, oy, ox) holds the window's values in
 /// OHWI depth order, `zp` where the window leaves the map.
 template <class T>
