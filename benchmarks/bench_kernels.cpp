@@ -304,6 +304,26 @@ std::vector<Layer> bottleneck_net(int width0, int groups) {
   return v;
 }
 
+/// Values in [-1, 1] as u8 around 128 (an int8 conv's input, quantized by 1/127).
+std::vector<std::uint8_t> u8_of(const std::vector<float>& v) {
+  std::vector<std::uint8_t> q(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) q[i] = static_cast<std::uint8_t>(128 + 127 * v[i]);
+  return q;
+}
+
+/// Twice the L3 of bytes to touch between passes, so that a pass finds its data in DRAM
+/// as a network pass does (weights and maps written layers ago).
+class CacheEvictor {
+ public:
+  void operator()() {
+    for (std::size_t i = 0; i < bytes_.size(); i += 64) bytes_[i] = static_cast<char>(bytes_[i] + 1);
+    benchmark::DoNotOptimize(bytes_.data());
+  }
+
+ private:
+  std::vector<char> bytes_ = std::vector<char>(64 << 20, 1);
+};
+
 // ResNet-50 layers as GEMMs: {M = out_c, K = in_c * k * k, N = output pixels, side}.
 struct GemmShape {
   int m, k, side;
@@ -333,8 +353,8 @@ void bench_gemm(benchmark::State& state, GemmShape g, resnet::Precision precisio
       }
     } else if (precision == resnet::Precision::int8) {
       const auto packed = k::PackedInt8Weights::quantize(weights.data(), g.m, g.k, g.k);
-      std::vector<std::uint8_t> in8(in.size()), out8(out.size());
-      for (std::size_t i = 0; i < in.size(); ++i) in8[i] = static_cast<std::uint8_t>(128 + 127 * in[i]);
+      const std::vector<std::uint8_t> in8 = u8_of(in);
+      std::vector<std::uint8_t> out8(out.size());
       k::Int8Epilogue epi;
       epi.input = {1.0f / 127, 0};
       epi.bias = bias.data();
@@ -368,10 +388,10 @@ void bench_classifier(benchmark::State& state, bool int8, int batch) {
   dense.use_int8_weights(int8);
   const auto features = random_vector(static_cast<std::size_t>(batch) * in, 6);
   resnet::Workspace ws(1);
-  std::vector<char> other(64 << 20, 1);  // twice the L3: the weights leave every cache
+  CacheEvictor evict;  // the weights leave every cache
   for (auto _ : state) {
     state.PauseTiming();
-    for (std::size_t i = 0; i < other.size(); i += 64) other[i] = static_cast<char>(other[i] + 1);
+    evict();
     state.ResumeTiming();
     ws.run([&] {
       resnet::FeatureMap x = ws.allocate({batch, 1, 1, in});
@@ -380,7 +400,6 @@ void bench_classifier(benchmark::State& state, bool int8, int batch) {
       benchmark::DoNotOptimize(y.data());
     });
   }
-  benchmark::DoNotOptimize(other.data());
 }
 
 /// An int8 block's last conv as a block followed by another runs it: a 1x1 over u8
@@ -395,11 +414,11 @@ void bench_block_output(benchmark::State& state, GemmShape g, bool cold) {
   const auto bias = random_vector(static_cast<std::size_t>(g.m), 2);
   const auto in = random_vector(static_cast<std::size_t>(g.k) * n, 3);
   const auto residual = random_vector(static_cast<std::size_t>(g.m) * n, 4);
-  std::vector<std::uint8_t> in8(in.size()), out8(residual.size());
-  for (std::size_t i = 0; i < in.size(); ++i) in8[i] = static_cast<std::uint8_t>(128 + 127 * in[i]);
+  const std::vector<std::uint8_t> in8 = u8_of(in);
+  std::vector<std::uint8_t> out8(residual.size());
   std::vector<std::uint16_t> residual16(residual.size()), out16(residual.size());
   for (std::size_t i = 0; i < residual.size(); ++i) residual16[i] = k::to_bf16_bits(residual[i]);
-  std::vector<char> other(cold ? 64 << 20 : 0, 1);  // twice the L3
+  std::unique_ptr<CacheEvictor> evict = cold ? std::make_unique<CacheEvictor>() : nullptr;
   try {
     const auto packed = k::PackedInt8Weights::quantize(weights.data(), g.m, g.k, g.k);
     k::Int8Epilogue epi;
@@ -414,9 +433,9 @@ void bench_block_output(benchmark::State& state, GemmShape g, bool cold) {
     out.bf16 = out16.data();
     out.ldc = g.m;
     for (auto _ : state) {
-      if (cold) {
+      if (evict) {
         state.PauseTiming();
-        for (std::size_t i = 0; i < other.size(); i += 64) other[i] = static_cast<char>(other[i] + 1);
+        (*evict)();
         state.ResumeTiming();
       }
       k::detail::gemm_int8_run(packed, k::DenseColumnsOf<std::uint8_t>{in8.data(), g.k}, n, epi, out, nullptr);
@@ -425,7 +444,6 @@ void bench_block_output(benchmark::State& state, GemmShape g, bool cold) {
   } catch (const resnet::Error& e) {
     state.SkipWithError(e.what());
   }
-  benchmark::DoNotOptimize(other.data());
 }
 
 std::string shape_name(const Layer& l) {

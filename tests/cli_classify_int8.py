@@ -13,8 +13,8 @@ input through a torch.ao.quantization FakeQuantize (MinMaxObserver, quint8, per 
 whose observer saw only the range's two ends and was then disabled, so PyTorch computes
 the scale and zero point itself; each conv's weight fake-quantized per output channel by
 FakeQuantize(PerChannelMinMaxObserver, qint8, per_channel_symmetric), and so is the
-classifier's weight (its input, the pooled features, stays fp32 in both). Its probabilities are cached beside the references, keyed by
-the ranges file's contents.
+classifier's weight (its input, the pooled features, stays fp32 in both). Its
+probabilities are cached beside the references, keyed by the ranges file's contents.
 
 Passes when our top-1 is PyTorch's on >= 99% of the photos and every printed top-5
 probability is within TOLERANCE of PyTorch's. Both compute the same quantized

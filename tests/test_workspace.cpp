@@ -275,8 +275,8 @@ TEST_CASE("The late stages run on the images of several early groups at once, wi
   ModelOptions automatic, whole;
   whole.images_per_pass = 5;
   const ResNet18 split_model(automatic), whole_model(whole);
-  const auto plan_of = [&](const ResNet18& m, Shape s) {
-    const ResNet18::PassPlan p = m.pass_plan(s);
+  const auto plan_of = [](const auto& m, Shape s) {
+    const auto p = m.pass_plan(s);
     std::vector<int> images_and_groups{p.images};
     images_and_groups.insert(images_and_groups.end(), p.group.begin(), p.group.end());
     return images_and_groups;
@@ -291,13 +291,9 @@ TEST_CASE("The late stages run on the images of several early groups at once, wi
   // ResNet-50's stage 3 output (14x14x1024) is 2^19 values for 2.6 images, its stage 4's
   // (7x7x2048) for 5.2: 2 and 4 of a batch of 8 (5 images: 2, 2, 1, then all 5)
   const ResNet50 deep;
-  const auto deep_plan = [&](Shape s) {
-    const ResNet50::PassPlan p = deep.pass_plan(s);
-    return V{p.images, p.group[0], p.group[1], p.group[2], p.group[3], p.group[4]};
-  };
-  CHECK(deep_plan({8, 224, 224, 3}) == V{4, 1, 1, 1, 2, 4});
-  CHECK(deep_plan({5, 224, 224, 3}) == V{5, 1, 1, 1, 2, 5});
-  CHECK(deep_plan({8, 448, 448, 3}) == V{1, 1, 1, 1, 1, 1});  // stage 4's output alone is 2^19 values
+  CHECK(plan_of(deep, {8, 224, 224, 3}) == V{4, 1, 1, 1, 2, 4});
+  CHECK(plan_of(deep, {5, 224, 224, 3}) == V{5, 1, 1, 1, 2, 5});
+  CHECK(plan_of(deep, {8, 448, 448, 3}) == V{1, 1, 1, 1, 1, 1});  // stage 4's output alone is 2^19 values
   // Every output of a gathered pass, against the whole batch as one group.
   const auto check_same_as_one_group = [](auto model_tag, const Shape& shape, const ModelOptions& automatic) {
     using Model = decltype(model_tag);
@@ -334,6 +330,6 @@ TEST_CASE("The late stages run on the images of several early groups at once, wi
   check_same_as_one_group(ResNet18{}, {5, 96, 96, 3}, automatic);
   // Three group sizes, 1, 2 and 4 images, in passes of 4 and 3 (the last gathers 2 + 1
   // from stage 2 and 1 + 1 + 1 from stage 1).
-  CHECK(deep_plan({7, 160, 160, 3}) == V{4, 1, 1, 2, 4, 4});
+  CHECK(plan_of(deep, {7, 160, 160, 3}) == V{4, 1, 1, 2, 4, 4});
   check_same_as_one_group(ResNet50{}, {7, 160, 160, 3}, automatic);
 }

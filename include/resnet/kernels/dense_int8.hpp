@@ -62,8 +62,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void dense_s8_weight
         }
       }
       for (; t < k; t += 16) {
-        const LowpIndex left = k - t;
-        const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+        const __mmask16 mask = first_lanes16(k - t);
         const __m512 xv = _mm512_maskz_loadu_ps(mask, xi + t);
         for (int u = 0; u < kRows; ++u) acc[u][0] = _mm512_fmadd_ps(widen_s8(q[u] + t, mask), xv, acc[u][0]);
       }

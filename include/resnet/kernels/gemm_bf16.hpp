@@ -98,8 +98,7 @@ RESNET_BF16_TARGET inline void bf16_convert_map(std::uint16_t* dst, const float*
     _mm512_storeu_si512(dst + t, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));  // lo -> elements 0..15
   }
   for (; t < count; t += 16) {
-    const LowpIndex left = count - t;
-    const __mmask16 m = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    const __mmask16 m = first_lanes16(count - t);
     _mm256_mask_storeu_epi16(dst + t, m, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + t)));
   }
 }
@@ -118,8 +117,7 @@ RESNET_BF16_TARGET __attribute__((noinline)) void bf16_epilogue(const Bf16PanelT
                                                                 LowpIndex j0) {
   const __m512 zero = _mm512_setzero_ps();
   for (int i = 0; i < P; ++i) {
-    const LowpIndex left = t.rows - 16 * i;
-    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    const __mmask16 mask = first_lanes16(t.rows - 16 * i);
     const __m512 bias = t.bias ? _mm512_maskz_loadu_ps(mask, t.bias + 16 * i) : zero;
     for (int j = 0; j < NC; ++j) {
       __m512 y = acc[j][i];

@@ -184,9 +184,11 @@ __attribute__((target("avx512f,avx512bw,avx512dq"), always_inline)) inline __m25
 /// K / 4 * P * NC VPDPBUSD.
 ///
 /// Column by column: a column's 16 * P rows are one pixel's channels, contiguous in the
-/// output, so its u8 values go out packed in one store (bytes_in_order) and its bf16 values two vectors to a VCVTNE2PS2BF16, rather than a VPMOVUSDB
-/// store per 16 values: the blocks' last 1x1s, whose short K leaves the epilogue a large
-/// share of the tile, write u8 and bf16 (see benchmarks/README.md, "Packed epilogue").
+/// output, so its u8 values are packed together (bytes_in_order) and stored at once, and
+/// its bf16 values go two vectors to a VCVTNE2PS2BF16, rather than a VPMOVUSDB store per
+/// 16 values: the blocks' last 1x1s, whose short K leaves the epilogue a large share of
+/// the tile, write u8 and bf16 (benchmarks/README.md, "Packed epilogue"). Full vectors
+/// load and store plain, not masked (lowp_common.hpp's load_f32x16 says why).
 template <int P, int NC>
 RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const Int8PanelTask& t, const __m512i (&acc)[NC][P],
                                                                 LowpIndex j0) {
@@ -199,8 +201,7 @@ RESNET_INT8_EPILOGUE_TARGET __attribute__((noinline)) void int8_epilogue(const I
   __mmask16 mask[P];
   __m512 multiplier[P], bias[P];
   for (int i = 0; i < P; ++i) {
-    const LowpIndex left = t.rows - 16 * i;
-    mask[i] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1u);
+    mask[i] = first_lanes16(t.rows - 16 * i);
     multiplier[i] = _mm512_load_ps(t.multiplier + 16 * i);
     bias[i] = _mm512_load_ps(t.bias + 16 * i);
   }
@@ -262,7 +263,7 @@ RESNET_INT8_TARGET __attribute__((noinline)) void int8_panel(const Int8PanelTask
   // has a partial last word.
   const LowpIndex segments = t.segments, words = t.k / segments / 4;
   const unsigned tail = segments == 1 ? static_cast<unsigned>(t.k % 4) : 0u;
-  const __mmask16 tail_mask = __mmask16((1u << tail) - 1u);
+  const __mmask16 tail_mask = first_lanes16(tail);
   for (LowpIndex q = 0; q < tiles; ++q) {
     const LowpIndex j0 = col0 + q * NC;
     const std::uint8_t* bj[NC];
@@ -411,8 +412,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) inline void quantize_u8_avx
     _mm512_storeu_si512(out + i, bytes_in_order(a, b, c, d));
   }
   for (; i < count; i += 16) {
-    const LowpIndex left = count - i;
-    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    const __mmask16 mask = first_lanes16(count - i);
     const __m512i q16 = quantize16_u8(_mm512_maskz_loadu_ps(mask, x + i), inv, zp);
     _mm512_mask_cvtusepi32_storeu_epi8(out + i, mask, _mm512_max_epi32(q16, _mm512_setzero_si512()));
   }

@@ -203,6 +203,10 @@ constexpr LowpIndex kLowpPanelRows = 48;
 // 56x56 reading a bf16 residual and writing u8 and bf16 maps that were not in cache,
 // 1.6-2.8 ms masked and 0.7-0.8 ms plain (benchmarks/README.md, "Plain stores").
 #define RESNET_LOWP_MEMORY __attribute__((target("avx512f,avx512bw,avx512vl"), always_inline)) inline
+/// The mask of a vector's first n of 16 lanes (none for n <= 0, all for n >= 16).
+inline __mmask16 first_lanes16(LowpIndex n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1u);
+}
 RESNET_LOWP_MEMORY __m512 load_f32x16(const float* p, __mmask16 m) {
   return m == 0xFFFF ? _mm512_loadu_ps(p) : _mm512_maskz_loadu_ps(m, p);
 }

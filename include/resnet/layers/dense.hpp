@@ -66,8 +66,8 @@ class Dense {
 
   /// An int8 model's classifier multiplies by its weights quantized to s8 per class
   /// (kernels/dense_int8.hpp: a quarter of the bytes to stream, the features stay fp32);
-  /// weight() and bias() stay the loaded fp32 values. Called again after new weights.
-  /// A weight that is NaN or infinite is an Error (invalid_argument), and the layer is
+  /// weight() and bias() stay the loaded fp32 values; load() and init_random() quantize
+  /// their new weights while it is on. A weight that is NaN or infinite is an Error (invalid_argument), and the layer is
   /// left as it was.
   void use_int8_weights(bool on) {
     int8_ = quantize(weight_, on);
