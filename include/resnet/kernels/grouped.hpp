@@ -130,31 +130,30 @@ class GroupedDirectConv {
   }
 
 #if defined(__AVX512F__)
-  // The flattened output map of each image in strips of whole 8-pixel tiles (about a row
-  // each), times ranges of chunk pairs as in run(); groups of a multiple of 32 channels.
-  // Measured against row tiles (1 thread, CPU time, median of 7 alternated runs): 1024
-  // channels in groups of 32 at 7x7 -41%, 14 -> 7 stride 2 -42%; in groups of 16 (pairs
-  // of chunks from two groups, no shared inputs) it gained nothing at 14x14 and lost 8%
-  // at 28 -> 14, so those keep row tiles.
+  // Groups of a multiple of 32 channels: one task per pair of chunks (32 outputs of one
+  // group) and image, over the flattened output map in tiles of 8 pixels that may cross
+  // rows (flat_pixels). Measured against row tiles (1 thread, CPU time, median of 7
+  // alternated runs): 1024 channels in groups of 32 at 7x7 -41%, 14 -> 7 stride 2 -42%;
+  // in groups of 16 (pairs of chunks from two groups, no shared inputs) it gained nothing
+  // at 14x14 and lost 8% at 28 -> 14, so those keep row tiles. A task takes the whole map
+  // so that the pair's weights (36 KB for groups of 32) come from memory once and then
+  // from L1: in a network pass they are not in cache (ResNeXt-50's 7x7 layers: 1.2 MB),
+  // and strips of 8 pixels times ranges of pairs re-read every pair's weights per strip
+  // (ResNeXt-50's three 7x7 grouped convs, per job in a pass: see benchmarks/README.md).
+  // Pair-major order: a pair's weights serve every image of the batch in turn.
   void run_flat(const float* in, int n, int h, int w, float* out, const OutputEpilogue& e, ThreadPool& pool,
                 int units) const {
     const int k = s_.kernel, ow = s_.out_side(w);
-    const Index pixels = Index(s_.out_side(h)) * ow, strip = round_up(ow, 8), strips = ceil_div(pixels, strip);
-    const Index rows = Index(n) * strips;
-    const Index parts = std::min<Index>(units, ceil_div(8 * Index(pool.size()), rows));
-    pool.parallel_tasks(rows * parts, [&](std::ptrdiff_t task, int) {
-      const Index row = task / parts, part = task % parts;
-      const Index b = row / strips, p0 = row % strips * strip, p1 = std::min(pixels, p0 + strip);
-      const int u0 = static_cast<int>(units * part / parts), u1 = static_cast<int>(units * (part + 1) / parts);
-      for (int u = u0; u < u1; ++u) {
-        const int chunk = 2 * u;
-        const std::size_t out_at = static_cast<std::size_t>(b * pixels) * s_.out_c + std::size_t(chunk) * kLanes;
-        const Tile t{in + static_cast<std::ptrdiff_t>(b) * h * Index(w) * s_.in_c + channel_base(chunk),
-                     s_.in_c, w, 0, 0, h,
-                     w_.data() + static_cast<std::size_t>(chunk) * k * k * g_ * kLanes, out + out_at,
-                     e.residual ? e.residual + out_at : nullptr, e.bias ? e.bias + chunk * kLanes : nullptr, e.relu};
-        flat_strip<2>(t, ow, p0, p1);
-      }
+    const Index pixels = Index(s_.out_side(h)) * ow;
+    pool.parallel_tasks(Index(n) * units, [&](std::ptrdiff_t task, int) {
+      const int chunk = 2 * static_cast<int>(task / n);
+      const Index b = task % n;
+      const std::size_t out_at = static_cast<std::size_t>(b * pixels) * s_.out_c + std::size_t(chunk) * kLanes;
+      const Tile t{in + static_cast<std::ptrdiff_t>(b) * h * Index(w) * s_.in_c + channel_base(chunk),
+                   s_.in_c, w, 0, 0, h,
+                   w_.data() + static_cast<std::size_t>(chunk) * k * k * g_ * kLanes, out + out_at,
+                   e.residual ? e.residual + out_at : nullptr, e.bias ? e.bias + chunk * kLanes : nullptr, e.relu};
+      flat_strip<2>(t, ow, 0, pixels);
     });
   }
 
