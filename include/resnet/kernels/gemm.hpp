@@ -251,6 +251,10 @@ struct RhsBlock {
 /// At most this many runs per in-place column (the 7x7 stem has 7 window rows).
 constexpr Index kMaxSegments = 8;
 
+/// Packed weights up to this size are taken to stay in L2 across a layer's column
+/// slices (a quarter of a Zen 4/5 core's 1 MiB, beside B and C), so not streamed.
+constexpr std::size_t kResidentLhsBytes = 256 * 1024;
+
 #if defined(__AVX512F__)
 /// Prefetch distance of the A stream, in k steps (16 * P floats each): a few hundred
 /// nanoseconds ahead, enough to cover a DRAM miss when A streams from memory.
@@ -270,12 +274,18 @@ constexpr Index kPrefetchSteps = 16;
 /// in memory (the next one gebp_block uses) is prefetched into L2, spread evenly over
 /// all passes, and the current one into L1 a few steps ahead: 5-10% on ResNet-18/50.
 ///
+/// Weights that stay in L2 from one column slice to the next (kStreamA false: the 7x7
+/// stem, the stage-1 1x1s, up to kResidentLhsBytes) skip the L2 prefetch: with it, the
+/// in-place kernels' inner loop spilled two column pointers to the stack, read back every
+/// k step. ResNeXt-50 per job, one thread, alternated: stem -3 to -6%, its 128 -> 256
+/// 1x1s -2 to -6%, layers with more weights unchanged (they keep it).
+///
 /// Never inlined: inside a large caller GCC runs out of registers for the 24
 /// accumulators and re-reads A from memory on every FMA (measured 2x slower).
 ///
 /// kCols < 8 (in place only): one group of that many columns, part of the leftover after
 /// the last whole pair, so no column goes through Eigen's slower 4- and 1-column loops.
-template <int P, bool kInPlaceB, int kCols = 8>
+template <int P, bool kInPlaceB, int kCols = 8, bool kStreamA = true>
 __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* ap, const RhsBlock& b, Index pairs,
                                              Index kc, const BlockEpilogue& epi) {
   static_assert(kCols == 8 || kInPlaceB, "partial column groups are read in place");
@@ -295,8 +305,9 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
       for (int j = 0; j < kCols; ++j)
         bj[j] = kInPlaceB ? b.cols[(q * 8 + j) * segments + seg] : b.packed + (q * 8 + j / 4 * 4) * kc + j % 4;
       for (Index k = 0; k < run; ++k, ak += 16 * P) {
-        for (credit += prefetch_lines; credit >= steps; credit -= steps, ++fetched)
-          _mm_prefetch(next + 64 * fetched, _MM_HINT_T1);
+        if constexpr (kStreamA)
+          for (credit += prefetch_lines; credit >= steps; credit -= steps, ++fetched)
+            _mm_prefetch(next + 64 * fetched, _MM_HINT_T1);
         for (int i = 0; i < P; ++i)
           _mm_prefetch(reinterpret_cast<const char*>(ak + 16 * P * kPrefetchSteps + 16 * i), _MM_HINT_T0);
         __m512 a[P];
@@ -338,18 +349,18 @@ __attribute__((noinline)) void gebp_panel_x8(float* c, Index ldc, const float* a
 /// Runs the panel kernels down the rows of a block the way Eigen packs them: 48-row
 /// panels, then one 32-row and one 16-row panel. Returns the rows done (m rounded down
 /// to 16); the rest is Eigen's.
-template <bool kInPlace, int kCols = 8>
+template <bool kInPlace, int kCols = 8, bool kStreamA = true>
 Index panel_rows(float* c, Index ldc, const float* a, const RhsBlock& b, Index pairs, Index m, Index kc,
                  const BlockEpilogue& epi) {
   Index r = 0;
   for (; r + 48 <= m; r += 48)
-    gebp_panel_x8<3, kInPlace, kCols>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
+    gebp_panel_x8<3, kInPlace, kCols, kStreamA>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
   if (r + 32 <= m) {
-    gebp_panel_x8<2, kInPlace, kCols>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
+    gebp_panel_x8<2, kInPlace, kCols, kStreamA>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
     r += 32;
   }
   if (r + 16 <= m) {
-    gebp_panel_x8<1, kInPlace, kCols>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
+    gebp_panel_x8<1, kInPlace, kCols, kStreamA>(c + r, ldc, a + r * kc, b, pairs, kc, epi.rows_from(r));
     r += 16;
   }
   return r;
@@ -372,16 +383,18 @@ inline void in_place_columns(float* c, Index ldc, const float* a, const RhsBlock
 }
 #endif
 
-/// C (m x n, ldc) = epi(A (packed, m x kc) * B (kc x n)).
+/// C (m x n, ldc) = epi(A (packed, m x kc) * B (kc x n)); stream_a: A is not resident in
+/// L2 (see gebp_panel_x8).
 inline void gebp_block(float* c, Index ldc, const float* a, const RhsBlock& b, Index m, Index kc, Index n,
-                       const BlockEpilogue& epi) {
+                       const BlockEpilogue& epi, bool stream_a = true) {
   Index m_done = 0, n_done = 0;
   const float* b_rest = b.packed;  // packed B of the columns from n_done on (not in place)
 #if defined(__AVX512F__)
   if (kPanelKernels) {
     const Index pairs = n / 8;
     if (b.cols) {
-      m_done = panel_rows<true>(c, ldc, a, b, pairs, m, kc, epi);
+      m_done = stream_a ? panel_rows<true>(c, ldc, a, b, pairs, m, kc, epi)
+                        : panel_rows<true, 8, false>(c, ldc, a, b, pairs, m, kc, epi);
       if (n > pairs * 8) in_place_columns(c + pairs * 8 * ldc, ldc, a, b, pairs * 8, n - pairs * 8, m, kc,
                                           epi.columns_from(pairs * 8));
       n_done = n;
@@ -433,6 +446,7 @@ void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const 
   const float** table = reinterpret_cast<const float**>(
       (reinterpret_cast<std::uintptr_t>(tmp + 4 * a.kc() + 2 * kPacket) + 7) & ~std::uintptr_t(7));
   const bool panel_rows = kPanelKernels && a.rows() % 16 == 0;
+  const bool stream_a = a.bytes() > kResidentLhsBytes;
   for (Index kb = 0; kb < a.k_blocks(); ++kb) {
     const Index kk = a.block_depth(kb), k0 = kb * a.kc();
     const Index run = panel_rows ? src.run_length(k0, kk) : 0;
@@ -448,7 +462,7 @@ void gemm_columns(const PackedLhs& a, Index matrix, Index mb0, Index mb1, const 
     epi.last = kb + 1 == a.k_blocks();
     for (Index mb = mb0; mb < mb1; ++mb) {
       const Index m0 = a.row0(mb);
-      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), b, a.block_rows(mb), kk, ncols, epi.rows_from(m0));
+      gebp_block(c + m0, ldc, a.block(kb, mb, matrix), b, a.block_rows(mb), kk, ncols, epi.rows_from(m0), stream_a);
     }
   }
 }
