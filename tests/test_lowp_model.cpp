@@ -941,12 +941,15 @@ TEST_CASE("int8 and bf16 ResNeXt-50: reduced-precision convs around fp32 grouped
   resnet::Workspace ws(2);
   const resnet::Tensor x = seeded_images({2, 64, 64, 3}, 73);
   const resnet::Tensor want = fp32.forward(x, ws);
+  const auto gap_of = [&](const resnet::ModelOptions& o) {
+    resnet::ResNeXt50_32x4d lowp(o);
+    lowp.init_random(11);
+    return gap_to_fp32(want, lowp.forward(x, ws), fp32_again.forward(x, ws));
+  };
   if (resnet::precision_available(Precision::bf16)) {
     resnet::ModelOptions o;
     o.precision = Precision::bf16;
-    resnet::ResNeXt50_32x4d bf16(o);
-    bf16.init_random(11);
-    const double gap = gap_to_fp32(want, bf16.forward(x, ws), fp32_again.forward(x, ws));
+    const double gap = gap_of(o);
     INFO("bf16 gap to fp32 " << gap);
     CHECK(gap > 0);
     CHECK(gap < 0.05);
@@ -955,9 +958,7 @@ TEST_CASE("int8 and bf16 ResNeXt-50: reduced-precision convs around fp32 grouped
     resnet::ModelOptions o;
     o.precision = Precision::int8;
     o.int8_ranges = resnet::calibrate(fp32, {seeded_images({4, 64, 64, 3}, 74)}, ws);
-    resnet::ResNeXt50_32x4d int8(o);
-    int8.init_random(11);
-    const double gap = gap_to_fp32(want, int8.forward(x, ws), fp32_again.forward(x, ws));
+    const double gap = gap_of(o);
     INFO("int8 gap to fp32 " << gap);
     CHECK(gap > 0);
     CHECK(gap < 0.1);
